@@ -1,0 +1,1 @@
+"""minimaria-chat: anonymous chat between young people and a MiniMaria clinic."""

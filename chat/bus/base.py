@@ -1,0 +1,59 @@
+"""The Bus protocol and the local fan-out both backends share.
+
+A handler is called with ``(channel, payload)`` for each event, and with ``(channel, None)`` when the
+backend may have missed events on that channel (Redis reconnected): the subscriber then catches up from
+the store. Handlers run on the event loop and must not block: they enqueue and return.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Protocol
+
+Handler = Callable[[str, bytes | None], None]
+
+
+class Bus(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def publish(self, channel: str, payload: bytes) -> None: ...
+    async def subscribe(self, channel: str, handler: Handler) -> None: ...
+    async def unsubscribe(self, channel: str, handler: Handler) -> None: ...
+    async def ping(self) -> bool: ...
+    async def hit(self, key: str, ttl_s: int) -> int:
+        """Increment a counter that expires ``ttl_s`` after its first hit; returns the new count."""
+        ...
+
+
+class Fanout:
+    """Channel → local handlers; what both backends use to deliver to this process's sockets."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, set[Handler]] = defaultdict(set)
+
+    def add(self, channel: str, handler: Handler) -> bool:
+        """Register; True if this is the channel's first local handler."""
+        first = channel not in self._handlers or not self._handlers[channel]
+        self._handlers[channel].add(handler)
+        return first
+
+    def remove(self, channel: str, handler: Handler) -> bool:
+        """Unregister; True if the channel has no local handlers left."""
+        handlers = self._handlers.get(channel)
+        if handlers is None:
+            return False
+        handlers.discard(handler)
+        if not handlers:
+            del self._handlers[channel]
+            return True
+        return False
+
+    def channels(self) -> list[str]:
+        return list(self._handlers)
+
+    def dispatch(self, channel: str, payload: bytes | None) -> None:
+        for handler in list(self._handlers.get(channel, ())):
+            handler(channel, payload)

@@ -1,0 +1,170 @@
+"""The Redis bus (redis-py asyncio): pub/sub between instances, TTL counters, self-healing.
+
+One reader task per instance owns the pub/sub connection; subscribe and unsubscribe requests go to it
+through a queue, so only one task ever touches that connection. When the connection breaks (Redis
+restarted, network cut), the reader reconnects with back-off, re-subscribes every channel this instance
+needs, then tells every local handler that it may have missed events (payload ``None``) so sockets
+catch up from the store. Publishes that failed meanwhile are kept (bounded) and sent after reconnecting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from chat import logs
+from chat.bus.base import Fanout, Handler
+
+POLL_S = 0.05
+SUBSCRIBE_TIMEOUT_S = 5.0
+OP_TIMEOUT_S = 2.0
+MAX_PENDING = 10_000
+
+
+class RedisBus:
+    name = "redis"
+
+    def __init__(self, url: str, prefix: str = "mm") -> None:
+        self._url = url
+        self._prefix = prefix + ":"
+        self._redis: aioredis.Redis = aioredis.Redis.from_url(
+            url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=5, socket_keepalive=True
+        )
+        self._fanout = Fanout()
+        self._requests: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._pending: deque[tuple[str, bytes]] = deque(maxlen=MAX_PENDING)
+        self._reader: asyncio.Task[None] | None = None
+        self._healthy = False
+
+    async def start(self) -> None:
+        self._reader = asyncio.create_task(self._run(), name="redis-bus-reader")
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._redis.aclose()
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        try:
+            async with asyncio.timeout(OP_TIMEOUT_S):
+                await self._redis.publish(self._prefix + channel, payload)
+        except (RedisError, OSError, TimeoutError):
+            # Already stored by the caller: keep it for after the reconnect, when every instance also
+            # catches up from the store. Never raise into the message path after the durable write.
+            self._pending.append((channel, payload))
+            logs.event("bus_publish_deferred", backend=self.name)
+
+    async def subscribe(self, channel: str, handler: Handler) -> None:
+        first = self._fanout.add(channel, handler)
+        if first:
+            self._confirmed[channel] = asyncio.get_running_loop().create_future()
+            self._requests.put_nowait(("sub", channel))
+        waiter = self._confirmed.get(channel)
+        if waiter is not None and not waiter.done():
+            try:
+                async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+                    await asyncio.shield(waiter)
+            except TimeoutError:
+                await self.unsubscribe(channel, handler)
+                raise ConnectionError("bus subscription not confirmed") from None
+
+    async def unsubscribe(self, channel: str, handler: Handler) -> None:
+        if self._fanout.remove(channel, handler):
+            self._requests.put_nowait(("unsub", channel))
+
+    async def ping(self) -> bool:
+        try:
+            async with asyncio.timeout(OP_TIMEOUT_S):
+                return bool(await self._redis.ping())
+        except (RedisError, OSError, TimeoutError):
+            return False
+
+    async def hit(self, key: str, ttl_s: int) -> int:
+        async with asyncio.timeout(OP_TIMEOUT_S):
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.incr(self._prefix + "n:" + key)
+            pipe.expire(self._prefix + "n:" + key, ttl_s, nx=True)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    # The reader task.
+
+    async def _run(self) -> None:
+        attempt = 0
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await self._connect(pubsub)
+                if attempt:
+                    logs.event("bus_reconnected", backend=self.name, attempt=attempt)
+                    for channel in self._fanout.channels():
+                        self._fanout.dispatch(channel, None)
+                    await self._flush_pending()
+                attempt = 0
+                self._healthy = True
+                await self._pump(pubsub)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                raise
+            except (RedisError, OSError, TimeoutError) as err:
+                self._healthy = False
+                attempt += 1
+                logs.event("bus_disconnected", backend=self.name, attempt=attempt, error=type(err).__name__)
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await asyncio.sleep(min(0.1 * 2 ** min(attempt, 5), 2.0))
+
+    async def _connect(self, pubsub: Any) -> None:
+        # Everything this instance needs, including requests queued while disconnected.
+        while not self._requests.empty():
+            self._requests.get_nowait()
+        channels = self._fanout.channels()
+        for stale in set(self._confirmed) - set(channels):
+            del self._confirmed[stale]
+        if channels:
+            async with asyncio.timeout(OP_TIMEOUT_S):
+                await pubsub.subscribe(*(self._prefix + c for c in channels))
+        else:
+            async with asyncio.timeout(OP_TIMEOUT_S):
+                await pubsub.ping()
+
+    async def _pump(self, pubsub: Any) -> None:
+        while True:
+            while not self._requests.empty():
+                op, channel = self._requests.get_nowait()
+                wanted = channel in self._fanout.channels()
+                if op == "sub" and wanted:
+                    await pubsub.subscribe(self._prefix + channel)
+                elif op == "unsub" and not wanted:
+                    await pubsub.unsubscribe(self._prefix + channel)
+                    self._confirmed.pop(channel, None)
+            if not pubsub.subscribed:
+                await asyncio.sleep(POLL_S)
+                continue
+            message = await pubsub.get_message(ignore_subscribe_messages=False, timeout=POLL_S)
+            if message is None:
+                continue
+            kind = message["type"]
+            channel = message["channel"].decode()[len(self._prefix):]
+            if kind == "message":
+                self._fanout.dispatch(channel, message["data"])
+            elif kind == "subscribe":
+                waiter = self._confirmed.get(channel)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+
+    async def _flush_pending(self) -> None:
+        while self._pending:
+            channel, payload = self._pending[0]
+            async with asyncio.timeout(OP_TIMEOUT_S):
+                await self._redis.publish(self._prefix + channel, payload)
+            self._pending.popleft()

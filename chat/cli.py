@@ -1,0 +1,186 @@
+"""The ``minimaria`` command: serve, db upgrade, staff add, config check.
+
+``Settings.from_env(os.environ)`` runs here, once, and is passed down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from chat import logs
+from chat.errors import ChatError
+from chat.settings import Settings, SettingsError
+from triage import ConfigError, Region, load_region
+
+DEMO_STAFF = [
+    ("reception", "Reception (demo)", ["reception"], ["reception"]),
+    ("supervisor", "Supervisor (demo)", ["supervisor", "reception"], ["reception"]),
+]
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env(os.environ)
+    except SettingsError as err:
+        sys.exit(f"minimaria: {err}")
+
+
+def _region(settings: Settings) -> Region:
+    try:
+        return load_region(settings.region_config)
+    except (ConfigError, OSError) as err:
+        problems = err.problems if isinstance(err, ConfigError) else [str(err)]
+        sys.exit("minimaria: the region config is invalid:\n  " + "\n  ".join(problems))
+
+
+def _upgrade(settings: Settings) -> None:
+    from chat.store.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from chat.app import create_app
+
+    settings = _settings()
+    logs.setup(settings.log_level)
+    region = _region(settings)
+    if settings.is_sqlite or args.upgrade:
+        _upgrade(settings)
+    if args.demo:
+        asyncio.run(_demo_staff(settings, region))
+    app = create_app(settings, region)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame_bytes,  # a larger frame closes the socket with 1009
+        ws_per_message_deflate=False,  # CPU and memory per socket, and compression leaks (CRIME-like)
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        access_log=False,  # ours (middleware.AccessLog) logs no addresses
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    print(f"minimaria: serving on http://{args.host}:{args.port}/ (staff console: /staff)", flush=True)
+    uvicorn.Server(config).run()
+
+
+async def _demo_staff(settings: Settings, region: Region) -> None:
+    from chat.app import make_bus
+    from chat.service import accounts
+    from chat.service.context import Context
+    from chat.store.db import create_engine
+
+    engine = create_engine(settings.database_url)
+    ctx = Context(settings=settings, engine=engine, bus=make_bus(settings), region=region)
+    try:
+        print("minimaria: demo staff accounts (passwords change at every --demo start):", flush=True)
+        for username, name, roles, teams in DEMO_STAFF:
+            password = secrets.token_urlsafe(9)
+            try:
+                await accounts.add_staff(ctx, username, password, roles, teams, name)
+            except ChatError:
+                await accounts.set_password(ctx, username, password)
+            print(f"  {username:<12} {password}   ({', '.join(roles)})", flush=True)
+    finally:
+        await engine.dispose()
+
+
+def cmd_db_upgrade(_args: argparse.Namespace) -> None:
+    settings = _settings()
+    _upgrade(settings)
+    print("minimaria: database is up to date")
+
+
+def cmd_staff_add(args: argparse.Namespace) -> None:
+    from chat.app import make_bus
+    from chat.service import accounts
+    from chat.service.context import Context
+    from chat.store.db import create_engine
+
+    settings = _settings()
+    region = _region(settings)
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            sys.exit("minimaria: the passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if settings.is_sqlite:
+        _upgrade(settings)
+
+    async def add() -> int:
+        engine = create_engine(settings.database_url)
+        ctx = Context(settings=settings, engine=engine, bus=make_bus(settings), region=region)
+        try:
+            return await accounts.add_staff(ctx, args.username, password, args.role, args.team or [], args.name)
+        finally:
+            await engine.dispose()
+
+    try:
+        staff_id = asyncio.run(add())
+    except ChatError as err:
+        sys.exit(f"minimaria: {err.message}")
+    print(f"minimaria: added {args.username} (id {staff_id})")
+
+
+def cmd_config_check(args: argparse.Namespace) -> None:
+    path = Path(args.file) if args.file else _settings().region_config
+    try:
+        region = load_region(path)
+    except ConfigError as err:
+        print("\n".join(err.problems), file=sys.stderr)
+        sys.exit(1)
+    except OSError as err:
+        print(f"{path}: {err.strerror}", file=sys.stderr)
+        sys.exit(1)
+    print(f"{path or 'dalarna.toml (bundled)'}: ok — {len(region.municipalities)} municipalities, {len(region.teams)} teams")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="minimaria", description="MiniMaria chat service")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="create demo staff accounts and print their passwords")
+    serve.add_argument("--upgrade", action="store_true", help="apply migrations first (always done on SQLite)")
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    staff = sub.add_parser("staff", help="staff accounts").add_subparsers(dest="staff_command", required=True)
+    add = staff.add_parser("add", help="add a staff member; password from the prompt or stdin")
+    add.add_argument("username")
+    add.add_argument("--role", action="append", required=True, help="reception, counsellor, ambulant, supervisor, admin")
+    add.add_argument("--team", action="append", help="a team id from the region config (repeatable)")
+    add.add_argument("--name", help="display name shown to visitors (default: the username)")
+    add.set_defaults(func=cmd_staff_add)
+
+    config = sub.add_parser("config", help="region config").add_subparsers(dest="config_command", required=True)
+    check = config.add_parser("check", help="validate a region config (default: the configured or bundled one)")
+    check.add_argument("file", nargs="?")
+    check.set_defaults(func=cmd_config_check)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Use cases: start, post, replay, claim, close, login. Plain values in, dataclasses out; no Starlette."""

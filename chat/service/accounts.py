@@ -1,0 +1,120 @@
+"""Staff accounts: create, log in (argon2id off the event loop, lockout), sessions, log out."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from chat import logs
+from chat.crypto import tokens
+from chat.errors import BadInput, ChatError, Code, Conflict, Unauthorized
+from chat.service import events
+from chat.service.access import Principal, StaffRole
+from chat.service.context import Context
+from chat.store import staff as store
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+MIN_PASSWORD = 10
+
+
+class LockedOut(ChatError):
+    status = 429
+
+
+@dataclass(frozen=True)
+class Login:
+    principal: Principal
+    session_token: str
+    csrf_token: str
+
+
+def principal(rec: store.StaffRecord, expires: datetime | None = None) -> Principal:
+    return Principal(rec.id, rec.username, rec.display_name, tuple(rec.roles), tuple(rec.teams), expires)
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return await asyncio.to_thread(_hasher.verify, password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def add_staff(
+    ctx: Context, username: str, password: str, roles: list[str], teams: list[str], display_name: str | None = None
+) -> int:
+    if not username or len(username) > 64 or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
+        raise BadInput(Code.INVALID, "A username is 1–64 letters, digits, dots, dashes or underscores.")
+    if len(password) < MIN_PASSWORD:
+        raise BadInput(Code.INVALID, f"A password needs at least {MIN_PASSWORD} characters.")
+    unknown = [r for r in roles if r not in set(StaffRole)]
+    if unknown or not roles:
+        raise BadInput(Code.INVALID, "Roles must be among: " + ", ".join(StaffRole))
+    unknown_teams = [t for t in teams if ctx.region.team(t) is None]
+    if unknown_teams:
+        raise BadInput(Code.INVALID, "Unknown team: " + ", ".join(unknown_teams))
+    try:
+        return await store.add(
+            ctx.engine, username, display_name or username, await hash_password(password), roles, teams, ctx.clock()
+        )
+    except store.UsernameTaken:
+        raise Conflict(Code.CONFLICT, "That username is taken.") from None
+
+
+async def set_password(ctx: Context, username: str, password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise BadInput(Code.INVALID, f"A password needs at least {MIN_PASSWORD} characters.")
+    if not await store.set_password(ctx.engine, username, await hash_password(password)):
+        raise BadInput(Code.NOT_FOUND, "No such staff member.")
+
+
+async def login(ctx: Context, username: str, password: str) -> Login:
+    failed = Unauthorized(Code.LOGIN_FAILED, "Wrong username or password.")
+    rec = await store.by_username(ctx.engine, username)
+    if rec is None or not rec.active:
+        await _verify(_DUMMY_HASH, password)
+        raise failed
+    now = ctx.clock()
+    if rec.locked_until is not None and rec.locked_until > now:
+        raise LockedOut(Code.LOCKED_OUT, "Too many failed attempts; the account is locked for a while.")
+    if not await _verify(rec.password_hash, password):
+        lock = now + timedelta(minutes=ctx.settings.login_lockout_minutes)
+        await store.record_failure(ctx.engine, rec.id, ctx.settings.login_max_failures, lock)
+        logs.event("staff_login_failed", staff_id=rec.id)
+        raise failed
+    token = tokens.new_token()
+    expires = now + timedelta(hours=ctx.settings.staff_session_hours)
+    await store.open_session(ctx.engine, rec.id, tokens.token_hash(token), now, expires)
+    logs.event("staff_login", staff_id=rec.id)
+    return Login(principal(rec, expires), token, tokens.csrf_for(token))
+
+
+async def authenticate(ctx: Context, session_token: str | None) -> Principal:
+    if not session_token:
+        raise Unauthorized(Code.UNAUTHORIZED, "Log in first.")
+    found = await store.session(ctx.engine, tokens.token_hash(session_token))
+    if found is None:
+        raise Unauthorized(Code.UNAUTHORIZED, "Log in first.")
+    rec, expires = found
+    if expires <= ctx.clock():
+        raise Unauthorized(Code.SESSION_EXPIRED, "Your session has expired; log in again.")
+    if not rec.active:
+        raise Unauthorized(Code.UNAUTHORIZED, "This account is deactivated.")
+    return principal(rec, expires)
+
+
+async def logout(ctx: Context, session_token: str, p: Principal) -> None:
+    await store.close_session(ctx.engine, tokens.token_hash(session_token))
+    # Every socket of this session, on every instance, closes.
+    signal = {"type": "logout", "session": tokens.token_hash(session_token)}
+    await ctx.bus.publish(events.staff_channel(p.id), events.encode(signal))
+    logs.event("staff_logout", staff_id=p.id)

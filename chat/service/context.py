@@ -1,0 +1,26 @@
+"""The Context: what every use case needs (settings, engine, bus, region, clock), built once by app.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chat.bus.base import Bus
+from chat.settings import Settings
+from triage import Region
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    engine: AsyncEngine
+    bus: Bus
+    region: Region
+    clock: Callable[[], datetime] = field(default=utcnow)

@@ -1,0 +1,161 @@
+"""Conversations: start, authenticate a visitor, post (seq, idempotency), replay, typing, read, close.
+
+The message path: validate → store with the next seq in one transaction → return (the caller acks) →
+publish on the conversation's channel. Nothing is published that is not stored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from chat import logs
+from chat.crypto import tokens
+from chat.errors import BadInput, Code, Conflict, Forbidden, NotFound, Unauthorized
+from chat.service import events
+from chat.service.access import Principal, may_close, may_write
+from chat.service.context import Context
+from chat.store import conversations as store
+from chat.store.conversations import ConversationRecord, MessageRecord, PostRefused
+from triage import Intake, decide
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    role: str
+    municipality: str | None = None
+    topic: str | None = None
+    age_band: str | None = None
+    gender: str | None = None
+    language: str = "sv"
+
+
+@dataclass(frozen=True)
+class Started:
+    conversation: ConversationRecord
+    visitor_token: str
+    return_code: str
+
+
+async def start(ctx: Context, req: StartRequest) -> Started:
+    if req.municipality is not None and ctx.region.municipality(req.municipality) is None:
+        raise BadInput(Code.INVALID, "The municipality is not one this service covers.")
+    if req.language not in ctx.region.languages:
+        raise BadInput(Code.INVALID, "That language is not offered.")
+    decision = decide(ctx.region, Intake(req.role, req.municipality, req.topic, req.age_band))
+    now = ctx.clock()
+    token, code = tokens.new_token(), tokens.new_return_code()
+    cid = str(uuid.uuid4())
+    await store.create(
+        ctx.engine, id=cid, state="queued", role=req.role, municipality=req.municipality, topic=req.topic,
+        age_band=req.age_band, gender=req.gender, language=req.language, team=decision.team,
+        priority=int(decision.priority), visitor_token_hash=tokens.token_hash(token),
+        token_expires_at=now + timedelta(hours=ctx.settings.visitor_token_hours),
+        return_code_hash=tokens.return_code_hash(code), last_seq=0, visitor_read_seq=0, staff_read_seq=0,
+        created_at=now,
+    )
+    await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+    record = await store.get(ctx.engine, cid)
+    assert record is not None
+    logs.event("conversation_started", conversation_id=cid)
+    return Started(record, token, code)
+
+
+async def visitor_conversation(ctx: Context, token: str) -> ConversationRecord:
+    """The conversation a visitor token opens; raises when the token is wrong or expired."""
+    record = await store.by_token_hash(ctx.engine, tokens.token_hash(token))
+    if record is None:
+        raise Unauthorized(Code.UNAUTHORIZED, "The visitor token is not valid.")
+    if record.token_expires_at <= ctx.clock():
+        raise Unauthorized(Code.TOKEN_EXPIRED, "The visitor token has expired; start a new conversation.")
+    return record
+
+
+async def accessible(ctx: Context, p: Principal, conversation_id: str) -> ConversationRecord:
+    record = await store.get(ctx.engine, conversation_id)
+    if record is None or not (record.assigned_staff_id == p.id or p.sees_all_teams):
+        raise NotFound()
+    return record
+
+
+async def post(
+    ctx: Context,
+    conversation_id: str,
+    text: str,
+    client_msg_id: str,
+    staff: Principal | None = None,
+    on_stored: Callable[[MessageRecord], None] | None = None,
+) -> tuple[MessageRecord, bool]:
+    """Store a message durably, call ``on_stored`` (the sender's ack), then publish it.
+
+    Returns (message, created); a resend returns the first copy and publishes nothing.
+    """
+    try:
+        record, created = await store.append(
+            ctx.engine, conversation_id=conversation_id, sender="staff" if staff else "visitor", body=text,
+            client_msg_id=client_msg_id, now=ctx.clock(), staff_id=staff.id if staff else None,
+            author=staff.display_name if staff else None,
+        )
+    except PostRefused:
+        raise await _refusal(ctx, conversation_id, staff) from None
+    if on_stored is not None:
+        on_stored(record)
+    if created:
+        await ctx.bus.publish(events.conversation_channel(conversation_id), events.encode(events.message_event(record)))
+    return record, created
+
+
+async def _refusal(ctx: Context, conversation_id: str, staff: Principal | None) -> Exception:
+    conv = await store.get(ctx.engine, conversation_id)
+    if conv is None:
+        return NotFound()
+    if conv.state == "closed":
+        return Conflict(Code.CONVERSATION_CLOSED, "The conversation is closed.")
+    if staff is not None and not may_write(staff, conv):
+        return Forbidden(Code.NOT_CLAIMED, "You do not hold this conversation; claim it first.")
+    return Conflict(Code.CONFLICT, "The message could not be stored; send it again.")
+
+
+async def replay(ctx: Context, conversation_id: str, after_seq: int) -> list[MessageRecord]:
+    return await store.after(ctx.engine, conversation_id, after_seq)
+
+
+async def typing(ctx: Context, conversation_id: str, side: str, on: bool) -> None:
+    event = {"type": "typing", "conversation_id": conversation_id, "from": side, "on": on}
+    await ctx.bus.publish(events.conversation_channel(conversation_id), events.encode(event))
+
+
+async def read(ctx: Context, conversation: ConversationRecord, side: str, seq: int) -> None:
+    if seq > conversation.last_seq:
+        current = await store.get(ctx.engine, conversation.id)
+        if current is None or seq > current.last_seq:
+            raise BadInput(Code.BAD_LAST_SEQ, "That sequence number has not been sent yet.")
+    await store.mark_read(ctx.engine, conversation.id, side, seq)
+    event = {"type": "read", "conversation_id": conversation.id, "from": side, "seq": seq}
+    await ctx.bus.publish(events.conversation_channel(conversation.id), events.encode(event))
+
+
+async def close(ctx: Context, p: Principal, conversation_id: str, outcome: str) -> None:
+    conv = await accessible(ctx, p, conversation_id)
+    if not may_close(p, conv):
+        raise Forbidden(Code.NOT_CLAIMED, "Only the person holding the conversation, or a supervisor, may close it.")
+    if not await store.close(ctx.engine, conversation_id, outcome, ctx.clock(), None):
+        raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is already closed.")
+    await publish_state(ctx, conversation_id, "closed", None)
+    await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+    logs.event("conversation_closed", conversation_id=conversation_id, staff_id=p.id)
+
+
+async def publish_state(ctx: Context, conversation_id: str, state: str, staff_name: str | None) -> None:
+    event = {"type": "state", "conversation_id": conversation_id, "state": state, "staff": staff_name}
+    await ctx.bus.publish(events.conversation_channel(conversation_id), events.encode(event))
+
+
+async def feedback(ctx: Context, token: str, conversation_id: str, rating: int, comment: str | None) -> None:
+    conv = await visitor_conversation(ctx, token)
+    if conv.id != conversation_id:
+        raise Forbidden(Code.FORBIDDEN, "That token belongs to another conversation.")
+    if not await store.add_feedback(ctx.engine, conv.id, rating, comment, ctx.clock()):
+        raise Conflict(Code.CONFLICT, "Feedback for this conversation has already been given.")

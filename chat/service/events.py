@@ -1,0 +1,39 @@
+"""Events on the bus and the channels they go on.
+
+Conversation events are shaped like the server→client frames of the same name, so a socket forwards
+them without building them again. ``queue`` and ``s:<staff id>`` carry instance-internal signals.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chat.store.conversations import MessageRecord
+
+QUEUE = "queue"
+
+
+def conversation_channel(conversation_id: str) -> str:
+    return "c:" + conversation_id
+
+
+def staff_channel(staff_id: int) -> str:
+    return f"s:{staff_id}"
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def message_event(m: MessageRecord) -> dict[str, Any]:
+    return {
+        "type": "msg",
+        "conversation_id": m.conversation_id,
+        "seq": m.seq,
+        "from": m.sender,
+        "author": m.author,
+        "text": m.body,
+        "ts": m.created_at.isoformat().replace("+00:00", "Z"),
+        "client_msg_id": m.client_msg_id,
+    }

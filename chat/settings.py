@@ -1,0 +1,110 @@
+"""Settings: the frozen view of the ``MINIMARIA_*`` environment.
+
+``Settings.from_env(os.environ)`` runs once (in ``cli.py``) and the result is passed down; nothing
+else reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PREFIX = "MINIMARIA_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a whole number") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be true or false")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///minimaria.db"
+    redis_url: str | None = None
+    bus_prefix: str = "mm"
+    keys_file: Path | None = None
+    region_config: Path | None = None
+    retention_days: int | None = None
+    allowed_origins: tuple[str, ...] = ()
+    metrics_token: str | None = None
+    secure_cookies: bool = False
+    log_level: str = "INFO"
+    # Limits of the message path.
+    max_text_chars: int = 4000
+    max_frame_bytes: int = 64 * 1024
+    frames_per_second: float = 5.0
+    frame_burst: int = 20
+    hello_timeout_s: float = 10.0
+    send_queue_size: int = 256
+    # Lifetimes.
+    visitor_token_hours: int = 24
+    staff_session_hours: int = 10
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        origins = tuple(
+            o.strip().rstrip("/") for o in env.get(PREFIX + "ALLOWED_ORIGINS", "").split(",") if o.strip()
+        )
+        keys = env.get(PREFIX + "KEYS_FILE")
+        region = env.get(PREFIX + "REGION_CONFIG")
+        retention = env.get(PREFIX + "RETENTION_DAYS")
+        return cls(
+            database_url=env.get(PREFIX + "DATABASE_URL") or cls.database_url,
+            redis_url=env.get(PREFIX + "REDIS_URL") or None,
+            bus_prefix=env.get(PREFIX + "BUS_PREFIX") or cls.bus_prefix,
+            keys_file=Path(keys) if keys else None,
+            region_config=Path(region) if region else None,
+            retention_days=_int(env, "RETENTION_DAYS", 0) if retention else None,
+            allowed_origins=origins,
+            metrics_token=env.get(PREFIX + "METRICS_TOKEN") or None,
+            secure_cookies=_bool(env, "SECURE_COOKIES", False),
+            log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),
+            max_text_chars=_int(env, "MAX_TEXT_CHARS", cls.max_text_chars),
+            frames_per_second=float(_int(env, "FRAMES_PER_SECOND", int(cls.frames_per_second))),
+            frame_burst=_int(env, "FRAME_BURST", cls.frame_burst),
+            visitor_token_hours=_int(env, "VISITOR_TOKEN_HOURS", cls.visitor_token_hours),
+            staff_session_hours=_int(env, "STAFF_SESSION_HOURS", cls.staff_session_hours),
+        )
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def origin_allowed(self, origin: str | None, host: str | None) -> bool:
+        """Exact match against the allowlist; with none configured, only the page's own origin."""
+        if origin is None:
+            return False
+        origin = origin.rstrip("/")
+        if self.allowed_origins:
+            return origin in self.allowed_origins
+        if host is None:
+            return False
+        return origin in {f"http://{host}", f"https://{host}"}

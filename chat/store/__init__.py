@@ -1,0 +1,1 @@
+"""Storage: SQLModel tables and repositories on SQLAlchemy's async engine. Holds no policy."""

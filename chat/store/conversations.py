@@ -1,0 +1,252 @@
+"""Conversations and messages: creation, the next sequence number, the conditional claim.
+
+The sequence number is taken with ``UPDATE conversations SET last_seq = last_seq + 1 ... RETURNING`` in
+the same transaction as the message insert: the row lock serialises writers of one conversation across
+instances, and a failed insert rolls the increment back, so there is never a duplicate or a gap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chat.store.models import Conversation, Feedback, Message, Note
+
+C = Conversation.__table__  # type: ignore[attr-defined]
+M = Message.__table__  # type: ignore[attr-defined]
+F = Feedback.__table__  # type: ignore[attr-defined]
+N = Note.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ConversationRecord:
+    id: str
+    state: str
+    role: str
+    municipality: str | None
+    topic: str | None
+    age_band: str | None
+    gender: str | None
+    language: str
+    team: str
+    priority: int
+    token_expires_at: datetime
+    assigned_staff_id: int | None
+    last_seq: int
+    created_at: datetime
+    claimed_at: datetime | None
+    closed_at: datetime | None
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    conversation_id: str
+    seq: int
+    sender: str
+    author: str | None
+    client_msg_id: str | None
+    body: str
+    created_at: datetime
+
+
+_CONV_COLS = [C.c[f] for f in ConversationRecord.__dataclass_fields__]
+_MSG_COLS = [M.c[f] for f in MessageRecord.__dataclass_fields__]
+
+
+def _conv(row: Any) -> ConversationRecord:
+    return ConversationRecord(**row._mapping)
+
+
+def _msg(row: Any) -> MessageRecord:
+    return MessageRecord(**row._mapping)
+
+
+class PostRefused(Exception):
+    """The conversation is missing, closed, or not held by the sending staff member."""
+
+
+async def create(engine: AsyncEngine, **values: Any) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(C.insert().values(**values))
+
+
+async def get(engine: AsyncEngine, conversation_id: str) -> ConversationRecord | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(*_CONV_COLS).where(C.c.id == conversation_id))).first()
+    return _conv(row) if row else None
+
+
+async def by_token_hash(engine: AsyncEngine, token_hash: str) -> ConversationRecord | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(*_CONV_COLS).where(C.c.visitor_token_hash == token_hash))).first()
+    return _conv(row) if row else None
+
+
+async def held_by(engine: AsyncEngine, staff_id: int) -> list[ConversationRecord]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(*_CONV_COLS)
+            .where(C.c.assigned_staff_id == staff_id, C.c.state == "active")
+            .order_by(C.c.claimed_at)
+        )
+    return [_conv(r) for r in rows]
+
+
+async def waiting(engine: AsyncEngine, teams: Sequence[str] | None = None) -> list[ConversationRecord]:
+    """Queued conversations, most urgent first, then longest waiting; ``teams=None`` means all."""
+    q = select(*_CONV_COLS).where(C.c.state == "queued")
+    if teams is not None:
+        q = q.where(C.c.team.in_(list(teams)))
+    async with engine.connect() as conn:
+        rows = await conn.execute(q.order_by(C.c.priority.desc(), C.c.created_at, C.c.id))
+    return [_conv(r) for r in rows]
+
+
+async def recent_waits(engine: AsyncEngine, limit: int = 20) -> list[float]:
+    """Seconds from start to claim of the most recently claimed conversations."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(C.c.created_at, C.c.claimed_at)
+            .where(C.c.claimed_at.is_not(None))
+            .order_by(C.c.claimed_at.desc())
+            .limit(limit)
+        )
+    return [(claimed - created).total_seconds() for created, claimed in rows]
+
+
+async def append(
+    engine: AsyncEngine,
+    *,
+    conversation_id: str,
+    sender: str,
+    body: str,
+    client_msg_id: str | None,
+    now: datetime,
+    staff_id: int | None = None,
+    author: str | None = None,
+) -> tuple[MessageRecord, bool]:
+    """Store a message with the next seq; returns (record, created). Idempotent on client_msg_id.
+
+    A staff message is only accepted while that staff member holds the conversation, checked in the
+    same UPDATE that takes the sequence number.
+    """
+    cond = [C.c.id == conversation_id, C.c.state != "closed"]
+    if sender == "staff":
+        cond += [C.c.assigned_staff_id == staff_id, C.c.state == "active"]
+    try:
+        async with engine.begin() as conn:
+            seq = (
+                await conn.execute(
+                    update(C).where(and_(*cond)).values(last_seq=C.c.last_seq + 1).returning(C.c.last_seq)
+                )
+            ).scalar_one_or_none()
+            if seq is None:
+                raise PostRefused
+            values = {
+                "conversation_id": conversation_id, "seq": seq, "sender": sender, "staff_id": staff_id,
+                "author": author, "client_msg_id": client_msg_id, "body": body, "created_at": now,
+            }
+            await conn.execute(M.insert().values(**values))
+    except (IntegrityError, PostRefused):
+        # A resend (after reconnect, or racing itself) returns what was stored the first time.
+        existing = await find_by_client_id(engine, conversation_id, sender, client_msg_id)
+        if existing is None:
+            raise
+        return existing, False
+    return MessageRecord(conversation_id, seq, sender, author, client_msg_id, body, now), True
+
+
+async def find_by_client_id(
+    engine: AsyncEngine, conversation_id: str, sender: str, client_msg_id: str | None
+) -> MessageRecord | None:
+    if client_msg_id is None:
+        return None
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(*_MSG_COLS).where(
+                    M.c.conversation_id == conversation_id, M.c.sender == sender, M.c.client_msg_id == client_msg_id
+                )
+            )
+        ).first()
+    return _msg(row) if row else None
+
+
+async def after(engine: AsyncEngine, conversation_id: str, after_seq: int, limit: int = 1000) -> list[MessageRecord]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(*_MSG_COLS)
+            .where(M.c.conversation_id == conversation_id, M.c.seq > after_seq)
+            .order_by(M.c.seq)
+            .limit(limit)
+        )
+    return [_msg(r) for r in rows]
+
+
+async def claim(engine: AsyncEngine, conversation_id: str, staff_id: int, teams: Sequence[str] | None, now: datetime) -> bool:
+    """Conditional UPDATE: of two racing claims, on any number of instances, exactly one matches the row."""
+    cond = [C.c.id == conversation_id, C.c.state == "queued"]
+    if teams is not None:
+        cond.append(C.c.team.in_(list(teams)))
+    async with engine.begin() as conn:
+        res = await conn.execute(
+            update(C).where(and_(*cond)).values(state="active", assigned_staff_id=staff_id, claimed_at=now)
+        )
+    return bool(res.rowcount == 1)
+
+
+async def close(
+    engine: AsyncEngine, conversation_id: str, outcome: str, now: datetime, staff_id: int | None
+) -> bool:
+    cond = [C.c.id == conversation_id, C.c.state != "closed"]
+    if staff_id is not None:
+        cond.append(C.c.assigned_staff_id == staff_id)
+    async with engine.begin() as conn:
+        res = await conn.execute(update(C).where(and_(*cond)).values(state="closed", outcome=outcome, closed_at=now))
+    return bool(res.rowcount == 1)
+
+
+async def mark_read(engine: AsyncEngine, conversation_id: str, side: str, seq: int) -> None:
+    col = C.c.visitor_read_seq if side == "visitor" else C.c.staff_read_seq
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(C)
+            .where(C.c.id == conversation_id, col < seq, C.c.last_seq >= seq)
+            .values({col.name: seq})
+        )
+
+
+async def count_by_state(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(C.c.state, func.count()).group_by(C.c.state))
+    return {state: int(n) for state, n in rows}
+
+
+async def add_feedback(engine: AsyncEngine, conversation_id: str, rating: int, comment: str | None, now: datetime) -> bool:
+    """False when this conversation already has feedback (one per conversation)."""
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(F.insert().values(conversation_id=conversation_id, rating=rating, comment=comment, created_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+async def add_note(engine: AsyncEngine, conversation_id: str, staff_id: int, body: str, now: datetime) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(N.insert().values(conversation_id=conversation_id, staff_id=staff_id, body=body, created_at=now))
+
+
+async def notes(engine: AsyncEngine, conversation_id: str) -> list[tuple[int | None, str, datetime]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(N.c.staff_id, N.c.body, N.c.created_at).where(N.c.conversation_id == conversation_id).order_by(N.c.id)
+        )
+    return [(r.staff_id, r.body, r.created_at) for r in rows]

@@ -1,0 +1,149 @@
+"""SQLModel tables: the only ``table=True`` classes. Never sent out; services map them to dataclasses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every dialect (SQLite hands back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def _ts(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+class Staff(SQLModel, table=True):
+    __tablename__ = "staff"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    display_name: str = Field(sa_column=Column(String(100), nullable=False))
+    password_hash: str = Field(sa_column=Column(String(200), nullable=False))
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    teams: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = Field(default=True)
+    failed_logins: int = Field(default=0)
+    locked_until: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+
+
+class StaffSession(SQLModel, table=True):
+    __tablename__ = "staff_sessions"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    staff_id: int = Field(sa_column=Column(Integer, ForeignKey("staff.id", ondelete="CASCADE"), nullable=False))
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_state_team", "state", "team"),)
+    id: str = Field(sa_column=Column(String(36), primary_key=True))
+    state: str = Field(sa_column=Column(String(16), nullable=False))
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    municipality: str | None = Field(default=None, sa_column=Column(String(8)))
+    topic: str | None = Field(default=None, sa_column=Column(String(32)))
+    age_band: str | None = Field(default=None, sa_column=Column(String(16)))
+    gender: str | None = Field(default=None, sa_column=Column(String(16)))
+    language: str = Field(default="sv", sa_column=Column(String(8), nullable=False))
+    team: str = Field(sa_column=Column(String(64), nullable=False))
+    priority: int = Field(default=0)
+    visitor_token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    token_expires_at: datetime = _ts()
+    return_code_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    assigned_staff_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("staff.id", ondelete="SET NULL"))
+    )
+    last_seq: int = Field(default=0)
+    visitor_read_seq: int = Field(default=0)
+    staff_read_seq: int = Field(default=0)
+    created_at: datetime = _ts()
+    claimed_at: datetime | None = _ts(nullable=True)
+    closed_at: datetime | None = _ts(nullable=True)
+    outcome: str | None = Field(default=None, sa_column=Column(String(32)))
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="uq_messages_seq"),
+        UniqueConstraint("conversation_id", "sender", "client_msg_id", name="uq_messages_client_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False)
+    )
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    sender: str = Field(sa_column=Column(String(8), nullable=False))
+    staff_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("staff.id", ondelete="SET NULL")))
+    author: str | None = Field(default=None, sa_column=Column(String(100)))
+    client_msg_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _ts()
+
+
+class Note(SQLModel, table=True):
+    """An internal staff note on a conversation; never shown to the visitor."""
+
+    __tablename__ = "notes"
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    staff_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("staff.id", ondelete="SET NULL")))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _ts()
+
+
+class Feedback(SQLModel, table=True):
+    __tablename__ = "feedback"
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, unique=True)
+    )
+    rating: int = Field(sa_column=Column(Integer, nullable=False))
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _ts()
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what to which conversation; transcript reads are written here."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts()
+    staff_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("staff.id", ondelete="SET NULL")))
+    action: str = Field(sa_column=Column(String(32), nullable=False))
+    conversation_id: str | None = Field(default=None, sa_column=Column(String(36), index=True))
+
+
+metadata = SQLModel.metadata

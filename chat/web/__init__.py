@@ -1,0 +1,1 @@
+"""The web edge: Starlette routes and WebSocket endpoints that parse, call one service, render."""

@@ -1,0 +1,205 @@
+"""Typed frames (WebSocket) and bodies (HTTP), and the checks every incoming frame passes.
+
+Strict types: a number sent as a string is an error, not coerced. Unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+)
+
+from chat.errors import BadInput, Code
+from chat.store.conversations import ConversationRecord
+
+ClientMsgId = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+ConversationId = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+Seq = Annotated[StrictInt, Field(ge=0)]
+
+
+class Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Hello(Frame):
+    type: Literal["hello"]
+    token: StrictStr | None = None
+    last_seq: StrictInt | dict[str, StrictInt] | None = None
+
+
+class Msg(Frame):
+    type: Literal["msg"]
+    conversation_id: ConversationId | None = None
+    client_msg_id: ClientMsgId
+    text: StrictStr
+
+
+class Typing(Frame):
+    type: Literal["typing"]
+    conversation_id: ConversationId | None = None
+    on: StrictBool
+
+
+class Read(Frame):
+    type: Literal["read"]
+    conversation_id: ConversationId | None = None
+    seq: Seq
+
+
+class Screening(Frame):
+    type: Literal["screening"]
+    instrument: Literal["audit", "dudit"]
+    answers: list[StrictInt]
+
+
+class Ping(Frame):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[Hello | Msg | Typing | Read | Screening | Ping, Field(discriminator="type")]
+_client = TypeAdapter(ClientFrame)
+KNOWN_TYPES = frozenset({"hello", "msg", "typing", "read", "screening", "ping"})
+
+
+class FrameError(BadInput):
+    """A refused frame; ``client_msg_id`` is echoed when the frame was a msg that carried one."""
+
+    def __init__(self, code: Code, message: str, client_msg_id: str | None = None) -> None:
+        super().__init__(code, message)
+        self.client_msg_id = client_msg_id
+
+
+def parse(raw: str) -> Hello | Msg | Typing | Read | Screening | Ping:
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError):
+        raise FrameError(Code.BAD_JSON, "The frame is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise FrameError(Code.NOT_OBJECT, "A frame must be a JSON object.")
+    cmid = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
+    cmid = cmid if cmid is not None and len(cmid) <= 64 else None
+    if data.get("type") not in KNOWN_TYPES:
+        raise FrameError(Code.UNKNOWN_TYPE, "Unknown frame type.", cmid)
+    try:
+        return _client.validate_python(data)
+    except ValidationError as err:
+        fields = sorted({".".join(str(p) for p in e["loc"][1:]) or "frame" for e in err.errors()})
+        raise FrameError(Code.INVALID, "Missing or wrongly typed fields: " + ", ".join(fields), cmid) from None
+
+
+def check_text(frame: Msg, max_chars: int) -> str:
+    if not frame.text.strip():
+        raise FrameError(Code.EMPTY_TEXT, "The message is empty.", frame.client_msg_id)
+    if len(frame.text) > max_chars:
+        raise FrameError(Code.TEXT_TOO_LONG, f"A message may be at most {max_chars} characters.", frame.client_msg_id)
+    return frame.text
+
+
+def error_frame(code: str, message: str, client_msg_id: str | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if client_msg_id is not None:
+        frame["client_msg_id"] = client_msg_id
+    return frame
+
+
+# HTTP bodies.
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class StartBody(Body):
+    role: Literal["young", "relative"]
+    municipality: Annotated[str, Field(pattern=r"^\d{4}$")] | None = None
+    topic: Literal["alcohol", "drugs", "medicines", "doping", "gambling", "mental_health", "other"] | None = None
+    age_band: Literal["6-12", "13-15", "16-17", "18-21", "22-25", "adult"] | None = None
+    gender: Literal["girl", "boy", "other", "unsaid"] | None = None
+    language: Literal["sv", "en"] = "sv"
+    return_code: Annotated[str, Field(max_length=32)] | None = None
+
+
+class QueueInfo(BaseModel):
+    position: int
+    estimated_wait_s: int
+
+
+class StartedBody(BaseModel):
+    conversation_id: str
+    visitor_token: str
+    return_code: str
+    queue: QueueInfo
+
+
+class FeedbackBody(Body):
+    rating: Annotated[StrictInt, Field(ge=1, le=5)]
+    comment: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class LoginBody(Body):
+    username: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    password: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
+
+
+class TransferBody(Body):
+    team: Annotated[str, Field(max_length=64)] | None = None
+    staff: Annotated[str, Field(max_length=64)] | None = None
+    note: Annotated[str, Field(max_length=4000)] = ""
+
+
+class CloseBody(Body):
+    outcome: Literal[
+        "advice_given", "booked_visit", "referred_bup", "referred_emergency", "referred_other", "no_contact", "other"
+    ]
+
+
+class NoteBody(Body):
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+MAX_BODY_BYTES = 64 * 1024
+B = TypeVar("B", bound=BaseModel)
+
+
+def parse_body(raw: bytes, model: type[B]) -> B:
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadInput(Code.FRAME_TOO_LARGE, "The request body is too large.")
+    try:
+        data = json.loads(raw or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise BadInput(Code.BAD_JSON, "The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BadInput(Code.NOT_OBJECT, "The request body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in err.errors()})
+        raise BadInput(Code.INVALID, "Missing or invalid fields: " + ", ".join(fields)) from None
+
+
+def summary(c: ConversationRecord) -> dict[str, Any]:
+    """A conversation as staff see it in queues and lists (no content)."""
+    return {
+        "conversation_id": c.id, "state": c.state, "role": c.role, "municipality": c.municipality,
+        "topic": c.topic, "age_band": c.age_band, "team": c.team, "priority": c.priority,
+        "created_at": c.created_at.isoformat().replace("+00:00", "Z"), "last_seq": c.last_seq,
+    }

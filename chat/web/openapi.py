@@ -1,0 +1,59 @@
+"""The OpenAPI document of the HTTP API, built from the same pydantic bodies the handlers parse."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+
+from chat.web import frames
+
+# (method, path, summary, request body, success status, response body)
+OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, int, type[BaseModel] | None]] = [
+    ("get", "/api/v1/intake", "Choices for the start form, opening state and crisis resources", None, 200, None),
+    ("post", "/api/v1/conversations", "Start an anonymous conversation", frames.StartBody, 201, frames.StartedBody),
+    ("post", "/api/v1/conversations/{id}/feedback", "Visitor feedback (Bearer visitor token)", frames.FeedbackBody, 201, None),
+    ("post", "/api/v1/staff/login", "Staff login; sets the session cookie", frames.LoginBody, 200, None),
+    ("post", "/api/v1/staff/logout", "Staff logout; closes this session's sockets", None, 200, None),
+    ("get", "/api/v1/staff/me", "The logged-in staff member and the CSRF token", None, 200, None),
+    ("get", "/api/v1/staff/queue", "Waiting conversations this person may take", None, 200, None),
+    ("post", "/api/v1/staff/conversations/{id}/claim", "Claim; 409 already_claimed if someone else has it", None, 200, None),
+    ("post", "/api/v1/staff/conversations/{id}/close", "Close with an outcome", frames.CloseBody, 200, None),
+    ("post", "/api/v1/staff/conversations/{id}/notes", "Add an internal note", frames.NoteBody, 201, None),
+    ("get", "/api/v1/staff/conversations/{id}/transcript", "Transcript; every call is audited", None, 200, None),
+    ("get", "/healthz", "Liveness", None, 200, None),
+    ("get", "/readyz", "Readiness: database and bus reachable", None, 200, None),
+]
+
+
+def _ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in schema.pop("$defs", {}).items():
+        components[name] = sub
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+@cache
+def schema() -> dict[str, Any]:
+    components: dict[str, Any] = {}
+    error = {"description": "Refused", "content": {"application/json": {"schema": _ref(frames.ErrorBody, components)}}}
+    paths: dict[str, Any] = {}
+    for method, path, summary, body, status, out in OPERATIONS:
+        op: dict[str, Any] = {"summary": summary, "responses": {"4XX": error}}
+        ok: dict[str, Any] = {"description": "OK"}
+        if out is not None:
+            ok["content"] = {"application/json": {"schema": _ref(out, components)}}
+        op["responses"][str(status)] = ok
+        if body is not None:
+            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body, components)}}}
+        if "{id}" in path:
+            op["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+        paths.setdefault(path, {})[method] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "minimaria-chat", "version": "1", "description": "See docs/protocol.md for the WebSocket frames."},
+        "paths": paths,
+        "components": {"schemas": components},
+    }

@@ -1,0 +1,179 @@
+"""The per-socket outbox: one writer task, frames in order, conversation messages strictly by seq.
+
+Everything a socket sends goes through here. Bus events for a conversation are delivered only when
+their seq follows the last one sent; a gap (events published out of order by two instances, or missed
+while Redis reconnected) is filled from the store first, and anything already sent is skipped. So a
+client sees each message once, in order, whatever the bus did. A client too slow to keep up with its
+queue is closed (1013) and resumes from its last seq when it reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketState
+
+from chat import logs
+from chat.service import conversations, events
+from chat.service.context import Context
+
+CLOSE_NORMAL = 1000
+CLOSE_TRY_AGAIN = 1013
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_HELLO_TIMEOUT = 4408
+
+Item = tuple[str, Any]
+Hook = Callable[[dict[str, Any] | None, str], Awaitable[bool]]
+
+
+class Outbox:
+    def __init__(self, ws: WebSocket, ctx: Context, size: int) -> None:
+        self.ws = ws
+        self.ctx = ctx
+        self.last_seq: dict[str, int] = {}
+        self.closed_with: int | None = None
+        self._queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=size)
+        self._overflowed = False
+        self._go = asyncio.Event()
+        self._go.set()
+        self._first: list[dict[str, Any]] = []
+        # Called for bus events that are not conversation frames (queue changes, staff signals);
+        # returns True when it handled the event.
+        self.hook: Hook | None = None
+        self.own_side: str | None = None
+
+    # Producers: never block, never raise.
+
+    def frame(self, frame: dict[str, Any]) -> None:
+        self._put(("frame", frame))
+
+    def close(self, code: int) -> None:
+        self._put(("close", code), force=True)
+
+    def hold(self) -> None:
+        """Queue but do not send, until ``release_with`` puts a frame in front of everything queued."""
+        self._go.clear()
+
+    def release(self) -> None:
+        self._go.set()
+
+    def release_with(self, frame: dict[str, Any]) -> None:
+        self._first.append(frame)
+        self._go.set()
+        self._put(("noop", None))
+
+    def catch_up(self, conversation_id: str) -> None:
+        self._put(("catchup", conversation_id))
+
+    def on_bus(self, channel: str, payload: bytes | None) -> None:
+        """The bus handler for every channel this socket follows."""
+        self._put(("bus", (channel, payload)))
+
+    def _put(self, item: Item, force: bool = False) -> None:
+        if self._overflowed:
+            return
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            if not force:
+                logs.event("ws_slow_consumer", close_code=CLOSE_TRY_AGAIN)
+            self._overflowed = True
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(("close", CLOSE_TRY_AGAIN))
+
+    # The writer.
+
+    async def run(self) -> None:
+        while True:
+            kind, value = await self._queue.get()
+            await self._go.wait()
+            while self._first and self.ws.application_state == WebSocketState.CONNECTED:
+                await self.ws.send_text(_dump(self._first.pop(0)))
+            if kind == "close":
+                await self._close(value)
+                return
+            if self.ws.application_state != WebSocketState.CONNECTED:
+                return
+            if kind == "frame":
+                await self.ws.send_text(_dump(value))
+            elif kind == "catchup":
+                await self._catch_up(value)
+            elif kind == "bus":
+                await self._bus(*value)
+
+    async def _close(self, code: int) -> None:
+        self.closed_with = code
+        with contextlib.suppress(Exception):
+            await self.ws.close(code)
+
+    async def _bus(self, channel: str, payload: bytes | None) -> None:
+        if payload is None:
+            # The bus may have missed events: catch up every conversation, let the hook refresh the rest.
+            if channel.startswith("c:"):
+                await self._catch_up(channel[2:])
+            elif self.hook is not None:
+                await self.hook(None, channel)
+            return
+        event = json.loads(payload)
+        kind = event.get("type")
+        if kind == "msg":
+            await self._deliver(event, payload)
+        elif kind in {"typing", "read"}:
+            if event.get("from") != self.own_side:
+                await self.ws.send_text(payload.decode())
+        elif kind == "state":
+            await self.ws.send_text(payload.decode())
+        elif self.hook is not None:
+            await self.hook(event, channel)
+
+    async def _deliver(self, event: dict[str, Any], payload: bytes) -> None:
+        cid, seq = event["conversation_id"], event["seq"]
+        last = self.last_seq.get(cid)
+        if last is None or seq <= last:
+            return  # not followed by this socket, or already sent
+        if seq == last + 1:
+            self.last_seq[cid] = seq
+            await self.ws.send_text(payload.decode())
+        else:
+            await self._catch_up(cid)
+
+    async def _catch_up(self, conversation_id: str) -> None:
+        last = self.last_seq.get(conversation_id)
+        if last is None:
+            return
+        while True:
+            batch = await conversations.replay(self.ctx, conversation_id, last)
+            for m in batch:
+                await self.ws.send_text(_dump(events.message_event(m)))
+                last = m.seq
+            self.last_seq[conversation_id] = last
+            if len(batch) < 1000:
+                return
+
+
+def _dump(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+class Throttle:
+    """A token bucket per connection: ``rate`` frames a second, bursts of ``burst``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False

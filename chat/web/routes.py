@@ -1,0 +1,47 @@
+"""The route table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from chat.web import ops, sockets, staff, visitor
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+PAGE_HEADERS = {"Cache-Control": "no-store"}
+
+
+async def visitor_page(_request: Request) -> Response:
+    return FileResponse(STATIC / "visitor.html", headers=PAGE_HEADERS)
+
+
+async def staff_page(_request: Request) -> Response:
+    return FileResponse(STATIC / "staff.html", headers=PAGE_HEADERS)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", visitor_page),
+        Route("/staff", staff_page),
+        Route("/healthz", ops.healthz),
+        Route("/readyz", ops.readyz),
+        Route("/openapi.json", ops.openapi),
+        Route("/api/v1/intake", visitor.get_intake),
+        Route("/api/v1/conversations", visitor.start, methods=["POST"]),
+        Route("/api/v1/conversations/{id}/feedback", visitor.feedback, methods=["POST"]),
+        Route("/api/v1/staff/login", staff.login, methods=["POST"]),
+        Route("/api/v1/staff/logout", staff.logout, methods=["POST"]),
+        Route("/api/v1/staff/me", staff.me),
+        Route("/api/v1/staff/queue", staff.get_queue),
+        Route("/api/v1/staff/conversations/{id}/claim", staff.claim, methods=["POST"]),
+        Route("/api/v1/staff/conversations/{id}/close", staff.close, methods=["POST"]),
+        Route("/api/v1/staff/conversations/{id}/notes", staff.add_note, methods=["POST"]),
+        Route("/api/v1/staff/conversations/{id}/transcript", staff.transcript),
+        WebSocketRoute("/ws/visitor", sockets.visitor_endpoint),
+        WebSocketRoute("/ws/staff", sockets.staff_endpoint),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]

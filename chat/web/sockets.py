@@ -1,0 +1,348 @@
+"""/ws/visitor and /ws/staff: hello, the read loop, fan-out, resume.
+
+Each connection has a reader (this module: parse, throttle, call one service, answer) and a writer
+(``outbox.py``). A refused frame gets an ``error`` frame and the connection stays open, except where the
+close code table in docs/protocol.md says otherwise (auth failures, hello timeout, slow consumer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.websockets import WebSocket
+
+from chat import logs
+from chat.crypto import tokens
+from chat.errors import ChatError, Code, Forbidden, Unauthorized
+from chat.service import accounts, conversations, events, queue
+from chat.service.access import Principal
+from chat.service.context import Context
+from chat.store import conversations as conv_store
+from chat.store.conversations import MessageRecord
+from chat.web import frames
+from chat.web.auth import COOKIE
+from chat.web.frames import FrameError
+from chat.web.outbox import CLOSE_HELLO_TIMEOUT, CLOSE_NORMAL, CLOSE_UNAUTHORIZED, Outbox, Throttle
+from chat.web.watch import QueueWatcher
+
+TRANSIENT = (SQLAlchemyError, OSError, TimeoutError, ConnectionError)
+CLOSING_CODES = {Code.UNAUTHORIZED, Code.TOKEN_EXPIRED, Code.SESSION_EXPIRED}
+
+
+class Connection:
+    """What both sockets share: the read loop, throttling, error frames, subscriptions, the log line."""
+
+    route = ""
+    side = ""
+
+    def __init__(self, ws: WebSocket, ctx: Context, watcher: QueueWatcher) -> None:
+        self.ws, self.ctx, self.watcher = ws, ctx, watcher
+        self.outbox = Outbox(ws, ctx, ctx.settings.send_queue_size)
+        self.outbox.own_side = self.side
+        self.outbox.hook = self.on_signal
+        self.throttle = Throttle(ctx.settings.frames_per_second, ctx.settings.frame_burst)
+        self.channels: list[str] = []
+        self.greeted = False
+        self.closing = False
+        self.frames = 0
+        self.log_fields: dict[str, Any] = {}
+
+    async def run(self) -> None:
+        started = time.monotonic()
+        writer = asyncio.create_task(self.outbox.run(), name="ws-writer")
+        try:
+            await self.read_loop()
+        finally:
+            self.watcher.listeners.discard(self)
+            for channel in self.channels:
+                with contextlib.suppress(Exception):
+                    await self.ctx.bus.unsubscribe(channel, self.outbox.on_bus)
+            if self.closing:
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    async with asyncio.timeout(5):
+                        await asyncio.shield(writer)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+            logs.event(
+                "ws_closed", route=self.route, frames=self.frames, close_code=self.outbox.closed_with,
+                duration_ms=round((time.monotonic() - started) * 1000), **self.log_fields,
+            )
+
+    async def read_loop(self) -> None:
+        deadline = asyncio.get_running_loop().time() + self.ctx.settings.hello_timeout_s
+        while not self.closing:
+            try:
+                if self.greeted:
+                    message = await self.ws.receive()
+                else:
+                    async with asyncio.timeout_at(deadline):
+                        message = await self.ws.receive()
+            except TimeoutError:
+                self.refuse(Code.HELLO_TIMEOUT, "No hello arrived in time.")
+                self.close(CLOSE_HELLO_TIMEOUT)
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            self.frames += 1
+            await self.on_frame(message.get("text"))
+
+    async def on_frame(self, raw: str | None) -> None:
+        if raw is None:
+            self.refuse(Code.INVALID, "Only text frames are accepted.")
+            return
+        cmid: str | None = None
+        try:
+            frame = frames.parse(raw)
+            cmid = frame.client_msg_id if isinstance(frame, frames.Msg) else None
+            if not self.throttle.allow():
+                self.refuse(Code.RATE_LIMITED, "Too many frames; slow down and send again.", cmid)
+                return
+            if isinstance(frame, frames.Ping):
+                self.outbox.frame({"type": "pong"})
+            elif isinstance(frame, frames.Hello):
+                if self.greeted:
+                    raise FrameError(Code.ALREADY_HELLO, "This connection has already said hello.")
+                await self.hello(frame)
+                self.greeted = True
+            elif not self.greeted:
+                raise FrameError(Code.HELLO_REQUIRED, "Send hello first.", cmid)
+            else:
+                await self.handle(frame)
+        except FrameError as err:
+            if err.code != Code.RATE_LIMITED and not self.throttle.allow():
+                err = FrameError(Code.RATE_LIMITED, "Too many frames; slow down and send again.", err.client_msg_id)
+            self.refuse(err.code, err.message, err.client_msg_id)
+        except ChatError as err:
+            self.refuse(err.code, err.message, cmid)
+            if err.code in CLOSING_CODES:
+                self.close(CLOSE_UNAUTHORIZED)
+        except TRANSIENT as err:
+            logs.event("ws_frame_unavailable", route=self.route, error=type(err).__name__)
+            self.refuse(Code.UNAVAILABLE, "The service could not store that right now; send it again.", cmid)
+        except Exception as err:
+            logs.event("internal_error", level=40, route=self.route, error=type(err).__name__)
+            self.refuse(Code.INTERNAL, "Something went wrong on our side; send it again.", cmid)
+
+    def refuse(self, code: str, message: str, client_msg_id: str | None = None) -> None:
+        self.outbox.frame(frames.error_frame(code, message, client_msg_id))
+
+    def close(self, code: int) -> None:
+        self.closing = True
+        self.outbox.close(code)
+
+    async def follow(self, conversation_id: str, after_seq: int) -> None:
+        channel = events.conversation_channel(conversation_id)
+        if channel in self.channels:
+            return
+        await self.ctx.bus.subscribe(channel, self.outbox.on_bus)
+        self.channels.append(channel)
+        self.outbox.last_seq.setdefault(conversation_id, after_seq)
+
+    def ack(self, stored: MessageRecord) -> None:
+        self.outbox.frame({"type": "ack", "client_msg_id": stored.client_msg_id, "seq": stored.seq})
+
+    async def hello(self, frame: frames.Hello) -> None:
+        raise NotImplementedError
+
+    async def handle(self, frame: Any) -> None:
+        raise NotImplementedError
+
+    async def on_signal(self, event: dict[str, Any] | None, channel: str) -> bool:
+        return False
+
+
+class VisitorConnection(Connection):
+    route = "/ws/visitor"
+    side = "visitor"
+    conversation_id = ""
+    _place: tuple[int, int] | None = None
+
+    async def hello(self, frame: frames.Hello) -> None:
+        if not frame.token:
+            raise Unauthorized(Code.UNAUTHORIZED, "hello needs the visitor token.")
+        conv = await conversations.visitor_conversation(self.ctx, frame.token)
+        if isinstance(frame.last_seq, dict):
+            raise FrameError(Code.INVALID, "A visitor's last_seq is one number.")
+        last = frame.last_seq or 0
+        if last < 0 or last > conv.last_seq:
+            raise FrameError(Code.BAD_LAST_SEQ, "last_seq must be between 0 and the last message's seq.")
+        self.conversation_id = conv.id
+        self.log_fields["conversation_id"] = conv.id
+        self.outbox.hold()
+        try:
+            await self.follow(conv.id, last)
+            fresh = await conv_store.get(self.ctx.engine, conv.id)
+            assert fresh is not None
+            place = (await queue.snapshot(self.ctx)).place(conv.id) if fresh.state == "queued" else None
+        except BaseException:
+            self.outbox.release()
+            raise
+        self._place = (place.position, place.estimated_wait_s) if place else None
+        welcome = {
+            "type": "welcome", "conversation_id": conv.id, "state": fresh.state,
+            "queue": {"position": place.position, "estimated_wait_s": place.estimated_wait_s} if place else None,
+            "last_seq": fresh.last_seq,
+        }
+        self.outbox.release_with(welcome)
+        self.outbox.catch_up(conv.id)
+        self.watcher.listeners.add(self)
+
+    async def handle(self, frame: Any) -> None:
+        if getattr(frame, "conversation_id", None) not in (None, self.conversation_id):
+            raise Forbidden(Code.FORBIDDEN, "This token does not open that conversation.")
+        if isinstance(frame, frames.Msg):
+            text = frames.check_text(frame, self.ctx.settings.max_text_chars)
+            await conversations.post(self.ctx, self.conversation_id, text, frame.client_msg_id, on_stored=self.ack)
+        elif isinstance(frame, frames.Typing):
+            await conversations.typing(self.ctx, self.conversation_id, "visitor", frame.on)
+        elif isinstance(frame, frames.Read):
+            conv = await conv_store.get(self.ctx.engine, self.conversation_id)
+            assert conv is not None
+            await conversations.read(self.ctx, conv, "visitor", frame.seq)
+        elif isinstance(frame, frames.Screening):
+            raise FrameError(Code.UNSUPPORTED, "Self-tests are not offered yet.")
+
+    def on_snapshot(self, snapshot: queue.Snapshot) -> None:
+        place = snapshot.place(self.conversation_id)
+        if place is None:
+            return
+        now = (place.position, place.estimated_wait_s)
+        if now != self._place:
+            self._place = now
+            self.outbox.frame({"type": "queue", "position": place.position, "estimated_wait_s": place.estimated_wait_s})
+
+
+class StaffConnection(Connection):
+    route = "/ws/staff"
+    side = "staff"
+
+    def __init__(self, ws: WebSocket, ctx: Context, watcher: QueueWatcher, p: Principal, session: str) -> None:
+        super().__init__(ws, ctx, watcher)
+        self.p = p
+        self.session_hash = tokens.token_hash(session)
+        self.log_fields["staff_id"] = p.id
+        self._queue_ids: list[tuple[str, int]] | None = None
+
+    async def hello(self, frame: frames.Hello) -> None:
+        if frame.token is not None or isinstance(frame.last_seq, int):
+            raise FrameError(Code.INVALID, "Staff say hello with last_seq as {conversation_id: seq} and no token.")
+        wanted = dict(frame.last_seq or {})
+        for cid, seq in wanted.items():
+            conv = await conv_store.get(self.ctx.engine, cid)
+            if conv is None or not (conv.assigned_staff_id == self.p.id or self.p.sees_all_teams):
+                raise FrameError(Code.FORBIDDEN, "last_seq names a conversation you do not hold.")
+            if seq < 0 or seq > conv.last_seq:
+                raise FrameError(Code.BAD_LAST_SEQ, "last_seq must be between 0 and the last message's seq.")
+        self.outbox.hold()
+        try:
+            channel = events.staff_channel(self.p.id)
+            await self.ctx.bus.subscribe(channel, self.outbox.on_bus)
+            self.channels.append(channel)
+            held = await conv_store.held_by(self.ctx.engine, self.p.id)
+            for conv in held:
+                await self.follow(conv.id, wanted.get(conv.id, 0))
+            for cid, seq in wanted.items():
+                await self.follow(cid, seq)
+            waiting = await queue.staff_queue(self.ctx, self.p)
+        except BaseException:
+            self.outbox.release()
+            raise
+        welcome = {
+            "type": "welcome",
+            "staff": {"username": self.p.username, "display_name": self.p.display_name,
+                      "roles": list(self.p.roles), "teams": list(self.p.teams)},
+            "conversations": [frames.summary(c) for c in held],
+        }
+        self.outbox.release_with(welcome)
+        self._send_queue(waiting)
+        for cid in self.outbox.last_seq:
+            self.outbox.catch_up(cid)
+        self.watcher.listeners.add(self)
+
+    async def handle(self, frame: Any) -> None:
+        if self.p.session_expires is not None and self.ctx.clock() >= self.p.session_expires:
+            raise Unauthorized(Code.SESSION_EXPIRED, "Your session has expired; log in again.")
+        cid = getattr(frame, "conversation_id", None)
+        if isinstance(frame, frames.Screening):
+            raise FrameError(Code.INVALID, "Staff do not send self-tests.")
+        if cid is None:
+            raise FrameError(Code.INVALID, "Staff frames name their conversation_id.", getattr(frame, "client_msg_id", None))
+        if isinstance(frame, frames.Msg):
+            text = frames.check_text(frame, self.ctx.settings.max_text_chars)
+            await conversations.post(self.ctx, cid, text, frame.client_msg_id, staff=self.p, on_stored=self.ack)
+            return
+        conv = await conv_store.get(self.ctx.engine, cid)
+        if conv is None or conv.assigned_staff_id != self.p.id or conv.state != "active":
+            raise Forbidden(Code.NOT_CLAIMED, "You do not hold this conversation; claim it first.")
+        if isinstance(frame, frames.Typing):
+            await conversations.typing(self.ctx, cid, "staff", frame.on)
+        elif isinstance(frame, frames.Read):
+            await conversations.read(self.ctx, conv, "staff", frame.seq)
+
+    async def on_signal(self, event: dict[str, Any] | None, channel: str) -> bool:
+        if event is None:  # the staff channel may have missed a claim: look again
+            for conv in await conv_store.held_by(self.ctx.engine, self.p.id):
+                await self._adopt(conv.id)
+            return True
+        kind = event.get("type")
+        if kind == "claimed":
+            await self._adopt(event["conversation_id"])
+            return True
+        if kind == "logout" and event.get("session") == self.session_hash:
+            self.refuse(Code.UNAUTHORIZED, "You have logged out.")
+            self.close(CLOSE_UNAUTHORIZED)
+            return True
+        return False
+
+    async def _adopt(self, conversation_id: str) -> None:
+        channel = events.conversation_channel(conversation_id)
+        if channel in self.channels:
+            return
+        await self.follow(conversation_id, 0)
+        conv = await conv_store.get(self.ctx.engine, conversation_id)
+        if conv is not None:
+            self.outbox.frame({"type": "state", "conversation_id": conversation_id, "state": conv.state,
+                               "staff": self.p.display_name})
+        self.outbox.catch_up(conversation_id)
+
+    def on_snapshot(self, snapshot: queue.Snapshot) -> None:
+        self._send_queue(snapshot.for_staff(self.p))
+
+    def _send_queue(self, waiting: list[Any]) -> None:
+        ids = [(c.id, c.priority) for c in waiting]
+        if ids != self._queue_ids:
+            self._queue_ids = ids
+            self.outbox.frame({"type": "queue_update", "queue": [frames.summary(c) for c in waiting]})
+
+
+async def visitor_endpoint(ws: WebSocket) -> None:
+    ctx: Context = ws.app.state.ctx
+    await ws.accept()
+    await VisitorConnection(ws, ctx, ws.app.state.watcher).run()
+
+
+async def staff_endpoint(ws: WebSocket) -> None:
+    ctx: Context = ws.app.state.ctx
+    if not ctx.settings.origin_allowed(ws.headers.get("origin"), ws.headers.get("host")):
+        logs.event("ws_refused", route="/ws/staff", code=Code.ORIGIN_FORBIDDEN)
+        await ws.close(code=1008)  # before accept: the handshake is answered 403
+        return
+    await ws.accept()
+    session = ws.cookies.get(COOKIE)
+    try:
+        p = await accounts.authenticate(ctx, session)
+    except ChatError as err:
+        await ws.send_json(frames.error_frame(err.code, err.message))
+        await ws.close(CLOSE_UNAUTHORIZED)
+        logs.event("ws_refused", route="/ws/staff", code=err.code)
+        return
+    assert session is not None
+    await StaffConnection(ws, ctx, ws.app.state.watcher, p, session).run()
+
+
+__all__ = ["CLOSE_NORMAL", "staff_endpoint", "visitor_endpoint"]

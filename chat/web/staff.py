@@ -1,0 +1,81 @@
+"""Staff HTTP: login, logout, me, queue, claim, close, notes, transcript (transfer comes with triage)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from chat.crypto import tokens
+from chat.service import accounts, conversations, queue, transcripts
+from chat.web import frames
+from chat.web.auth import COOKIE, check_origin, context, session_token, staff
+from chat.web.errors import NO_STORE
+
+
+def _me(p: Any, csrf: str) -> dict[str, Any]:
+    return {"username": p.username, "display_name": p.display_name, "roles": list(p.roles), "teams": list(p.teams),
+            "csrf_token": csrf}
+
+
+async def login(request: Request) -> Response:
+    check_origin(request)
+    ctx = context(request)
+    body = frames.parse_body(await request.body(), frames.LoginBody)
+    result = await accounts.login(ctx, body.username, body.password)
+    response = JSONResponse(_me(result.principal, result.csrf_token), headers=NO_STORE)
+    response.set_cookie(
+        COOKIE, result.session_token, max_age=ctx.settings.staff_session_hours * 3600, httponly=True,
+        samesite="strict", secure=ctx.settings.secure_cookies, path="/",
+    )
+    return response
+
+
+async def logout(request: Request) -> Response:
+    p = await staff(request)
+    token = session_token(request)
+    assert token is not None
+    await accounts.logout(context(request), token, p)
+    response = JSONResponse({"ok": True}, headers=NO_STORE)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+async def me(request: Request) -> Response:
+    p = await staff(request)
+    token = session_token(request)
+    assert token is not None
+    return JSONResponse(_me(p, tokens.csrf_for(token)), headers=NO_STORE)
+
+
+async def get_queue(request: Request) -> Response:
+    p = await staff(request)
+    waiting = await queue.staff_queue(context(request), p)
+    return JSONResponse({"queue": [frames.summary(c) for c in waiting]}, headers=NO_STORE)
+
+
+async def claim(request: Request) -> Response:
+    p = await staff(request)
+    conv = await queue.claim(context(request), p, request.path_params["id"])
+    return JSONResponse(frames.summary(conv), headers=NO_STORE)
+
+
+async def close(request: Request) -> Response:
+    p = await staff(request)
+    body = frames.parse_body(await request.body(), frames.CloseBody)
+    await conversations.close(context(request), p, request.path_params["id"], body.outcome)
+    return JSONResponse({"ok": True}, headers=NO_STORE)
+
+
+async def add_note(request: Request) -> Response:
+    p = await staff(request)
+    body = frames.parse_body(await request.body(), frames.NoteBody)
+    await transcripts.add_note(context(request), p, request.path_params["id"], body.text)
+    return JSONResponse({"ok": True}, status_code=201, headers=NO_STORE)
+
+
+async def transcript(request: Request) -> Response:
+    p = await staff(request)
+    t = await transcripts.read(context(request), p, request.path_params["id"])
+    return JSONResponse(t, headers=NO_STORE)
