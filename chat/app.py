@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -27,6 +28,26 @@ def make_bus(settings: Settings) -> Bus:
 
         return RedisBus(settings.redis_url, settings.bus_prefix)
     return MemoryBus()
+
+
+def uvicorn_config(app: Starlette, settings: Settings, host: str, port: int) -> Any:
+    """uvicorn's settings for this service, deliberately: frame limit, no deflate, keep-alive, quiet logs."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame_bytes,  # a larger frame closes the socket with 1009
+        ws_per_message_deflate=False,  # CPU and memory per socket, and compression leaks what was typed
+        ws_ping_interval=20.0,  # keep-alive pings find dead phones and keep proxies from idling us out
+        ws_ping_timeout=20.0,
+        access_log=False,  # ours (middleware.AccessLog) logs no addresses
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=5,  # on SIGTERM: sockets get 1012 at once, the rest has 5 s
+    )
 
 
 def create_app(settings: Settings, region: Region | None = None) -> Starlette:

@@ -48,7 +48,7 @@ def _upgrade(settings: Settings) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from chat.app import create_app
+    from chat.app import create_app, uvicorn_config
 
     settings = _settings()
     logs.setup(settings.log_level)
@@ -58,20 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if args.demo:
         asyncio.run(_demo_staff(settings, region))
     app = create_app(settings, region)
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        ws="websockets-sansio",
-        ws_max_size=settings.max_frame_bytes,  # a larger frame closes the socket with 1009
-        ws_per_message_deflate=False,  # CPU and memory per socket, and compression leaks (CRIME-like)
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-        access_log=False,  # ours (middleware.AccessLog) logs no addresses
-        log_config=None,
-        server_header=False,
-        timeout_graceful_shutdown=5,
-    )
+    config = uvicorn_config(app, settings, args.host, args.port)
     print(f"minimaria: serving on http://{args.host}:{args.port}/ (staff console: /staff)", flush=True)
     uvicorn.Server(config).run()
 

@@ -1,0 +1,135 @@
+"""Test clients that speak the public protocol over real sockets: HTTP (httpx) and WebSocket (websockets)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+TIMEOUT = 5.0
+
+
+class WS:
+    """A WebSocket client that keeps every frame it received, in order."""
+
+    def __init__(self, conn: ClientConnection) -> None:
+        self.conn = conn
+        self.received: list[dict[str, Any]] = []
+        self._unread: list[dict[str, Any]] = []
+
+    @classmethod
+    async def open(cls, url: str, **kwargs: Any) -> WS:
+        return cls(await websockets.connect(url, open_timeout=TIMEOUT, **kwargs))
+
+    async def send(self, **frame: Any) -> None:
+        await self.conn.send(json.dumps(frame))
+
+    async def send_raw(self, raw: str | bytes) -> None:
+        await self.conn.send(raw)
+
+    async def _next(self, timeout: float) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.conn.recv(), timeout)
+        frame: dict[str, Any] = json.loads(raw)
+        self.received.append(frame)
+        return frame
+
+    async def expect(self, type_: str, timeout: float = TIMEOUT, **match: Any) -> dict[str, Any]:
+        """The next frame of this type (and field values); other frames stay readable by later expects."""
+        for i, frame in enumerate(self._unread):
+            if frame["type"] == type_ and all(frame.get(k) == v for k, v in match.items()):
+                return self._unread.pop(i)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            frame = await self._next(max(0.01, deadline - loop.time()))
+            if frame["type"] == type_ and all(frame.get(k) == v for k, v in match.items()):
+                return frame
+            self._unread.append(frame)
+
+    async def nothing_more(self, type_: str, within: float = 0.3) -> None:
+        """Assert no frame of this type arrives within a short window (used after an expected end state)."""
+        try:
+            frame = await self.expect(type_, timeout=within)
+        except TimeoutError:
+            return
+        raise AssertionError(f"unexpected {type_} frame: {frame}")
+
+    async def closed(self, timeout: float = TIMEOUT) -> int | None:
+        """Wait for the server to close; returns the close code."""
+        try:
+            while True:
+                await self._next(timeout)
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+
+    def messages(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
+        return [f for f in self.received if f["type"] == "msg" and conversation_id in (None, f["conversation_id"])]
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+class Visitor:
+    def __init__(self, base: str, started: dict[str, Any]) -> None:
+        self.base = base
+        self.started = started
+        self.id: str = started["conversation_id"]
+        self.token: str = started["visitor_token"]
+        self.ws: WS | None = None
+        self.last_seq = 0
+
+    @classmethod
+    async def start(cls, base: str, **body: Any) -> Visitor:
+        async with httpx.AsyncClient(base_url=base) as http:
+            r = await http.post("/api/v1/conversations", json={"role": "young", **body})
+        assert r.status_code == 201, r.text
+        return cls(base, r.json())
+
+    async def connect(self, base: str | None = None, last_seq: int | None = None) -> dict[str, Any]:
+        url = (base or self.base).replace("http", "ws", 1) + "/ws/visitor"
+        self.ws = await WS.open(url)
+        await self.ws.send(type="hello", token=self.token, last_seq=self.last_seq if last_seq is None else last_seq)
+        return await self.ws.expect("welcome")
+
+    async def say(self, text: str, client_msg_id: str) -> dict[str, Any]:
+        assert self.ws is not None
+        await self.ws.send(type="msg", client_msg_id=client_msg_id, text=text)
+        return await self.ws.expect("ack", client_msg_id=client_msg_id)
+
+
+class Staff:
+    def __init__(self, base: str, username: str, password: str) -> None:
+        self.base, self.username, self.password = base, username, password
+        self.http = httpx.AsyncClient(base_url=base, headers={"Origin": base})
+        self.csrf = ""
+        self.ws: WS | None = None
+
+    async def login(self) -> None:
+        r = await self.http.post("/api/v1/staff/login", json={"username": self.username, "password": self.password})
+        assert r.status_code == 200, r.text
+        self.csrf = r.json()["csrf_token"]
+        self.http.headers["X-CSRF-Token"] = self.csrf
+
+    async def connect(self, base: str | None = None, last_seq: dict[str, int] | None = None) -> dict[str, Any]:
+        base = base or self.base
+        cookie = f"mm_staff={self.http.cookies['mm_staff']}"
+        self.ws = await WS.open(base.replace("http", "ws", 1) + "/ws/staff", origin=base, additional_headers={"Cookie": cookie})
+        await self.ws.send(type="hello", last_seq=last_seq or {})
+        return await self.ws.expect("welcome")
+
+    async def claim(self, conversation_id: str) -> httpx.Response:
+        return await self.http.post(f"/api/v1/staff/conversations/{conversation_id}/claim")
+
+    async def say(self, conversation_id: str, text: str, client_msg_id: str) -> dict[str, Any]:
+        assert self.ws is not None
+        await self.ws.send(type="msg", conversation_id=conversation_id, client_msg_id=client_msg_id, text=text)
+        return await self.ws.expect("ack", client_msg_id=client_msg_id)
+
+    async def aclose(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        await self.http.aclose()

@@ -1,0 +1,142 @@
+"""The conversation itself: start, queue, claim, both ways, ack after store, resend, resume, close."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.client import Visitor
+from tests.conftest import Running, StaffFactory
+
+
+async def test_visitor_and_staff_exchange_messages_in_order(server: Running, visitor: Visitor, make_staff: StaffFactory) -> None:
+    staff = await make_staff()
+    assert (await staff.claim(visitor.id)).status_code == 200
+    state = await visitor.ws.expect("state")  # type: ignore[union-attr]
+    assert state["state"] == "active" and state["staff"] == "Anna"
+
+    ack1 = await visitor.say("hej, jag undrar en sak", "v1")
+    ack2 = await staff.say(visitor.id, "Hej! Vad undrar du?", "s1")
+    ack3 = await visitor.say("om cannabis", "v2")
+    assert [ack1["seq"], ack2["seq"], ack3["seq"]] == [1, 2, 3]
+
+    seen_by_staff = [await staff.ws.expect("msg", seq=n) for n in (1, 2, 3)]  # type: ignore[union-attr]
+    assert [m["text"] for m in seen_by_staff] == ["hej, jag undrar en sak", "Hej! Vad undrar du?", "om cannabis"]
+    assert seen_by_staff[1]["from"] == "staff" and seen_by_staff[1]["author"] == "Anna"
+    msg = await visitor.ws.expect("msg", seq=2)  # type: ignore[union-attr]
+    assert msg["text"] == "Hej! Vad undrar du?" and msg["client_msg_id"] == "s1"
+
+
+async def test_ack_comes_before_the_echo_and_means_stored(server: Running, visitor: Visitor) -> None:
+    await visitor.ws.send(type="msg", client_msg_id="m1", text="första")  # type: ignore[union-attr]
+    first = await visitor.ws._next(5)  # type: ignore[union-attr]
+    assert first["type"] == "ack" and first["seq"] == 1
+    async with httpx.AsyncClient(base_url=server.base):
+        from chat.store import conversations as store
+
+        stored = await store.after(server.ctx.engine, visitor.id, 0)
+    assert [(m.seq, m.body) for m in stored] == [(1, "första")]
+
+
+async def test_resent_message_is_stored_once(server: Running, visitor: Visitor) -> None:
+    first = await visitor.say("hej", "m1")
+    await visitor.ws.close()  # type: ignore[union-attr]
+    await visitor.connect(last_seq=1)
+    again = await visitor.say("hej", "m1")
+    assert again["seq"] == first["seq"]
+    from chat.store import conversations as store
+
+    assert len(await store.after(server.ctx.engine, visitor.id, 0)) == 1
+    await visitor.ws.nothing_more("msg")  # type: ignore[union-attr]
+
+
+async def test_reconnect_replays_everything_after_last_seq(server: Running, visitor: Visitor, make_staff: StaffFactory) -> None:
+    staff = await make_staff()
+    await staff.claim(visitor.id)
+    for n in range(1, 4):
+        await visitor.say(f"v{n}", f"v{n}")
+    await visitor.ws.close()  # type: ignore[union-attr]
+    for n in range(1, 4):
+        await staff.say(visitor.id, f"s{n}", f"s{n}")
+    welcome = await visitor.connect(last_seq=2)
+    assert welcome["state"] == "active" and welcome["last_seq"] == 6
+    replayed = [await visitor.ws.expect("msg", seq=n) for n in range(3, 7)]  # type: ignore[union-attr]
+    assert [m["text"] for m in replayed] == ["v3", "s1", "s2", "s3"]
+    await visitor.ws.nothing_more("msg")  # type: ignore[union-attr]
+
+
+async def test_staff_hello_replays_held_conversations(server: Running, visitor: Visitor, make_staff: StaffFactory) -> None:
+    staff = await make_staff()
+    await staff.claim(visitor.id)
+    await visitor.say("ett", "a")
+    await visitor.say("två", "b")
+    await staff.ws.close()  # type: ignore[union-attr]
+    welcome = await staff.connect(last_seq={visitor.id: 1})
+    assert [c["conversation_id"] for c in welcome["conversations"]] == [visitor.id]
+    msg = await staff.ws.expect("msg")  # type: ignore[union-attr]
+    assert msg["seq"] == 2 and msg["text"] == "två"
+
+
+async def test_second_claim_gets_409(server: Running, visitor: Visitor, make_staff: StaffFactory) -> None:
+    anna = await make_staff("anna")
+    bo = await make_staff("bo")
+    assert (await anna.claim(visitor.id)).status_code == 200
+    late = await bo.claim(visitor.id)
+    assert late.status_code == 409
+    assert late.json()["error"]["code"] == "already_claimed"
+
+
+async def test_racing_claims_have_exactly_one_winner(server: Running, visitor: Visitor, make_staff: StaffFactory) -> None:
+    import asyncio
+
+    people = [await make_staff(f"s{n}", connect=False) for n in range(5)]
+    results = await asyncio.gather(*(p.claim(visitor.id) for p in people))
+    assert sorted(r.status_code for r in results) == [200, 409, 409, 409, 409]
+
+
+async def test_queue_positions_update_when_someone_is_taken(server: Running, make_staff: StaffFactory) -> None:
+    first = await Visitor.start(server.base)
+    second = await Visitor.start(server.base)
+    await first.connect()
+    welcome = await second.connect()
+    assert welcome["state"] == "queued" and welcome["queue"]["position"] == 2
+    staff = await make_staff()
+    update = await staff.ws.expect("queue_update")  # type: ignore[union-attr]
+    assert [c["conversation_id"] for c in update["queue"]] == [first.id, second.id]
+    await staff.claim(first.id)
+    moved = await second.ws.expect("queue", position=1)  # type: ignore[union-attr]
+    assert moved["estimated_wait_s"] > 0
+    after = await staff.ws.expect("queue_update")  # type: ignore[union-attr]
+    assert [c["conversation_id"] for c in after["queue"]] == [second.id]
+    for v in (first, second):
+        await v.ws.close()  # type: ignore[union-attr]
+
+
+async def test_typing_and_read_reach_the_other_side_only(server: Running, visitor: Visitor, make_staff: StaffFactory) -> None:
+    staff = await make_staff()
+    await staff.claim(visitor.id)
+    await visitor.say("hej", "v1")
+    await visitor.ws.send(type="typing", on=True)  # type: ignore[union-attr]
+    typing = await staff.ws.expect("typing")  # type: ignore[union-attr]
+    assert typing == {"type": "typing", "conversation_id": visitor.id, "from": "visitor", "on": True}
+    await staff.ws.send(type="read", conversation_id=visitor.id, seq=1)  # type: ignore[union-attr]
+    read = await visitor.ws.expect("read")  # type: ignore[union-attr]
+    assert read["seq"] == 1 and read["from"] == "staff"
+    await visitor.ws.nothing_more("typing")  # type: ignore[union-attr]
+
+
+async def test_close_tells_the_visitor_and_refuses_further_messages(
+    server: Running, visitor: Visitor, make_staff: StaffFactory
+) -> None:
+    staff = await make_staff()
+    await staff.claim(visitor.id)
+    r = await staff.http.post(f"/api/v1/staff/conversations/{visitor.id}/close", json={"outcome": "advice_given"})
+    assert r.status_code == 200
+    await visitor.ws.expect("state", state="closed")  # type: ignore[union-attr]
+    await visitor.ws.send(type="msg", client_msg_id="late", text="hallå?")  # type: ignore[union-attr]
+    err = await visitor.ws.expect("error")  # type: ignore[union-attr]
+    assert err["code"] == "conversation_closed" and err["client_msg_id"] == "late"
+
+
+async def test_ping_is_answered(visitor: Visitor) -> None:
+    await visitor.ws.send(type="ping")  # type: ignore[union-attr]
+    assert await visitor.ws.expect("pong") == {"type": "pong"}  # type: ignore[union-attr]
