@@ -42,6 +42,9 @@ class Outbox:
         self._go = asyncio.Event()
         self._go.set()
         self._first: list[dict[str, Any]] = []
+        self._done = False
+        self._room = asyncio.Event()
+        self._room.set()
         # Called for bus events that are not conversation frames (queue changes, staff signals);
         # returns True when it handled the event.
         self.hook: Hook | None = None
@@ -87,11 +90,30 @@ class Outbox:
                 self._queue.get_nowait()
             self._queue.put_nowait(("close", CLOSE_TRY_AGAIN))
 
+    async def room(self) -> None:
+        """Backpressure for the reader: wait while this socket's own outbox is more than half full.
+
+        A client that sends faster than it reads is slowed down by TCP (we stop reading its frames)
+        instead of being closed; only bus events, which cannot wait, can overflow a stuck client.
+        """
+        if self._queue.qsize() > self._queue.maxsize // 2 and not self._done:
+            self._room.clear()
+            await self._room.wait()
+
     # The writer.
 
     async def run(self) -> None:
+        try:
+            await self._write()
+        finally:
+            self._done = True
+            self._room.set()  # a reader waiting for room must not wait for a writer that is gone
+
+    async def _write(self) -> None:
         while True:
             kind, value = await self._queue.get()
+            if not self._room.is_set() and self._queue.qsize() <= self._queue.maxsize // 4:
+                self._room.set()
             await self._go.wait()
             while self._first and self.ws.application_state == WebSocketState.CONNECTED:
                 await self.ws.send_text(_dump(self._first.pop(0)))
@@ -108,6 +130,7 @@ class Outbox:
                 await self._bus(*value)
 
     async def _close(self, code: int) -> None:
+        self._room.set()
         self.closed_with = code
         with contextlib.suppress(Exception):
             await self.ws.close(code)

@@ -90,6 +90,7 @@ class Connection:
                 return
             self.frames += 1
             await self.on_frame(message.get("text"))
+            await self.outbox.room()
 
     async def on_frame(self, raw: str | None) -> None:
         if raw is None:
