@@ -1,0 +1,92 @@
+// i18n.js — the page's language: Swedish unless the browser prefers English, switchable; strings
+// come from /static/i18n/<lang>.json. Elements carry their key (data-i18n) or the server's
+// {sv, en} labels (data-i18n-labels), so a switch re-translates the whole page in place.
+
+const LANGS = ["sv", "en"];
+const KEY = "mm.lang"; // sessionStorage only: nothing about the visit outlives the tab
+let lang = "sv";
+let strings = {};
+const listeners = [];
+
+function preferred() {
+  const saved = sessionStorage.getItem(KEY);
+  if (LANGS.includes(saved)) return saved;
+  for (const tag of navigator.languages || [navigator.language || ""]) {
+    const base = tag.slice(0, 2).toLowerCase();
+    if (LANGS.includes(base)) return base;
+  }
+  return "sv";
+}
+
+export function current() {
+  return lang;
+}
+
+export function init() {
+  return use(preferred());
+}
+
+export async function use(next) {
+  const res = await fetch(`/static/i18n/${next}.json`);
+  if (!res.ok) throw new Error(`i18n: ${next}.json answered ${res.status}`);
+  strings = await res.json();
+  lang = next;
+  sessionStorage.setItem(KEY, next);
+  document.documentElement.lang = next;
+  apply(document);
+  for (const fn of listeners) fn(lang);
+}
+
+export function onChange(fn) {
+  listeners.push(fn);
+}
+
+// The switch names the other language, in that language.
+export function bindSwitch(button) {
+  const show = () => button.setAttribute("lang", lang === "sv" ? "en" : "sv");
+  show();
+  onChange(show);
+  button.addEventListener("click", () => use(lang === "sv" ? "en" : "sv"));
+}
+
+export function t(key, vars) {
+  const s = strings[key] ?? key;
+  return vars ? s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m)) : s;
+}
+
+// Sets an element's text from a key (and remembers the key for the next switch).
+export function text(el, key, vars) {
+  el.dataset.i18n = key;
+  if (vars) el.dataset.i18nVars = JSON.stringify(vars);
+  else delete el.dataset.i18nVars;
+  el.textContent = t(key, vars);
+  return el;
+}
+
+// Server labels arrive as {sv: "...", en: "..."}.
+export function pick(labels) {
+  if (typeof labels === "string") return labels;
+  return labels?.[lang] ?? labels?.sv ?? "";
+}
+
+export function label(el, labels) {
+  el.dataset.i18nLabels = JSON.stringify(labels);
+  el.textContent = pick(labels);
+  return el;
+}
+
+export function apply(root) {
+  for (const el of root.querySelectorAll("[data-i18n]")) {
+    const vars = el.dataset.i18nVars ? JSON.parse(el.dataset.i18nVars) : undefined;
+    el.textContent = t(el.dataset.i18n, vars);
+  }
+  for (const el of root.querySelectorAll("[data-i18n-labels]")) {
+    el.textContent = pick(JSON.parse(el.dataset.i18nLabels));
+  }
+}
+
+// An error code from the server (HTTP or frame) as a sentence for people.
+export function errorText(code) {
+  const key = `error.${code}`;
+  return key in strings ? t(key) : t("error.generic");
+}

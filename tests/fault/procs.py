@@ -1,0 +1,314 @@
+"""A small harness for the fault tests: server processes, a private Redis, a fresh PostgreSQL database.
+
+``Server`` runs ``minimaria serve`` as a subprocess (stdout and stderr each captured to a file, appended
+across restarts), waits for ``GET /readyz`` to answer 200, and stops it with SIGTERM or SIGKILL.
+``RedisServer`` runs a private ``redis-server`` that a test may kill and restart on the same port (the
+machine's shared Redis is never touched). ``pg_database`` creates an empty database and drops it after.
+``Procs`` owns everything a test started and kills whatever is still running at teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import IO
+
+import asyncpg
+import httpx
+import pytest
+
+from tests import services
+
+READY_DEADLINE_S = 15.0
+STOP_DEADLINE_S = 10.0
+STAFF_PASSWORD = "fault-tolerant horse battery"
+
+
+def minimaria_cmd() -> list[str]:
+    """The venv's console script next to this interpreter, else ``python -m chat.cli``."""
+    script = Path(sys.executable).with_name("minimaria")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "chat.cli"]
+
+
+def service_env(**settings: str) -> dict[str, str]:
+    """os.environ without stray MINIMARIA_* settings, plus these (``database_url=...`` → MINIMARIA_DATABASE_URL)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINIMARIA_")}
+    env.update({"MINIMARIA_" + k.upper(): v for k, v in settings.items()})
+    env.setdefault("MINIMARIA_LOG_LEVEL", "INFO")
+    # Tests send quickly; the default 5 frames/s would refuse some of their frames.
+    env.setdefault("MINIMARIA_FRAMES_PER_SECOND", "50")
+    env.setdefault("MINIMARIA_FRAME_BURST", "100")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def unique_prefix() -> str:
+    return f"mmfault-{uuid.uuid4().hex[:10]}"
+
+
+def _tail(path: Path, chars: int = 4000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return "(no output)"
+
+
+async def _exited(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
+    """Wait (without blocking the event loop) up to ``timeout`` for the process; its return code or None."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None:
+        if time.monotonic() >= deadline:
+            return None
+        await asyncio.sleep(0.02)
+    return proc.returncode
+
+
+async def run_cli(env: Mapping[str, str], *args: str, stdin: str = "", cwd: Path | None = None, timeout: float = 60) -> str:
+    """Run ``minimaria ARGS`` to completion; fails the test with its output unless it exits 0. Returns stdout."""
+    done = await asyncio.to_thread(
+        subprocess.run, [*minimaria_cmd(), *args], input=stdin.encode(), env=dict(env), cwd=cwd,
+        capture_output=True, timeout=timeout, check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"minimaria {' '.join(args)} exited {done.returncode}:\n{done.stdout.decode()}\n{done.stderr.decode()}")
+    return done.stdout.decode()
+
+
+async def db_upgrade(env: Mapping[str, str], cwd: Path | None = None) -> None:
+    await run_cli(env, "db", "upgrade", cwd=cwd)
+
+
+async def add_staff(
+    env: Mapping[str, str], username: str, name: str, password: str = STAFF_PASSWORD, *, role: str = "reception",
+    team: str = "reception", cwd: Path | None = None,
+) -> None:
+    """``minimaria staff add USERNAME --role ROLE --team TEAM --name NAME`` with the password on stdin."""
+    await run_cli(env, "staff", "add", username, "--role", role, "--team", team, "--name", name, stdin=password + "\n", cwd=cwd)
+
+
+class Server:
+    """One ``minimaria serve`` process on a fixed port (so a restart comes back at the same address)."""
+
+    def __init__(self, name: str, env: Mapping[str, str], workdir: Path, port: int | None = None, upgrade: bool = False) -> None:
+        self.name = name
+        self.env = dict(env)
+        self.workdir = workdir
+        self.port = port or services.free_port()
+        self.upgrade = upgrade
+        self.stderr_path = workdir / f"{name}.stderr.log"
+        self.stdout_path = workdir / f"{name}.stdout.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._files: list[IO[bytes]] = []
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
+
+    def launch(self) -> None:
+        """Start the process (returns at once; ``ready()`` waits for it)."""
+        assert not self.running, f"{self.name} is already running"
+        self._close_files()
+        args = [*minimaria_cmd(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        if self.upgrade:
+            args.append("--upgrade")
+        out, err = self.stdout_path.open("ab"), self.stderr_path.open("ab")
+        self._files = [out, err]
+        self.proc = subprocess.Popen(
+            args, env=self.env, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
+        )
+
+    async def ready(self, deadline_s: float = READY_DEADLINE_S) -> None:
+        """Poll ``GET /readyz`` until 200; fail with the process's stderr if it exits or the deadline passes."""
+        assert self.proc is not None
+        deadline = time.monotonic() + deadline_s
+        async with httpx.AsyncClient(base_url=self.base, timeout=1.0) as http:
+            while True:
+                if self.proc.poll() is not None:
+                    pytest.fail(f"{self.name} exited with {self.proc.returncode} before it was ready:\n{_tail(self.stderr_path)}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get("/readyz")).status_code == 200:
+                        return
+                if time.monotonic() >= deadline:
+                    self.kill()
+                    pytest.fail(f"{self.name} was not ready within {deadline_s} s:\n{_tail(self.stderr_path)}")
+                await asyncio.sleep(0.1)
+
+    async def start(self) -> Server:
+        self.launch()
+        await self.ready()
+        return self
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    async def wait(self, timeout: float) -> int | None:
+        """The exit code, or None if the process is still running after ``timeout`` seconds."""
+        assert self.proc is not None
+        code = await _exited(self.proc, timeout)
+        if code is not None:
+            self._close_files()
+        return code
+
+    async def terminate(self, timeout: float = STOP_DEADLINE_S) -> int:
+        """SIGTERM and wait; SIGKILL if it does not stop in time (then the test fails). Returns the exit code."""
+        self.signal(signal.SIGTERM)
+        code = await self.wait(timeout)
+        if code is None:
+            self.kill()
+            pytest.fail(f"{self.name} did not stop within {timeout} s of SIGTERM:\n{_tail(self.stderr_path)}")
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL and reap: the process is gone when this returns."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=STOP_DEADLINE_S)
+        self._close_files()
+
+    def _close_files(self) -> None:
+        for f in self._files:
+            f.close()
+        self._files = []
+
+
+class RedisServer:
+    """A private redis-server (no persistence) on its own port; killed and restarted by the test."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or services.free_port()
+        self.log_path = workdir / f"redis-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self, deadline_s: float = 10.0) -> RedisServer:
+        assert self.proc is None or self.proc.poll() is not None, "redis is already running"
+        self._close_log()
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--daemonize", "no", "--dir", str(self.workdir)],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + deadline_s
+        while not await self.ping():
+            if self.proc.poll() is not None:
+                pytest.fail(f"redis-server exited with {self.proc.returncode}:\n{_tail(self.log_path)}")
+            if time.monotonic() >= deadline:
+                self.kill()
+                pytest.fail(f"redis-server did not answer PING within {deadline_s} s:\n{_tail(self.log_path)}")
+            await asyncio.sleep(0.05)
+        return self
+
+    async def ping(self) -> bool:
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", self.port), 1.0)
+        except (OSError, TimeoutError):
+            return False
+        try:
+            writer.write(b"PING\r\n")
+            await writer.drain()
+            return await asyncio.wait_for(reader.readline(), 1.0) == b"+PONG\r\n"
+        except (OSError, TimeoutError):
+            return False
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    def kill(self) -> None:
+        """SIGKILL and reap: no goodbye to the clients, the port is free when this returns."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=STOP_DEADLINE_S)
+        self._close_log()
+
+    async def restart(self) -> RedisServer:
+        """Start again on the same port, empty (as after a crash without persistence)."""
+        self.kill()
+        return await self.start()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class Procs:
+    """Everything one test started; ``cleanup()`` kills what still runs and reports the servers' stderr."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.servers: list[Server] = []
+        self.redises: list[RedisServer] = []
+
+    def server(self, name: str, env: Mapping[str, str], port: int | None = None, upgrade: bool = False) -> Server:
+        s = Server(name, env, self.workdir, port, upgrade)
+        self.servers.append(s)
+        return s
+
+    async def start_all(self, *servers: Server) -> None:
+        """Launch several servers at once and wait until each is ready (they start in parallel)."""
+        for s in servers:
+            s.launch()
+        await asyncio.gather(*(s.ready() for s in servers))
+
+    async def redis(self) -> RedisServer:
+        r = RedisServer(self.workdir)
+        self.redises.append(r)
+        return await r.start()
+
+    def cleanup(self) -> None:
+        for s in self.servers:
+            s.kill()
+        for r in self.redises:
+            r.kill()
+        for s in self.servers:
+            # Shown by pytest only when the test failed: the servers' side of the story.
+            print(f"----- {s.name} stderr (tail) -----\n{_tail(s.stderr_path)}")
+
+
+@contextlib.asynccontextmanager
+async def pg_database() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database for one test; dropped (WITH (FORCE)) afterwards. Yields its SQLAlchemy URL."""
+    services.require_pg()
+    name = f"minimaria_fault_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin_base = services.PG_ADMIN_DSN.rsplit("/", 1)[0]
+    conn = await asyncpg.connect(services.PG_ADMIN_DSN)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield admin_base.replace("postgresql://", "postgresql+asyncpg://", 1) + "/" + name
+    finally:
+        conn = await asyncpg.connect(services.PG_ADMIN_DSN)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The plain DSN asyncpg takes for an SQLAlchemy ``postgresql+asyncpg://`` URL."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
