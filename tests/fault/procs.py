@@ -148,6 +148,22 @@ class Server:
                     pytest.fail(f"{self.name} was not ready within {deadline_s} s:\n{_tail(self.stderr_path)}")
                 await asyncio.sleep(0.1)
 
+    async def readyz(self) -> int:
+        """The status of one ``GET /readyz`` (0 when nothing answers)."""
+        async with httpx.AsyncClient(base_url=self.base, timeout=3.0) as http:
+            try:
+                return (await http.get("/readyz")).status_code
+            except httpx.HTTPError:
+                return 0
+
+    async def until_unready(self, deadline_s: float = 10.0) -> None:
+        """Poll ``GET /readyz`` until it answers 503 (a dependency is down); fail after the deadline."""
+        deadline = time.monotonic() + deadline_s
+        while (status := await self.readyz()) != 503:
+            if time.monotonic() >= deadline:
+                pytest.fail(f"{self.name} still answers /readyz with {status} after {deadline_s} s")
+            await asyncio.sleep(0.1)
+
     async def start(self) -> Server:
         self.launch()
         await self.ready()
@@ -261,6 +277,7 @@ class Procs:
         self.workdir = workdir
         self.servers: list[Server] = []
         self.redises: list[RedisServer] = []
+        self._cleaned = False
 
     def server(self, name: str, env: Mapping[str, str], port: int | None = None, upgrade: bool = False) -> Server:
         s = Server(name, env, self.workdir, port, upgrade)
@@ -279,6 +296,9 @@ class Procs:
         return await r.start()
 
     def cleanup(self) -> None:
+        if self._cleaned:
+            return
+        self._cleaned = True
         for s in self.servers:
             s.kill()
         for r in self.redises:

@@ -212,3 +212,8 @@ async def test_no_hello_in_time_closes_with_4408(settings: object, server: Runni
         ws = await WS.open(s.ws + "/ws/visitor")
         assert (await ws.expect("error"))["code"] == "hello_timeout"
         assert await ws.closed() == 4408
+
+
+async def test_the_server_does_not_negotiate_compression(server: Running, visitor: Visitor) -> None:
+    # Our client offers permessage-deflate by default; the server must decline it.
+    assert visitor.ws.conn.response.headers.get("Sec-WebSocket-Extensions") is None  # type: ignore[union-attr]

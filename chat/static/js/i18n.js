@@ -85,8 +85,7 @@ export function apply(root) {
   }
 }
 
-// An error code from the server (HTTP or frame) as a sentence for people.
-export function errorText(code) {
-  const key = `error.${code}`;
-  return key in strings ? t(key) : t("error.generic");
+// The key for an error code from the server (HTTP or frame): its own sentence, or a general one.
+export function errorKey(code) {
+  return `error.${code}` in strings ? `error.${code}` : "error.generic";
 }

@@ -49,8 +49,12 @@ export class ChatSocket {
   // Drop the connection and say hello again at once (e.g. after the page reset its last_seq).
   restart() {
     const ws = this.ws;
-    if (ws) this.#closed(ws, 1000);
+    this.ws = null;
+    this.ready = false;
+    clearInterval(this.pingTimer);
+    clearTimeout(this.retryTimer);
     if (ws) ws.close(1000);
+    if (!this.stopped) this.#open();
   }
 
   send(frame) {
@@ -139,7 +143,7 @@ export class ChatSocket {
     const delay = Math.min(MAX_DELAY_MS, 500 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
     this.attempt += 1;
     clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => this.#open(), code === 1000 ? 0 : delay);
+    this.retryTimer = setTimeout(() => this.#open(), delay);
   }
 
   #now() {

@@ -1,0 +1,94 @@
+// messages.js — one conversation's message list: each message once (by seq), in the order the
+// server sent them, text only via textContent. A message of one's own shows "sending …" from the
+// moment it is typed until the server acks it, and takes its place when its msg frame arrives.
+
+import * as i18n from "./i18n.js";
+
+export class MessageList {
+  // mine: the side whose messages are one's own ("visitor" or "staff")
+  constructor(mine) {
+    this.mine = mine;
+    this.el = document.createElement("ol");
+    this.el.className = "messages";
+    this.el.setAttribute("aria-live", "polite");
+    this.seqs = new Set();
+    this.own = new Map(); // client_msg_id → <li>
+    this.lastSeq = 0;
+  }
+
+  sending(clientMsgId, text) {
+    const li = this.#item(this.mine, null, text, null);
+    li.dataset.state = "sending";
+    li.querySelector(".msg__status").append(i18n.text(document.createElement("span"), "msg.sending"));
+    this.own.set(clientMsgId, li);
+    this.el.append(li);
+  }
+
+  // A msg frame; true when it is new and from the other side (worth an unread mark).
+  add(frame) {
+    if (this.seqs.has(frame.seq)) return false;
+    this.seqs.add(frame.seq);
+    this.lastSeq = Math.max(this.lastSeq, frame.seq);
+    const li = this.own.get(frame.client_msg_id);
+    if (li) {
+      this.#settle(li, frame.seq);
+      this.el.insertBefore(li, this.#firstSending(li));
+      return false;
+    }
+    this.el.insertBefore(this.#item(frame.from, frame.author, frame.text, frame.ts), this.#firstSending());
+    return frame.from !== this.mine;
+  }
+
+  acked(clientMsgId, seq) {
+    const li = this.own.get(clientMsgId);
+    if (li) this.#settle(li, seq);
+  }
+
+  failed(clientMsgId, code) {
+    const li = this.own.get(clientMsgId);
+    if (!li) return;
+    li.dataset.state = "failed";
+    const status = li.querySelector(".msg__status");
+    status.replaceChildren(i18n.text(document.createElement("span"), "msg.failed"), " ",
+      i18n.text(document.createElement("span"), i18n.errorKey(code)));
+  }
+
+  #settle(li, seq) {
+    if (li.dataset.state === "sent") return;
+    li.dataset.state = "sent";
+    li.dataset.seq = String(seq);
+    li.querySelector(".msg__status").replaceChildren();
+  }
+
+  // Messages from others go above one's own still unsent ones.
+  #firstSending(except) {
+    for (const li of this.el.querySelectorAll('[data-state="sending"]')) if (li !== except) return li;
+    return null;
+  }
+
+  #item(from, author, text, ts) {
+    const li = document.createElement("li");
+    li.className = `msg msg--${from === this.mine ? "mine" : from}`;
+    const head = document.createElement("p");
+    head.className = "msg__head";
+    const who = document.createElement("span");
+    who.className = "msg__author";
+    if (from === this.mine && !author) i18n.text(who, "msg.you");
+    else if (author) who.textContent = author;
+    else i18n.text(who, `msg.${from}`);
+    head.append(who);
+    if (ts) {
+      const time = document.createElement("time");
+      time.dateTime = ts;
+      time.textContent = new Date(ts).toLocaleTimeString("sv-SE", { hour: "2-digit", minute: "2-digit" });
+      head.append(" ", time);
+    }
+    const body = document.createElement("p");
+    body.className = "msg__text";
+    body.textContent = text;
+    const status = document.createElement("span");
+    status.className = "msg__status";
+    li.append(head, body, status);
+    return li;
+  }
+}

@@ -1,0 +1,209 @@
+// visitor.js — the visitor's page: intake form, start, then one conversation over /ws/visitor.
+// The token lives in sessionStorage only (gone with the tab, never a cookie or localStorage).
+
+import * as i18n from "./i18n.js";
+import { MessageList } from "./messages.js";
+import { ChatSocket, newMessageId } from "./socket.js";
+
+const KEY = "mm.visitor";
+const EXIT_URL = "https://www.google.com/search?q=väder";
+const $ = (id) => document.getElementById(id);
+
+let session = null; // {token, conversation_id, return_code}
+let socket = null;
+let list = null;
+let staffName = null;
+
+// Quick exit: forget everything and leave without a history entry to come back to.
+function quickExit() {
+  try {
+    socket?.stop();
+    sessionStorage.clear();
+  } finally {
+    location.replace(EXIT_URL);
+  }
+}
+
+function option(value, labels) {
+  const el = document.createElement("option");
+  el.value = value;
+  return i18n.label(el, labels);
+}
+
+function renderIntake(intake) {
+  const roles = $("roles");
+  intake.roles.forEach((role, i) => {
+    const wrap = document.createElement("div");
+    wrap.className = "choice";
+    const input = Object.assign(document.createElement("input"), {
+      type: "radio", name: "role", value: role.id, id: `role-${role.id}`, required: true, checked: i === 0,
+    });
+    const lab = i18n.label(document.createElement("label"), role.label);
+    lab.htmlFor = input.id;
+    wrap.append(input, lab);
+    roles.append(wrap);
+  });
+  for (const m of intake.municipalities) $("municipality").append(option(m.code, m.name));
+  for (const topic of intake.topics) $("topic").append(option(topic.id, topic.label));
+  const crisis = [...intake.crisis].sort((a, b) => (b.number === "112") - (a.number === "112"));
+  $("crisis").replaceChildren(...crisis.map((c) => {
+    const li = document.createElement("li");
+    const a = Object.assign(document.createElement("a"), { className: "crisis__number", href: `tel:${c.number.replace(/\s/g, "")}` });
+    a.textContent = c.number;
+    const name = document.createElement("strong");
+    name.textContent = c.name;
+    li.append(a, " ", name, " – ", i18n.label(document.createElement("span"), c.text));
+    return li;
+  }));
+  const note = $("start-note");
+  if (intake.open_now) {
+    note.hidden = true;
+    $("start-button").disabled = false;
+  } else {
+    i18n.text(note, "start.closedNow");
+  }
+}
+
+async function loadIntake() {
+  try {
+    const res = await fetch("/api/v1/intake");
+    if (!res.ok) throw new Error(String(res.status));
+    renderIntake(await res.json());
+  } catch {
+    i18n.text($("start-note"), "start.loadFailed");
+  }
+}
+
+async function start(event) {
+  event.preventDefault();
+  const form = new FormData($("start-form"));
+  const body = { role: form.get("role"), language: i18n.current() };
+  for (const name of ["municipality", "topic"]) if (form.get(name)) body[name] = form.get(name);
+  const button = $("start-button");
+  button.disabled = true;
+  $("start-error").textContent = "";
+  try {
+    const res = await fetch("/api/v1/conversations", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(String(res.status));
+    const data = await res.json();
+    session = { token: data.visitor_token, conversation_id: data.conversation_id, return_code: data.return_code };
+    sessionStorage.setItem(KEY, JSON.stringify(session));
+    openChat();
+    showQueue(data.queue);
+  } catch {
+    i18n.text($("start-error"), "start.failed");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function openChat() {
+  $("start").hidden = true;
+  $("chat").hidden = false;
+  $("crisis-box").open = false;
+  $("return-code").textContent = session.return_code;
+  $("send-form").hidden = false;
+  $("new-chat").hidden = true;
+  list = new MessageList("visitor");
+  $("log").replaceChildren(list.el);
+  socket = new ChatSocket("/ws/visitor", {
+    hello: () => ({ type: "hello", token: session.token, last_seq: list.lastSeq }),
+    onFrame,
+    onStatus: (status) => i18n.text($("conn"), `conn.${status}`),
+  });
+  socket.start();
+  $("text").focus();
+}
+
+function showQueue(queue) {
+  if (!queue) return i18n.text($("state"), "state.queued");
+  const minutes = Math.max(1, Math.round(queue.estimated_wait_s / 60));
+  i18n.text($("state"), "state.queue", { position: queue.position, minutes });
+}
+
+function showState(state, queue) {
+  if (state === "queued") return showQueue(queue);
+  if (state === "active") {
+    return staffName ? i18n.text($("state"), "state.active", { name: staffName }) : i18n.text($("state"), "state.activeNoName");
+  }
+  i18n.text($("state"), "state.closed");
+  $("send-form").hidden = true;
+  $("new-chat").hidden = false;
+}
+
+function onFrame(f) {
+  if (f.type === "welcome") showState(f.state, f.queue);
+  else if (f.type === "queue") showQueue(f);
+  else if (f.type === "state") {
+    if (f.staff) staffName = f.staff;
+    showState(f.state);
+  } else if (f.type === "msg") {
+    list.add(f);
+    if (f.from === "staff" && f.author && f.author !== staffName) {
+      staffName = f.author; // welcome names no one: learn the name from the messages
+      if (!$("send-form").hidden) showState("active");
+    }
+  } else if (f.type === "ack") list.acked(f.client_msg_id, f.seq);
+  else if (f.type === "error") onError(f);
+}
+
+function onError(f) {
+  if (f.code === "unauthorized" || f.code === "token_expired") return endSession("start.expired");
+  if (f.code === "bad_last_seq") {
+    list = new MessageList("visitor"); // our count is off: replay everything
+    $("log").replaceChildren(list.el);
+    return socket.restart();
+  }
+  if (f.client_msg_id) list.failed(f.client_msg_id, f.code);
+  if (f.code === "conversation_closed") showState("closed");
+}
+
+function endSession(noteKey) {
+  socket?.stop();
+  socket = null;
+  session = null;
+  staffName = null;
+  sessionStorage.removeItem(KEY);
+  $("log").replaceChildren();
+  $("chat").hidden = true;
+  $("start").hidden = false;
+  $("start-error").textContent = "";
+  if (noteKey) i18n.text($("start-error"), noteKey);
+}
+
+function send(event) {
+  event.preventDefault();
+  const text = $("text").value;
+  if (!text.trim()) return;
+  const id = newMessageId();
+  list.sending(id, text);
+  socket.send({ type: "msg", client_msg_id: id, text });
+  $("text").value = "";
+  $("text").focus();
+}
+
+async function main() {
+  document.addEventListener("keydown", (e) => e.key === "Escape" && quickExit());
+  $("exit").addEventListener("click", quickExit);
+  await i18n.init().catch(() => {}); // without the strings the page keeps its Swedish text
+  i18n.bindSwitch($("lang"));
+  $("start-form").addEventListener("submit", start);
+  $("send-form").addEventListener("submit", send);
+  $("new-chat").addEventListener("click", () => endSession(null));
+  $("text").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      $("send-form").requestSubmit();
+    }
+  });
+  const saved = sessionStorage.getItem(KEY);
+  if (saved) {
+    session = JSON.parse(saved);
+    openChat();
+  }
+  await loadIntake();
+}
+
+main();

@@ -1,0 +1,83 @@
+"""Client-side helpers for the fault tests: wait for a seq, collect what a socket saw, read the store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from tests.client import WS
+
+Sent = tuple[int, str, str, str]  # (seq, from, text, client_msg_id)
+
+
+def seqs(*sockets: WS | None) -> list[int]:
+    """The seqs of every msg frame these sockets received, in the order received (old socket first)."""
+    return [m["seq"] for ws in sockets if ws is not None for m in ws.messages()]
+
+
+def seen(*sockets: WS | None) -> list[Sent]:
+    return [(m["seq"], m["from"], m["text"], m["client_msg_id"]) for ws in sockets if ws is not None for m in ws.messages()]
+
+
+async def until_seq(ws: WS, seq: int, timeout: float = 5.0) -> None:
+    """Read frames until this socket has received the msg with ``seq``; fails after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not any(m["seq"] == seq for m in ws.messages()):
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise AssertionError(f"no msg with seq {seq} within {timeout} s; this socket saw seqs {seqs(ws)}")
+        with contextlib.suppress(TimeoutError):
+            await ws.expect("msg", timeout=remaining)
+
+
+async def settle(ws: WS, within: float = 0.5) -> None:
+    """Read whatever else arrives in a short window, so a late duplicate would show up in ``ws.received``."""
+    with contextlib.suppress(TimeoutError):
+        await ws.expect("no-such-frame-type", timeout=within)
+
+
+async def pg_messages(url: str, conversation_id: str) -> list[Sent]:
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        rows = await conn.fetch(
+            "SELECT seq, sender, body, client_msg_id FROM messages WHERE conversation_id = $1 ORDER BY seq, id",
+            conversation_id,
+        )
+    finally:
+        await conn.close()
+    return [(r["seq"], r["sender"], r["body"], r["client_msg_id"]) for r in rows]
+
+
+def sqlite_messages(path: Path, conversation_id: str) -> list[Sent]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute(
+            "SELECT seq, sender, body, client_msg_id FROM messages WHERE conversation_id = ? ORDER BY seq, id",
+            (conversation_id,),
+        ).fetchall()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+class Log:
+    """What was sent and acked, in seq order: the expected transcript."""
+
+    def __init__(self) -> None:
+        self.sent: list[Sent] = []
+
+    def add(self, ack: dict[str, Any], side: str, text: str, client_msg_id: str) -> int:
+        assert ack["client_msg_id"] == client_msg_id
+        self.sent.append((ack["seq"], side, text, client_msg_id))
+        return int(ack["seq"])
+
+    @property
+    def expected(self) -> list[Sent]:
+        return sorted(self.sent)
+
+    @property
+    def last(self) -> int:
+        return max((s[0] for s in self.sent), default=0)
