@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -66,6 +66,22 @@ def _conv(row: Any) -> ConversationRecord:
 
 def _msg(row: Any) -> MessageRecord:
     return MessageRecord(**row._mapping)
+
+
+# The hot path's statements, built once: per message only parameters change.
+_NEXT_SEQ_VISITOR = (
+    update(C)
+    .where(C.c.id == bindparam("cid"), C.c.state != "closed")
+    .values(last_seq=C.c.last_seq + 1)
+    .returning(C.c.last_seq)
+)
+_NEXT_SEQ_STAFF = (
+    update(C)
+    .where(C.c.id == bindparam("cid"), C.c.state == "active", C.c.assigned_staff_id == bindparam("sid"))
+    .values(last_seq=C.c.last_seq + 1)
+    .returning(C.c.last_seq)
+)
+_INSERT_MESSAGE = M.insert()
 
 
 class PostRefused(Exception):
@@ -137,23 +153,20 @@ async def append(
     A staff message is only accepted while that staff member holds the conversation, checked in the
     same UPDATE that takes the sequence number.
     """
-    cond = [C.c.id == conversation_id, C.c.state != "closed"]
     if sender == "staff":
-        cond += [C.c.assigned_staff_id == staff_id, C.c.state == "active"]
+        next_seq, params = _NEXT_SEQ_STAFF, {"cid": conversation_id, "sid": staff_id}
+    else:
+        next_seq, params = _NEXT_SEQ_VISITOR, {"cid": conversation_id}
     try:
         async with engine.begin() as conn:
-            seq = (
-                await conn.execute(
-                    update(C).where(and_(*cond)).values(last_seq=C.c.last_seq + 1).returning(C.c.last_seq)
-                )
-            ).scalar_one_or_none()
+            seq = (await conn.execute(next_seq, params)).scalar_one_or_none()
             if seq is None:
                 raise PostRefused
             values = {
                 "conversation_id": conversation_id, "seq": seq, "sender": sender, "staff_id": staff_id,
                 "author": author, "client_msg_id": client_msg_id, "body": body, "created_at": now,
             }
-            await conn.execute(M.insert().values(**values))
+            await conn.execute(_INSERT_MESSAGE, values)
     except (IntegrityError, PostRefused):
         # A resend (after reconnect, or racing itself) returns what was stored the first time.
         existing = await find_by_client_id(engine, conversation_id, sender, client_msg_id)

@@ -1,0 +1,211 @@
+"""Benchmark of the message path: minimaria-chat against a bare Starlette relay, in the same run.
+
+For each server: C conversations, each a visitor socket sending M messages one after another (the next
+after the previous ack: a closed loop, like a person typing fast), and one staff socket that holds every
+conversation and must receive every message. Reports messages per second, p50/p99 ack latency (send →
+ack) and p50/p99 delivery latency (send → staff receives it).
+
+    python -m bench.message_path [--conversations 50] [--messages 40] [--backend sqlite|postgres]
+
+The postgres backend needs the machine's PostgreSQL and Redis (creates and drops its own database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import websockets
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclass
+class Result:
+    name: str
+    messages: int
+    seconds: float
+    ack_ms: list[float]
+    delivery_ms: list[float]
+
+    def row(self) -> str:
+        def p(xs: list[float], q: float) -> float:
+            return statistics.quantiles(xs, n=100)[int(q) - 1] if len(xs) > 1 else xs[0]
+
+        return (
+            f"| {self.name} | {self.messages / self.seconds:,.0f} | {p(self.ack_ms, 50):.1f} | {p(self.ack_ms, 99):.1f} "
+            f"| {p(self.delivery_ms, 50):.1f} | {p(self.delivery_ms, 99):.1f} |"
+        )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient() as http:
+        for _ in range(200):
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}")
+            try:
+                await http.get(url)
+                return
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+@asynccontextmanager
+async def process(args: list[str], env: dict[str, str], ready_url: str, cwd: str) -> AsyncIterator[None]:
+    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        await wait_ready(ready_url, proc)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def run_load(name: str, visitors: list[tuple[str, str]], staff_ws: websockets.ClientConnection,
+                   messages: int, hello: object) -> Result:
+    """visitors: (url, hello-json) per conversation; staff_ws already receives every conversation's messages."""
+    sent_at: dict[str, float] = {}
+    ack_ms: list[float] = []
+    delivery_ms: list[float] = []
+    total = len(visitors) * messages
+    done = asyncio.Event()
+
+    async def staff_reader() -> None:
+        while len(delivery_ms) < total:
+            frame = json.loads(await staff_ws.recv())
+            if frame.get("type") == "msg" and frame.get("client_msg_id", frame.get("text")) in sent_at:
+                key = frame.get("client_msg_id") or frame["text"]
+                delivery_ms.append((time.perf_counter() - sent_at[key]) * 1000)
+        done.set()
+
+    async def visitor(url: str, hello_frame: str, n: int) -> None:
+        async with websockets.connect(url, compression=None, max_queue=None) as ws:
+            await ws.send(hello_frame)
+            while json.loads(await ws.recv())["type"] != "welcome":
+                pass
+            for i in range(messages):
+                cmid = f"{n}-{i}-{uuid.uuid4().hex[:6]}"
+                sent_at[cmid] = time.perf_counter()
+                await ws.send(json.dumps({"type": "msg", "client_msg_id": cmid, "text": cmid}))
+                while True:
+                    frame = json.loads(await ws.recv())
+                    if frame["type"] == "ack" and frame["client_msg_id"] == cmid:
+                        ack_ms.append((time.perf_counter() - sent_at[cmid]) * 1000)
+                        break
+
+    reader = asyncio.create_task(staff_reader())
+    started = time.perf_counter()
+    await asyncio.gather(*(visitor(url, h, n) for n, (url, h) in enumerate(visitors)))
+    await asyncio.wait_for(done.wait(), 60)
+    seconds = time.perf_counter() - started
+    reader.cancel()
+    return Result(name, total, seconds, ack_ms, delivery_ms)
+
+
+async def bench_relay(conversations: int, messages: int, workdir: str) -> Result:
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}/ws"
+    env = dict(os.environ)
+    async with process([sys.executable, "-m", "bench.relay", str(port)], env, f"http://127.0.0.1:{port}/", str(Path.cwd())):
+        async with websockets.connect(url, compression=None, max_queue=None) as staff:
+            await staff.send(json.dumps({"room": "*"}))
+            await staff.recv()
+            visitors = [(url, json.dumps({"room": f"r{n}"})) for n in range(conversations)]
+            # The relay echoes the text; key deliveries by text, which is the client_msg_id.
+            return await run_load("bare Starlette relay", visitors, staff, messages, None)
+
+
+async def bench_chat(conversations: int, messages: int, backend: str, workdir: str) -> Result:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, MINIMARIA_FRAMES_PER_SECOND="100000", MINIMARIA_FRAME_BURST="100000", MINIMARIA_LOG_LEVEL="WARNING")
+    dbname = None
+    if backend == "postgres":
+        import asyncpg
+
+        dbname = f"minimaria_bench_{uuid.uuid4().hex[:8]}"
+        conn = await asyncpg.connect(PG_ADMIN)
+        await conn.execute(f'CREATE DATABASE "{dbname}"')
+        await conn.close()
+        env |= {"MINIMARIA_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{dbname}",
+                "MINIMARIA_REDIS_URL": "redis://127.0.0.1:6379/0", "MINIMARIA_BUS_PREFIX": f"bench-{dbname}"}
+    minimaria = str(Path(sys.executable).with_name("minimaria"))
+    password = "benchmark password"
+    try:
+        args = [minimaria, "serve", "--port", str(port), "--upgrade"]
+        subprocess.run([minimaria, "db", "upgrade"], env=env, cwd=workdir, check=True, capture_output=True)
+        subprocess.run([minimaria, "staff", "add", "bench", "--role", "reception", "--team", "reception"],
+                       input=password.encode(), env=env, cwd=workdir, check=True, capture_output=True)
+        async with process(args, env, base + "/healthz", workdir), httpx.AsyncClient(base_url=base, headers={"Origin": base}) as http:
+            r = await http.post("/api/v1/staff/login", json={"username": "bench", "password": password})
+            http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+            visitors = []
+            for _ in range(conversations):
+                started = (await http.post("/api/v1/conversations", json={"role": "young"})).json()
+                await http.post(f"/api/v1/staff/conversations/{started['conversation_id']}/claim")
+                visitors.append((base.replace("http", "ws") + "/ws/visitor",
+                                 json.dumps({"type": "hello", "token": started["visitor_token"]})))
+            cookie = {"Cookie": f"mm_staff={http.cookies['mm_staff']}"}
+            async with websockets.connect(base.replace("http", "ws") + "/ws/staff", origin=base,  # type: ignore[arg-type]
+                                          additional_headers=cookie, compression=None, max_queue=None) as staff:
+                await staff.send(json.dumps({"type": "hello", "last_seq": {}}))
+                while json.loads(await staff.recv())["type"] != "welcome":
+                    pass
+                return await run_load(f"minimaria-chat ({backend})", visitors, staff, messages, None)
+    finally:
+        if dbname:
+            import asyncpg
+
+            conn = await asyncpg.connect(PG_ADMIN)
+            await conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+            await conn.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--conversations", type=int, default=50)
+    parser.add_argument("--messages", type=int, default=40)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="minimaria-bench-")
+    try:
+        results = [await bench_relay(args.conversations, args.messages, workdir)]
+        for backend in (["sqlite", "postgres"] if args.backend == "both" else [args.backend]):
+            results.append(await bench_chat(args.conversations, args.messages, backend, workdir))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"{args.conversations} conversations × {args.messages} messages, closed loop, one staff socket receiving all\n")
+    print("| server | msg/s | ack p50 ms | ack p99 ms | delivery p50 ms | delivery p99 ms |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for r in results:
+        print(r.row())
+    base = results[0].messages / results[0].seconds
+    for r in results[1:]:
+        print(f"\n{r.name}: {100 * (r.messages / r.seconds) / base:.0f}% of the bare relay's throughput")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
