@@ -15,6 +15,7 @@ from chat.bus.memory import MemoryBus
 from chat.service.context import Context
 from chat.settings import Settings
 from chat.store.db import create_engine
+from chat.store.writer import MessageWriter
 from chat.web.errors import HANDLERS
 from chat.web.middleware import AccessLog
 from chat.web.routes import routes
@@ -54,12 +55,15 @@ def create_app(settings: Settings, region: Region | None = None) -> Starlette:
     region = region or load_region(settings.region_config)
     engine = create_engine(settings.database_url)
     bus = make_bus(settings)
-    ctx = Context(settings=settings, engine=engine, bus=bus, region=region)
+    # SQLite has one writer anyway; on PostgreSQL a few batches can be in flight at once.
+    writer = MessageWriter(engine, workers=1 if settings.is_sqlite else 4)
+    ctx = Context(settings=settings, engine=engine, bus=bus, region=region, writer=writer)
     watcher = QueueWatcher(ctx)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await bus.start()
+        await writer.start()
         await watcher.start()
         logs.event("started", backend=bus.name, url_kind="sqlite" if settings.is_sqlite else "postgresql")
         try:
@@ -67,6 +71,7 @@ def create_app(settings: Settings, region: Region | None = None) -> Starlette:
         finally:
             app.state.draining = True
             await watcher.stop()
+            await writer.stop()
             await bus.close()
             await engine.dispose()
             logs.event("stopped")

@@ -68,9 +68,10 @@ async def _demo_staff(settings: Settings, region: Region) -> None:
     from chat.service import accounts
     from chat.service.context import Context
     from chat.store.db import create_engine
+    from chat.store.writer import MessageWriter
 
     engine = create_engine(settings.database_url)
-    ctx = Context(settings=settings, engine=engine, bus=make_bus(settings), region=region)
+    ctx = Context(settings=settings, engine=engine, bus=make_bus(settings), region=region, writer=MessageWriter(engine))
     try:
         print("minimaria: demo staff accounts (passwords change at every --demo start):", flush=True)
         for username, name, roles, teams in DEMO_STAFF:
@@ -95,6 +96,7 @@ def cmd_staff_add(args: argparse.Namespace) -> None:
     from chat.service import accounts
     from chat.service.context import Context
     from chat.store.db import create_engine
+    from chat.store.writer import MessageWriter
 
     settings = _settings()
     region = _region(settings)
@@ -109,7 +111,7 @@ def cmd_staff_add(args: argparse.Namespace) -> None:
 
     async def add() -> int:
         engine = create_engine(settings.database_url)
-        ctx = Context(settings=settings, engine=engine, bus=make_bus(settings), region=region)
+        ctx = Context(settings=settings, engine=engine, bus=make_bus(settings), region=region, writer=MessageWriter(engine))
         try:
             return await accounts.add_staff(ctx, args.username, password, args.role, args.team or [], args.name)
         finally:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat.bus.base import Bus
 from chat.settings import Settings
+from chat.store.writer import MessageWriter
 from triage import Region
 
 
@@ -23,4 +24,5 @@ class Context:
     engine: AsyncEngine
     bus: Bus
     region: Region
+    writer: MessageWriter
     clock: Callable[[], datetime] = field(default=utcnow)

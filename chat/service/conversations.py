@@ -93,8 +93,8 @@ async def post(
     Returns (message, created); a resend returns the first copy and publishes nothing.
     """
     try:
-        record, created = await store.append(
-            ctx.engine, conversation_id=conversation_id, sender="staff" if staff else "visitor", body=text,
+        record, created = await ctx.writer.append(
+            conversation_id=conversation_id, sender="staff" if staff else "visitor", body=text,
             client_msg_id=client_msg_id, now=ctx.clock(), staff_id=staff.id if staff else None,
             author=staff.display_name if staff else None,
         )

@@ -1,0 +1,160 @@
+"""Group commit of messages: concurrent posts share one transaction, one fsync, one multi-row insert.
+
+Each queued message still gets exactly what ``conversations.append`` gives it (the next seq of its
+conversation, idempotency on client_msg_id, the holder check for staff) and its caller is answered
+only after the commit. A batch takes one ``UPDATE … last_seq = last_seq + n … RETURNING`` per
+conversation (in id order, so two instances' batches lock rows in the same order and cannot deadlock)
+and one executemany INSERT. Anything unusual in a batch — a resend, a closed conversation, a staff
+member who does not hold it, a conflict with another instance — rolls the batch back and its messages
+go through ``conversations.append`` one by one, which answers each of them exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chat import logs
+from chat.store import conversations
+from chat.store.conversations import MessageRecord
+
+C, M = conversations.C, conversations.M
+MAX_BATCH = 128
+
+_BUMP_VISITOR = (
+    update(C)
+    .where(C.c.id == bindparam("cid"), C.c.state != "closed")
+    .values(last_seq=C.c.last_seq + bindparam("n"))
+    .returning(C.c.last_seq)
+)
+_BUMP_STAFF = (
+    update(C)
+    .where(C.c.id == bindparam("cid"), C.c.state == "active", C.c.assigned_staff_id == bindparam("sid"))
+    .values(last_seq=C.c.last_seq + bindparam("n"))
+    .returning(C.c.last_seq)
+)
+_INSERT = M.insert()
+
+
+class _Irregular(Exception):
+    """Something in the batch needs the exact one-by-one path."""
+
+
+@dataclass
+class _Pending:
+    conversation_id: str
+    sender: str
+    body: str
+    client_msg_id: str | None
+    now: datetime
+    staff_id: int | None
+    author: str | None
+    future: asyncio.Future[tuple[MessageRecord, bool]] = field(repr=False)
+
+
+class MessageWriter:
+    def __init__(self, engine: AsyncEngine, workers: int = 1) -> None:
+        self.engine = engine
+        self.workers = workers
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._work(), name=f"message-writer-{n}") for n in range(self.workers)]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        while not self._queue.empty():  # nobody is left to write these: say so rather than hang
+            pending = self._queue.get_nowait()
+            if not pending.future.done():
+                pending.future.set_exception(ConnectionError("the server is stopping"))
+
+    async def append(
+        self, *, conversation_id: str, sender: str, body: str, client_msg_id: str | None, now: datetime,
+        staff_id: int | None = None, author: str | None = None,
+    ) -> tuple[MessageRecord, bool]:
+        """As ``conversations.append``, answered after the commit of the batch it joined."""
+        if not self._tasks:
+            return await conversations.append(
+                self.engine, conversation_id=conversation_id, sender=sender, body=body, client_msg_id=client_msg_id,
+                now=now, staff_id=staff_id, author=author,
+            )
+        future: asyncio.Future[tuple[MessageRecord, bool]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(conversation_id, sender, body, client_msg_id, now, staff_id, author, future))
+        return await future
+
+    async def _work(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                results = await self._commit(batch)
+            except _Irregular:
+                await self._one_by_one(batch)
+                continue
+            except Exception as err:  # the database is away: each caller gets the error, nothing hangs
+                logs.event("message_batch_failed", count=len(batch), error=type(err).__name__)
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(err)
+                continue
+            for p, record in zip(batch, results, strict=True):
+                if not p.future.done():
+                    p.future.set_result((record, True))
+
+    async def _commit(self, batch: list[_Pending]) -> list[MessageRecord]:
+        groups: dict[tuple[str, str, int | None], list[int]] = {}
+        for i, p in enumerate(batch):
+            groups.setdefault((p.conversation_id, p.sender, p.staff_id), []).append(i)
+        seqs: list[int] = [0] * len(batch)
+        rows: list[dict[str, Any]] = []
+        async with self.engine.begin() as conn:
+            for (cid, sender, sid), members in sorted(groups.items(), key=lambda kv: kv[0][0]):
+                stmt, params = (_BUMP_STAFF, {"cid": cid, "sid": sid}) if sender == "staff" else (_BUMP_VISITOR, {"cid": cid})
+                last = (await conn.execute(stmt, {**params, "n": len(members)})).scalar_one_or_none()
+                if last is None:
+                    raise _Irregular
+                for offset, i in enumerate(members):
+                    seqs[i] = last - len(members) + 1 + offset
+            for i, p in enumerate(batch):
+                rows.append({
+                    "conversation_id": p.conversation_id, "seq": seqs[i], "sender": p.sender, "staff_id": p.staff_id,
+                    "author": p.author, "client_msg_id": p.client_msg_id, "body": p.body, "created_at": p.now,
+                })
+            try:
+                await conn.execute(_INSERT, rows)
+            except Exception as err:
+                from sqlalchemy.exc import IntegrityError
+
+                if isinstance(err, IntegrityError):
+                    raise _Irregular from None
+                raise
+        return [
+            MessageRecord(p.conversation_id, seqs[i], p.sender, p.author, p.client_msg_id, p.body, p.now)
+            for i, p in enumerate(batch)
+        ]
+
+    async def _one_by_one(self, batch: list[_Pending]) -> None:
+        for p in batch:
+            try:
+                result = await conversations.append(
+                    self.engine, conversation_id=p.conversation_id, sender=p.sender, body=p.body,
+                    client_msg_id=p.client_msg_id, now=p.now, staff_id=p.staff_id, author=p.author,
+                )
+            except Exception as err:
+                if not p.future.done():
+                    p.future.set_exception(err)
+            else:
+                if not p.future.done():
+                    p.future.set_result(result)
