@@ -26,12 +26,13 @@ export function init() {
   return use(preferred());
 }
 
-export async function use(next) {
+// remember: the person chose it (kept for this tab only), rather than the browser's preference.
+export async function use(next, remember = false) {
   const res = await fetch(`/static/i18n/${next}.json`);
   if (!res.ok) throw new Error(`i18n: ${next}.json answered ${res.status}`);
   strings = await res.json();
   lang = next;
-  sessionStorage.setItem(KEY, next);
+  if (remember) sessionStorage.setItem(KEY, next);
   document.documentElement.lang = next;
   apply(document);
   for (const fn of listeners) fn(lang);
@@ -46,7 +47,7 @@ export function bindSwitch(button) {
   const show = () => button.setAttribute("lang", lang === "sv" ? "en" : "sv");
   show();
   onChange(show);
-  button.addEventListener("click", () => use(lang === "sv" ? "en" : "sv"));
+  button.addEventListener("click", () => use(lang === "sv" ? "en" : "sv", true));
 }
 
 export function t(key, vars) {

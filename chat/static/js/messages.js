@@ -4,6 +4,10 @@
 
 import * as i18n from "./i18n.js";
 
+// Whoever reads at the end of the page keeps up with new messages; whoever scrolled back is left alone.
+const atEnd = () => window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 160;
+const toEnd = (list) => list.isConnected && window.scrollTo(0, document.documentElement.scrollHeight);
+
 export class MessageList {
   // mine: the side whose messages are one's own ("visitor" or "staff")
   constructor(mine) {
@@ -22,6 +26,7 @@ export class MessageList {
     li.querySelector(".msg__status").append(i18n.text(document.createElement("span"), "msg.sending"));
     this.own.set(clientMsgId, li);
     this.el.append(li);
+    toEnd(this.el);
   }
 
   // A msg frame; true when it is new and from the other side (worth an unread mark).
@@ -35,7 +40,10 @@ export class MessageList {
       this.el.insertBefore(li, this.#firstSending(li));
       return false;
     }
-    this.el.insertBefore(this.#item(frame.from, frame.author, frame.text, frame.ts), this.#firstSending());
+    const follow = atEnd();
+    const item = this.#item(frame.from, frame.author, frame.text, frame.ts);
+    this.el.insertBefore(item, this.#firstSending());
+    if (follow) toEnd(this.el);
     return frame.from !== this.mine;
   }
 

@@ -1,6 +1,7 @@
 // visitor.js — the visitor's page: intake form, start, then one conversation over /ws/visitor.
 // The token lives in sessionStorage only (gone with the tab, never a cookie or localStorage).
 
+import * as api from "./api.js";
 import * as i18n from "./i18n.js";
 import { MessageList } from "./messages.js";
 import { ChatSocket, newMessageId } from "./socket.js";
@@ -65,13 +66,9 @@ function renderIntake(intake) {
 }
 
 async function loadIntake() {
-  try {
-    const res = await fetch("/api/v1/intake");
-    if (!res.ok) throw new Error(String(res.status));
-    renderIntake(await res.json());
-  } catch {
-    i18n.text($("start-note"), "start.loadFailed");
-  }
+  const r = await api.get("/api/v1/intake");
+  if (r.ok) renderIntake(r.data);
+  else i18n.text($("start-note"), "start.loadFailed");
 }
 
 async function start(event) {
@@ -82,21 +79,15 @@ async function start(event) {
   const button = $("start-button");
   button.disabled = true;
   $("start-error").textContent = "";
-  try {
-    const res = await fetch("/api/v1/conversations", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error(String(res.status));
-    const data = await res.json();
-    session = { token: data.visitor_token, conversation_id: data.conversation_id, return_code: data.return_code };
-    sessionStorage.setItem(KEY, JSON.stringify(session));
-    openChat();
-    showQueue(data.queue);
-  } catch {
-    i18n.text($("start-error"), "start.failed");
-  } finally {
-    button.disabled = false;
-  }
+  const r = await api.post("/api/v1/conversations", body);
+  button.disabled = false;
+  if (!r.ok) return i18n.text($("start-error"), "start.failed");
+  const data = r.data;
+  session = { token: data.visitor_token, conversation_id: data.conversation_id, return_code: data.return_code };
+  sessionStorage.setItem(KEY, JSON.stringify(session));
+  openChat();
+  showQueue(data.queue);
+  $("text").focus();
 }
 
 function openChat() {
@@ -114,7 +105,6 @@ function openChat() {
     onStatus: (status) => i18n.text($("conn"), `conn.${status}`),
   });
   socket.start();
-  $("text").focus();
 }
 
 function showQueue(queue) {
