@@ -10,6 +10,7 @@ import asyncio
 import getpass
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 
@@ -60,6 +61,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     app = create_app(settings, region)
     config = uvicorn_config(app, settings, args.host, args.port)
     print(f"minimaria: serving on http://{args.host}:{args.port}/ (staff console: /staff)", flush=True)
+    # uvicorn shuts down gracefully on SIGTERM (sockets get 1012), then raises the signal again with the
+    # handler that was there before it: make that a clean exit 0, so supervisors do not see a crash.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.Server(config).run()
 
 

@@ -41,6 +41,7 @@ class Code(StrEnum):
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
     UNSUPPORTED = "unsupported"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     INTERNAL = "internal"
 
 

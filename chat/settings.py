@@ -28,6 +28,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{PREFIX}{name} must be a whole number") from None
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a number") from None
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(PREFIX + name)
     if raw is None or raw == "":
@@ -85,7 +95,7 @@ class Settings:
             secure_cookies=_bool(env, "SECURE_COOKIES", False),
             log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),
             max_text_chars=_int(env, "MAX_TEXT_CHARS", cls.max_text_chars),
-            frames_per_second=float(_int(env, "FRAMES_PER_SECOND", int(cls.frames_per_second))),
+            frames_per_second=_float(env, "FRAMES_PER_SECOND", cls.frames_per_second),
             frame_burst=_int(env, "FRAME_BURST", cls.frame_burst),
             visitor_token_hours=_int(env, "VISITOR_TOKEN_HOURS", cls.visitor_token_hours),
             staff_session_hours=_int(env, "STAFF_SESSION_HOURS", cls.staff_session_hours),

@@ -140,3 +140,40 @@ async def test_close_tells_the_visitor_and_refuses_further_messages(
 async def test_ping_is_answered(visitor: Visitor) -> None:
     await visitor.ws.send(type="ping")  # type: ignore[union-attr]
     assert await visitor.ws.expect("pong") == {"type": "pong"}  # type: ignore[union-attr]
+
+
+async def test_ack_precedes_the_echo_even_when_sent_right_behind_hello(server: Running) -> None:
+    v = await Visitor.start(server.base)
+    from tests.client import WS
+
+    ws = await WS.open(server.ws + "/ws/visitor")
+    await ws.send(type="hello", token=v.token, last_seq=0)
+    await ws.send(type="msg", client_msg_id="fast", text="direkt")
+    await ws.expect("msg", client_msg_id="fast")
+    await ws.send(type="ping")
+    await ws.expect("pong")  # a barrier: everything for the msg has been sent before the pong
+    kinds = [f["type"] for f in ws.received]
+    assert kinds.index("welcome") < kinds.index("ack") < kinds.index("msg")
+    assert kinds.count("ack") == 1 and kinds.count("msg") == 1
+    await ws.close()
+
+
+async def test_read_marks_only_move_forward(server: Running, visitor: Visitor, make_staff: StaffFactory) -> None:
+    staff = await make_staff()
+    await staff.claim(visitor.id)
+    for n in range(1, 4):
+        await visitor.say(f"v{n}", f"v{n}")
+    await staff.ws.send(type="read", conversation_id=visitor.id, seq=3)  # type: ignore[union-attr]
+    assert (await visitor.ws.expect("read"))["seq"] == 3  # type: ignore[union-attr]
+    await staff.ws.send(type="read", conversation_id=visitor.id, seq=2)  # type: ignore[union-attr]
+    await visitor.ws.nothing_more("read")  # type: ignore[union-attr]
+    await staff.ws.send(type="read", conversation_id=visitor.id, seq=9)  # type: ignore[union-attr]
+    assert (await staff.ws.expect("error"))["code"] == "bad_last_seq"  # type: ignore[union-attr]
+
+
+async def test_welcome_names_the_staff_member_after_a_reload(server: Running, visitor: Visitor, make_staff: StaffFactory) -> None:
+    staff = await make_staff()
+    await staff.claim(visitor.id)
+    await visitor.ws.close()  # type: ignore[union-attr]
+    welcome = await visitor.connect()
+    assert welcome["state"] == "active" and welcome["staff"] == "Anna"

@@ -105,6 +105,9 @@ class RedisBus:
                 await self._connect(pubsub)
                 if attempt:
                     logs.event("bus_reconnected", backend=self.name, attempt=attempt)
+                    # Pooled connections from before the outage would each fail once more (lost publishes,
+                    # false "not ready"): drop them so the next commands open fresh ones.
+                    await self._redis.connection_pool.disconnect(inuse_connections=False)
                     for channel in self._fanout.channels():
                         self._fanout.dispatch(channel, None)
                     await self._flush_pending()
@@ -139,6 +142,8 @@ class RedisBus:
 
     async def _pump(self, pubsub: Any) -> None:
         while True:
+            if self._pending:  # publishes that failed while this connection was up: send them now
+                await self._flush_pending()
             while not self._requests.empty():
                 op, channel = self._requests.get_nowait()
                 wanted = channel in self._fanout.channels()

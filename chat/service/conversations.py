@@ -18,6 +18,7 @@ from chat.service import events
 from chat.service.access import Principal, may_close, may_write
 from chat.service.context import Context
 from chat.store import conversations as store
+from chat.store import staff as staff_store
 from chat.store.conversations import ConversationRecord, MessageRecord, PostRefused
 from triage import Intake, decide
 
@@ -132,9 +133,18 @@ async def read(ctx: Context, conversation: ConversationRecord, side: str, seq: i
         current = await store.get(ctx.engine, conversation.id)
         if current is None or seq > current.last_seq:
             raise BadInput(Code.BAD_LAST_SEQ, "That sequence number has not been sent yet.")
-    await store.mark_read(ctx.engine, conversation.id, side, seq)
+    if not await store.mark_read(ctx.engine, conversation.id, side, seq):
+        return  # not newer than the mark already given: nothing to tell
     event = {"type": "read", "conversation_id": conversation.id, "from": side, "seq": seq}
     await ctx.bus.publish(events.conversation_channel(conversation.id), events.encode(event))
+
+
+async def holder_name(ctx: Context, conversation: ConversationRecord) -> str | None:
+    """The display name of the staff member holding the conversation, as the visitor sees it."""
+    if conversation.assigned_staff_id is None:
+        return None
+    rec = await staff_store.by_id(ctx.engine, conversation.assigned_staff_id)
+    return rec.display_name if rec else None
 
 
 async def close(ctx: Context, p: Principal, conversation_id: str, outcome: str) -> None:

@@ -226,14 +226,16 @@ async def close(
     return bool(res.rowcount == 1)
 
 
-async def mark_read(engine: AsyncEngine, conversation_id: str, side: str, seq: int) -> None:
+async def mark_read(engine: AsyncEngine, conversation_id: str, side: str, seq: int) -> bool:
+    """Move the side's read mark forward; False when it was already at or past ``seq``."""
     col = C.c.visitor_read_seq if side == "visitor" else C.c.staff_read_seq
     async with engine.begin() as conn:
-        await conn.execute(
+        res = await conn.execute(
             update(C)
             .where(C.c.id == conversation_id, col < seq, C.c.last_seq >= seq)
             .values({col.name: seq})
         )
+    return bool(res.rowcount == 1)
 
 
 async def count_by_state(engine: AsyncEngine) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,9 +24,14 @@ async def chat_error(_request: Request, exc: Exception) -> Response:
 
 async def http_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = {404: Code.NOT_FOUND, 405: "method_not_allowed"}.get(exc.status_code, Code.INVALID)
+    code = {404: Code.NOT_FOUND, 405: Code.METHOD_NOT_ALLOWED}.get(exc.status_code, Code.INVALID)
     message = {404: "No such path.", 405: "That method is not allowed here."}.get(exc.status_code, "Bad request.")
     return error_response(exc.status_code, code, message)
+
+
+async def unavailable(request: Request, exc: Exception) -> Response:
+    logs.event("unavailable", level=30, route=request.url.path, error=type(exc).__name__)
+    return error_response(503, Code.UNAVAILABLE, "The service is unavailable right now; try again shortly.")
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
@@ -33,4 +39,13 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return error_response(500, Code.INTERNAL, "Something went wrong on our side; try again.")
 
 
-HANDLERS = {ChatError: chat_error, HTTPException: http_error, Exception: internal_error}
+# The database or bus being away is a transient condition, not a bug: 503 so clients retry.
+HANDLERS = {
+    ChatError: chat_error,
+    HTTPException: http_error,
+    OperationalError: unavailable,
+    InterfaceError: unavailable,
+    ConnectionError: unavailable,
+    TimeoutError: unavailable,
+    Exception: internal_error,
+}

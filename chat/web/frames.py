@@ -93,8 +93,7 @@ def parse(raw: str) -> Hello | Msg | Typing | Read | Screening | Ping:
     try:
         return _client.validate_python(data)
     except ValidationError as err:
-        fields = sorted({".".join(str(p) for p in e["loc"][1:]) or "frame" for e in err.errors()})
-        raise FrameError(Code.INVALID, "Missing or wrongly typed fields: " + ", ".join(fields), cmid) from None
+        raise FrameError(Code.INVALID, "Missing or wrongly typed fields: " + _fields(err, skip=1), cmid) from None
 
 
 def check_text(frame: Msg, max_chars: int) -> str:
@@ -192,8 +191,18 @@ def parse_body(raw: bytes, model: type[B]) -> B:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        fields = sorted({".".join(str(p) for p in e["loc"]) or "body" for e in err.errors()})
-        raise BadInput(Code.INVALID, "Missing or invalid fields: " + ", ".join(fields)) from None
+        raise BadInput(Code.INVALID, "Missing or invalid fields: " + _fields(err, skip=0)) from None
+
+
+def _fields(err: ValidationError, skip: int) -> str:
+    """The fields at fault, named only when they are ours: a client's unknown key is never echoed."""
+    names = set()
+    for e in err.errors():
+        if e["type"] == "extra_forbidden":
+            names.add("(unknown field)")
+        else:
+            names.add(".".join(str(p) for p in e["loc"][skip:]) or "(the frame itself)")
+    return ", ".join(sorted(names))
 
 
 def summary(c: ConversationRecord) -> dict[str, Any]:

@@ -22,7 +22,6 @@ from chat import logs
 from chat.service import conversations, events
 from chat.service.context import Context
 
-CLOSE_NORMAL = 1000
 CLOSE_TRY_AGAIN = 1013
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_HELLO_TIMEOUT = 4408
@@ -49,6 +48,9 @@ class Outbox:
         # returns True when it handled the event.
         self.hook: Hook | None = None
         self.own_side: str | None = None
+        # client_msg_ids this socket sent and has not acked yet: if its own message comes back (from the
+        # bus or a catch-up) before the ack was queued, the ack goes out first, since the message is stored.
+        self.unacked: set[str] = set()
 
     # Producers: never block, never raise.
 
@@ -69,6 +71,18 @@ class Outbox:
         self._first.append(frame)
         self._go.set()
         self._put(("noop", None))
+
+    def ack(self, client_msg_id: str, seq: int) -> None:
+        if client_msg_id in self.unacked:
+            self.unacked.discard(client_msg_id)
+            self.frame({"type": "ack", "client_msg_id": client_msg_id, "seq": seq})
+
+    async def _send_msg(self, frame: dict[str, Any], raw: str | None = None) -> None:
+        cmid = frame.get("client_msg_id")
+        if frame.get("from") == self.own_side and cmid in self.unacked:
+            self.unacked.discard(cmid)
+            await self.ws.send_text(_dump({"type": "ack", "client_msg_id": cmid, "seq": frame["seq"]}))
+        await self.ws.send_text(raw if raw is not None else _dump(frame))
 
     def catch_up(self, conversation_id: str) -> None:
         self._put(("catchup", conversation_id))
@@ -162,7 +176,7 @@ class Outbox:
             return  # not followed by this socket, or already sent
         if seq == last + 1:
             self.last_seq[cid] = seq
-            await self.ws.send_text(payload.decode())
+            await self._send_msg(event, payload.decode())
         else:
             await self._catch_up(cid)
 
@@ -173,7 +187,7 @@ class Outbox:
         while True:
             batch = await conversations.replay(self.ctx, conversation_id, last)
             for m in batch:
-                await self.ws.send_text(_dump(events.message_event(m)))
+                await self._send_msg(events.message_event(m))
                 last = m.seq
             self.last_seq[conversation_id] = last
             if len(batch) < 1000:

@@ -17,7 +17,7 @@ from starlette.websockets import WebSocket
 
 from chat import logs
 from chat.crypto import tokens
-from chat.errors import ChatError, Code, Forbidden, Unauthorized
+from chat.errors import ChatError, Code, Conflict, Forbidden, NotFound, Unauthorized
 from chat.service import accounts, conversations, events, queue
 from chat.service.access import Principal
 from chat.service.context import Context
@@ -26,7 +26,7 @@ from chat.store.conversations import MessageRecord
 from chat.web import frames
 from chat.web.auth import COOKIE
 from chat.web.frames import FrameError
-from chat.web.outbox import CLOSE_HELLO_TIMEOUT, CLOSE_NORMAL, CLOSE_UNAUTHORIZED, Outbox, Throttle
+from chat.web.outbox import CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, Outbox, Throttle
 from chat.web.watch import QueueWatcher
 
 TRANSIENT = (SQLAlchemyError, OSError, TimeoutError, ConnectionError)
@@ -58,9 +58,7 @@ class Connection:
             await self.read_loop()
         finally:
             self.watcher.listeners.discard(self)
-            for channel in self.channels:
-                with contextlib.suppress(Exception):
-                    await self.ctx.bus.unsubscribe(channel, self.outbox.on_bus)
+            await self.unfollow_all()
             if self.closing:
                 with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                     async with asyncio.timeout(5):
@@ -87,6 +85,8 @@ class Connection:
                 self.close(CLOSE_HELLO_TIMEOUT)
                 return
             if message["type"] == "websocket.disconnect":
+                if self.outbox.closed_with is None:
+                    self.outbox.closed_with = message.get("code")
                 return
             self.frames += 1
             await self.on_frame(message.get("text"))
@@ -94,7 +94,8 @@ class Connection:
 
     async def on_frame(self, raw: str | None) -> None:
         if raw is None:
-            self.refuse(Code.INVALID, "Only text frames are accepted.")
+            code = Code.INVALID if self.throttle.allow() else Code.RATE_LIMITED
+            self.refuse(code, "Only text frames are accepted." if code == Code.INVALID else "Too many frames; slow down.")
             return
         cmid: str | None = None
         try:
@@ -103,6 +104,7 @@ class Connection:
             if not self.throttle.allow():
                 self.refuse(Code.RATE_LIMITED, "Too many frames; slow down and send again.", cmid)
                 return
+            self.check_alive()
             if isinstance(frame, frames.Ping):
                 self.outbox.frame({"type": "pong"})
             elif isinstance(frame, frames.Hello):
@@ -115,8 +117,6 @@ class Connection:
             else:
                 await self.handle(frame)
         except FrameError as err:
-            if err.code != Code.RATE_LIMITED and not self.throttle.allow():
-                err = FrameError(Code.RATE_LIMITED, "Too many frames; slow down and send again.", err.client_msg_id)
             self.refuse(err.code, err.message, err.client_msg_id)
         except ChatError as err:
             self.refuse(err.code, err.message, cmid)
@@ -145,7 +145,18 @@ class Connection:
         self.outbox.last_seq.setdefault(conversation_id, after_seq)
 
     def ack(self, stored: MessageRecord) -> None:
-        self.outbox.frame({"type": "ack", "client_msg_id": stored.client_msg_id, "seq": stored.seq})
+        assert stored.client_msg_id is not None
+        self.outbox.ack(stored.client_msg_id, stored.seq)
+
+    def check_alive(self) -> None:
+        """Raise when the credentials this socket was opened with have run out."""
+
+    async def unfollow_all(self) -> None:
+        for channel in self.channels:
+            with contextlib.suppress(Exception):
+                await self.ctx.bus.unsubscribe(channel, self.outbox.on_bus)
+        self.channels.clear()
+        self.outbox.last_seq.clear()
 
     async def hello(self, frame: frames.Hello) -> None:
         raise NotImplementedError
@@ -180,12 +191,14 @@ class VisitorConnection(Connection):
             fresh = await conv_store.get(self.ctx.engine, conv.id)
             assert fresh is not None
             place = (await queue.snapshot(self.ctx)).place(conv.id) if fresh.state == "queued" else None
+            staff_name = await conversations.holder_name(self.ctx, fresh) if fresh.state == "active" else None
         except BaseException:
+            await self.unfollow_all()
             self.outbox.release()
             raise
         self._place = (place.position, place.estimated_wait_s) if place else None
         welcome = {
-            "type": "welcome", "conversation_id": conv.id, "state": fresh.state,
+            "type": "welcome", "conversation_id": conv.id, "state": fresh.state, "staff": staff_name,
             "queue": {"position": place.position, "estimated_wait_s": place.estimated_wait_s} if place else None,
             "last_seq": fresh.last_seq,
         }
@@ -198,7 +211,11 @@ class VisitorConnection(Connection):
             raise Forbidden(Code.FORBIDDEN, "This token does not open that conversation.")
         if isinstance(frame, frames.Msg):
             text = frames.check_text(frame, self.ctx.settings.max_text_chars)
-            await conversations.post(self.ctx, self.conversation_id, text, frame.client_msg_id, on_stored=self.ack)
+            self.outbox.unacked.add(frame.client_msg_id)
+            try:
+                await conversations.post(self.ctx, self.conversation_id, text, frame.client_msg_id, on_stored=self.ack)
+            finally:
+                self.outbox.unacked.discard(frame.client_msg_id)
         elif isinstance(frame, frames.Typing):
             await conversations.typing(self.ctx, self.conversation_id, "visitor", frame.on)
         elif isinstance(frame, frames.Read):
@@ -251,6 +268,7 @@ class StaffConnection(Connection):
                 await self.follow(cid, seq)
             waiting = await queue.staff_queue(self.ctx, self.p)
         except BaseException:
+            await self.unfollow_all()
             self.outbox.release()
             raise
         welcome = {
@@ -265,9 +283,11 @@ class StaffConnection(Connection):
             self.outbox.catch_up(cid)
         self.watcher.listeners.add(self)
 
-    async def handle(self, frame: Any) -> None:
+    def check_alive(self) -> None:
         if self.p.session_expires is not None and self.ctx.clock() >= self.p.session_expires:
             raise Unauthorized(Code.SESSION_EXPIRED, "Your session has expired; log in again.")
+
+    async def handle(self, frame: Any) -> None:
         cid = getattr(frame, "conversation_id", None)
         if isinstance(frame, frames.Screening):
             raise FrameError(Code.INVALID, "Staff do not send self-tests.")
@@ -275,10 +295,18 @@ class StaffConnection(Connection):
             raise FrameError(Code.INVALID, "Staff frames name their conversation_id.", getattr(frame, "client_msg_id", None))
         if isinstance(frame, frames.Msg):
             text = frames.check_text(frame, self.ctx.settings.max_text_chars)
-            await conversations.post(self.ctx, cid, text, frame.client_msg_id, staff=self.p, on_stored=self.ack)
+            self.outbox.unacked.add(frame.client_msg_id)
+            try:
+                await conversations.post(self.ctx, cid, text, frame.client_msg_id, staff=self.p, on_stored=self.ack)
+            finally:
+                self.outbox.unacked.discard(frame.client_msg_id)
             return
         conv = await conv_store.get(self.ctx.engine, cid)
-        if conv is None or conv.assigned_staff_id != self.p.id or conv.state != "active":
+        if conv is None:
+            raise NotFound()
+        if conv.state == "closed":
+            raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is closed.")
+        if conv.assigned_staff_id != self.p.id:
             raise Forbidden(Code.NOT_CLAIMED, "You do not hold this conversation; claim it first.")
         if isinstance(frame, frames.Typing):
             await conversations.typing(self.ctx, cid, "staff", frame.on)
@@ -346,4 +374,4 @@ async def staff_endpoint(ws: WebSocket) -> None:
     await StaffConnection(ws, ctx, ws.app.state.watcher, p, session).run()
 
 
-__all__ = ["CLOSE_NORMAL", "staff_endpoint", "visitor_endpoint"]
+__all__ = ["staff_endpoint", "visitor_endpoint"]

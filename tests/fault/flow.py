@@ -10,7 +10,8 @@ from typing import Any
 
 import asyncpg
 
-from tests.client import WS
+from tests.client import WS, Staff, Visitor
+from tests.fault.procs import asyncpg_dsn
 
 Sent = tuple[int, str, str, str]  # (seq, from, text, client_msg_id)
 
@@ -43,7 +44,7 @@ async def settle(ws: WS, within: float = 0.5) -> None:
 
 
 async def pg_messages(url: str, conversation_id: str) -> list[Sent]:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         rows = await conn.fetch(
             "SELECT seq, sender, body, client_msg_id FROM messages WHERE conversation_id = $1 ORDER BY seq, id",
@@ -60,7 +61,7 @@ def sqlite_messages(path: Path, conversation_id: str) -> list[Sent]:
             "SELECT seq, sender, body, client_msg_id FROM messages WHERE conversation_id = ? ORDER BY seq, id",
             (conversation_id,),
         ).fetchall()
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
 
 
 class Log:
@@ -81,3 +82,24 @@ class Log:
     @property
     def last(self) -> int:
         return max((s[0] for s in self.sent), default=0)
+
+
+class Clients:
+    """Test clients to close at teardown, whatever state the test left them in."""
+
+    def __init__(self) -> None:
+        self.sockets: list[WS] = []
+        self.visitors: list[Visitor] = []
+        self.staff: list[Staff] = []
+
+    def add(self, client: Visitor | Staff) -> None:
+        (self.visitors if isinstance(client, Visitor) else self.staff).append(client)  # type: ignore[arg-type]
+
+    async def aclose(self) -> None:
+        for v in self.visitors:
+            if v.ws is not None:
+                await v.ws.close()
+        for s in self.staff:
+            await s.aclose()
+        for ws in self.sockets:
+            await ws.close()

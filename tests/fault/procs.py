@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import asyncpg
 import httpx
@@ -48,6 +51,15 @@ def service_env(**settings: str) -> dict[str, str]:
     env.setdefault("MINIMARIA_FRAME_BURST", "100")
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports (all bound at once, then released)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
 
 
 def unique_prefix() -> str:
@@ -156,6 +168,13 @@ class Server:
             except httpx.HTTPError:
                 return 0
 
+    async def readyz_burst(self, n: int) -> list[int]:
+        """``n`` concurrent ``GET /readyz``: each one pings the database and the bus, so the pools grow to ``n``."""
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=self.base, timeout=5.0, limits=limits) as http:
+            responses = await asyncio.gather(*(http.get("/readyz") for _ in range(n)), return_exceptions=True)
+        return [r.status_code if isinstance(r, httpx.Response) else 0 for r in responses]
+
     async def until_unready(self, deadline_s: float = 10.0) -> None:
         """Poll ``GET /readyz`` until it answers 503 (a dependency is down); fail after the deadline."""
         deadline = time.monotonic() + deadline_s
@@ -163,6 +182,33 @@ class Server:
             if time.monotonic() >= deadline:
                 pytest.fail(f"{self.name} still answers /readyz with {status} after {deadline_s} s")
             await asyncio.sleep(0.1)
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """The JSON log lines written to stderr so far (lines that are not JSON objects are skipped)."""
+        out = []
+        for raw in self.stderr().splitlines():
+            with contextlib.suppress(ValueError):
+                line = json.loads(raw)
+                if isinstance(line, dict):
+                    out.append(line)
+        return out
+
+    async def until_logged(self, event: str, deadline_s: float = 10.0, **fields: Any) -> dict[str, Any]:
+        """Poll stderr until a log line with this event (and field values; callables are predicates) appears."""
+        deadline = time.monotonic() + deadline_s
+
+        def matches(line: dict[str, Any]) -> bool:
+            if line.get("event") != event:
+                return False
+            return all(v(line.get(k)) if callable(v) else line.get(k) == v for k, v in fields.items())
+
+        while True:
+            for line in self.log_lines():
+                if matches(line):
+                    return line
+            if time.monotonic() >= deadline:
+                pytest.fail(f"{self.name} did not log {event} {fields} within {deadline_s} s:\n{_tail(self.stderr_path)}")
+            await asyncio.sleep(0.05)
 
     async def start(self) -> Server:
         self.launch()
@@ -203,6 +249,16 @@ class Server:
         self._files = []
 
 
+def require_redis_server() -> None:
+    """Skip without a ``redis-server`` binary to run privately; under CI that is a failure (as in tests/services.py)."""
+    if shutil.which("redis-server"):
+        return
+    reason = "redis-server is not on PATH (needed for a private Redis the test can kill)"
+    if os.environ.get("CI"):
+        pytest.fail(reason + " (CI is set, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
 class RedisServer:
     """A private redis-server (no persistence) on its own port; killed and restarted by the test."""
 
@@ -219,13 +275,7 @@ class RedisServer:
 
     async def start(self, deadline_s: float = 10.0) -> RedisServer:
         assert self.proc is None or self.proc.poll() is not None, "redis is already running"
-        self._close_log()
-        self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--daemonize", "no", "--dir", str(self.workdir)],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        self.proc = self._spawn()
         deadline = time.monotonic() + deadline_s
         while not await self.ping():
             if self.proc.poll() is not None:
@@ -235,6 +285,15 @@ class RedisServer:
                 pytest.fail(f"redis-server did not answer PING within {deadline_s} s:\n{_tail(self.log_path)}")
             await asyncio.sleep(0.05)
         return self
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        self._close_log()
+        self._log = self.log_path.open("ab")
+        return subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--daemonize", "no", "--dir", str(self.workdir)],
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
 
     async def ping(self) -> bool:
         try:
@@ -288,9 +347,12 @@ class Procs:
         """Launch several servers at once and wait until each is ready (they start in parallel)."""
         for s in servers:
             s.launch()
-        await asyncio.gather(*(s.ready() for s in servers))
+        async with asyncio.TaskGroup() as tg:  # one failing cancels the other waits
+            for s in servers:
+                tg.create_task(s.ready())
 
     async def redis(self) -> RedisServer:
+        require_redis_server()
         r = RedisServer(self.workdir)
         self.redises.append(r)
         return await r.start()

@@ -217,3 +217,23 @@ async def test_no_hello_in_time_closes_with_4408(settings: object, server: Runni
 async def test_the_server_does_not_negotiate_compression(server: Running, visitor: Visitor) -> None:
     # Our client offers permessage-deflate by default; the server must decline it.
     assert visitor.ws.conn.response.headers.get("Sec-WebSocket-Extensions") is None  # type: ignore[union-attr]
+
+
+async def test_error_messages_never_echo_a_clients_field_names(visitor: Visitor) -> None:
+    await visitor.ws.send_raw('{"type": "msg", "client_msg_id": "a", "text": "x", "<script>secret</script>": 1}')  # type: ignore[union-attr]
+    err = await visitor.ws.expect("error")  # type: ignore[union-attr]
+    assert err["code"] == "invalid" and "secret" not in err["message"] and "script" not in err["message"]
+
+
+async def test_staff_typing_in_unknown_or_closed_conversations_gets_the_same_codes_as_msg(
+    server: Running, visitor: Visitor, make_staff: StaffFactory
+) -> None:
+    staff = await make_staff()
+    for kind, extra in (("msg", {"client_msg_id": "m", "text": "hej"}), ("typing", {"on": True}), ("read", {"seq": 0})):
+        await staff.ws.send(type=kind, conversation_id="nope", **extra)  # type: ignore[union-attr]
+        assert (await staff.ws.expect("error"))["code"] == "not_found", kind  # type: ignore[union-attr]
+    await staff.claim(visitor.id)
+    await staff.http.post(f"/api/v1/staff/conversations/{visitor.id}/close", json={"outcome": "no_contact"})
+    for kind, extra in (("msg", {"client_msg_id": "m", "text": "hej"}), ("typing", {"on": True})):
+        await staff.ws.send(type=kind, conversation_id=visitor.id, **extra)  # type: ignore[union-attr]
+        assert (await staff.ws.expect("error"))["code"] == "conversation_closed", kind  # type: ignore[union-attr]
