@@ -159,7 +159,10 @@ async def bench_chat(conversations: int, messages: int, backend: str, workdir: s
         subprocess.run([minimaria, "db", "upgrade"], env=env, cwd=workdir, check=True, capture_output=True)
         subprocess.run([minimaria, "staff", "add", "bench", "--role", "reception", "--team", "reception"],
                        input=password.encode(), env=env, cwd=workdir, check=True, capture_output=True)
-        async with process(args, env, base + "/healthz", workdir), httpx.AsyncClient(base_url=base, headers={"Origin": base}) as http:
+        async with (
+            process(args, env, base + "/healthz", workdir),
+            httpx.AsyncClient(base_url=base, headers={"Origin": base}) as http,
+        ):
             r = await http.post("/api/v1/staff/login", json={"username": "bench", "password": password})
             http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
             visitors = []
