@@ -74,6 +74,7 @@ class MessageWriter:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._tasks = []  # from now on append() writes directly instead of queueing to nobody
         while not self._queue.empty():  # nobody is left to write these: say so rather than hang
             pending = self._queue.get_nowait()
             if not pending.future.done():
