@@ -68,20 +68,22 @@ def _msg(row: Any) -> MessageRecord:
     return MessageRecord(**row._mapping)
 
 
-# The hot path's statements, built once: per message only parameters change.
-_NEXT_SEQ_VISITOR = (
+# The hot path's statements, built once: per message only parameters change. BUMP_* take ``n`` seqs at
+# once and return the last one (the group commit in writer.py takes several); the staff variant only
+# matches while that staff member holds the conversation.
+BUMP_VISITOR = (
     update(C)
     .where(C.c.id == bindparam("cid"), C.c.state != "closed")
-    .values(last_seq=C.c.last_seq + 1)
+    .values(last_seq=C.c.last_seq + bindparam("n"))
     .returning(C.c.last_seq)
 )
-_NEXT_SEQ_STAFF = (
+BUMP_STAFF = (
     update(C)
     .where(C.c.id == bindparam("cid"), C.c.state == "active", C.c.assigned_staff_id == bindparam("sid"))
-    .values(last_seq=C.c.last_seq + 1)
+    .values(last_seq=C.c.last_seq + bindparam("n"))
     .returning(C.c.last_seq)
 )
-_INSERT_MESSAGE = M.insert()
+INSERT_MESSAGE = M.insert()
 
 
 class PostRefused(Exception):
@@ -154,9 +156,9 @@ async def append(
     same UPDATE that takes the sequence number.
     """
     if sender == "staff":
-        next_seq, params = _NEXT_SEQ_STAFF, {"cid": conversation_id, "sid": staff_id}
+        next_seq, params = BUMP_STAFF, {"cid": conversation_id, "sid": staff_id, "n": 1}
     else:
-        next_seq, params = _NEXT_SEQ_VISITOR, {"cid": conversation_id}
+        next_seq, params = BUMP_VISITOR, {"cid": conversation_id, "n": 1}
     try:
         async with engine.begin() as conn:
             seq = (await conn.execute(next_seq, params)).scalar_one_or_none()
@@ -166,7 +168,7 @@ async def append(
                 "conversation_id": conversation_id, "seq": seq, "sender": sender, "staff_id": staff_id,
                 "author": author, "client_msg_id": client_msg_id, "body": body, "created_at": now,
             }
-            await conn.execute(_INSERT_MESSAGE, values)
+            await conn.execute(INSERT_MESSAGE, values)
     except (IntegrityError, PostRefused):
         # A resend (after reconnect, or racing itself) returns what was stored the first time.
         existing = await find_by_client_id(engine, conversation_id, sender, client_msg_id)

@@ -17,29 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat import logs
 from chat.store import conversations
 from chat.store.conversations import MessageRecord
 
-C, M = conversations.C, conversations.M
 MAX_BATCH = 128
-
-_BUMP_VISITOR = (
-    update(C)
-    .where(C.c.id == bindparam("cid"), C.c.state != "closed")
-    .values(last_seq=C.c.last_seq + bindparam("n"))
-    .returning(C.c.last_seq)
-)
-_BUMP_STAFF = (
-    update(C)
-    .where(C.c.id == bindparam("cid"), C.c.state == "active", C.c.assigned_staff_id == bindparam("sid"))
-    .values(last_seq=C.c.last_seq + bindparam("n"))
-    .returning(C.c.last_seq)
-)
-_INSERT = M.insert()
 
 
 class _Irregular(Exception):
@@ -122,7 +107,11 @@ class MessageWriter:
         rows: list[dict[str, Any]] = []
         async with self.engine.begin() as conn:
             for (cid, sender, sid), members in sorted(groups.items(), key=lambda kv: kv[0][0]):
-                stmt, params = (_BUMP_STAFF, {"cid": cid, "sid": sid}) if sender == "staff" else (_BUMP_VISITOR, {"cid": cid})
+                stmt, params = (
+                    (conversations.BUMP_STAFF, {"cid": cid, "sid": sid})
+                    if sender == "staff"
+                    else (conversations.BUMP_VISITOR, {"cid": cid})
+                )
                 last = (await conn.execute(stmt, {**params, "n": len(members)})).scalar_one_or_none()
                 if last is None:
                     raise _Irregular
@@ -134,13 +123,9 @@ class MessageWriter:
                     "author": p.author, "client_msg_id": p.client_msg_id, "body": p.body, "created_at": p.now,
                 })
             try:
-                await conn.execute(_INSERT, rows)
-            except Exception as err:
-                from sqlalchemy.exc import IntegrityError
-
-                if isinstance(err, IntegrityError):
-                    raise _Irregular from None
-                raise
+                await conn.execute(conversations.INSERT_MESSAGE, rows)
+            except IntegrityError:
+                raise _Irregular from None
         return [
             MessageRecord(p.conversation_id, seqs[i], p.sender, p.author, p.client_msg_id, p.body, p.now)
             for i, p in enumerate(batch)
