@@ -1,9 +1,9 @@
 """Benchmark of the message path: minimaria-chat against a bare Starlette relay, in the same run.
 
 For each server: C conversations, each a visitor socket sending M messages one after another (the next
-after the previous ack: a closed loop, like a person typing fast), and one staff socket that holds every
-conversation and must receive every message. Reports messages per second, p50/p99 ack latency (send →
-ack) and p50/p99 delivery latency (send → staff receives it).
+after the previous ack: a closed loop, like a person typing fast), and one staff socket per 10
+conversations (a busy console) that holds them and must receive every message. Reports messages per
+second, p50/p99 ack latency (send → ack) and p50/p99 delivery latency (send → staff receives it).
 
     python -m bench.message_path [--conversations 50] [--messages 40] [--backend sqlite|postgres]
 
@@ -84,16 +84,19 @@ async def process(args: list[str], env: dict[str, str], ready_url: str, cwd: str
         proc.wait(10)
 
 
-async def run_load(name: str, visitors: list[tuple[str, str]], staff_ws: websockets.ClientConnection,
-                   messages: int, hello: object) -> Result:
-    """visitors: (url, hello-json) per conversation; staff_ws already receives every conversation's messages."""
+PER_STAFF = 10
+
+
+async def run_load(name: str, visitors: list[tuple[str, str]], staff_sockets: list[websockets.ClientConnection],
+                   messages: int) -> Result:
+    """visitors: (url, hello-json) per conversation; the staff sockets together receive every message."""
     sent_at: dict[str, float] = {}
     ack_ms: list[float] = []
     delivery_ms: list[float] = []
     total = len(visitors) * messages
     done = asyncio.Event()
 
-    async def staff_reader() -> None:
+    async def staff_reader(staff_ws: websockets.ClientConnection) -> None:
         while len(delivery_ms) < total:
             frame = json.loads(await staff_ws.recv())
             if frame.get("type") == "msg" and frame.get("client_msg_id", frame.get("text")) in sent_at:
@@ -116,12 +119,13 @@ async def run_load(name: str, visitors: list[tuple[str, str]], staff_ws: websock
                         ack_ms.append((time.perf_counter() - sent_at[cmid]) * 1000)
                         break
 
-    reader = asyncio.create_task(staff_reader())
+    readers = [asyncio.create_task(staff_reader(s)) for s in staff_sockets]
     started = time.perf_counter()
     await asyncio.gather(*(visitor(url, h, n) for n, (url, h) in enumerate(visitors)))
     await asyncio.wait_for(done.wait(), 60)
     seconds = time.perf_counter() - started
-    reader.cancel()
+    for reader in readers:
+        reader.cancel()
     return Result(name, total, seconds, ack_ms, delivery_ms)
 
 
@@ -130,12 +134,19 @@ async def bench_relay(conversations: int, messages: int, workdir: str) -> Result
     url = f"ws://127.0.0.1:{port}/ws"
     env = dict(os.environ)
     async with process([sys.executable, "-m", "bench.relay", str(port)], env, f"http://127.0.0.1:{port}/", str(Path.cwd())):
-        async with websockets.connect(url, compression=None, max_queue=None) as staff:
-            await staff.send(json.dumps({"room": "*"}))
-            await staff.recv()
-            visitors = [(url, json.dumps({"room": f"r{n}"})) for n in range(conversations)]
-            # The relay echoes the text; key deliveries by text, which is the client_msg_id.
-            return await run_load("bare Starlette relay", visitors, staff, messages, None)
+        staff = []
+        for first in range(0, conversations, PER_STAFF):
+            ws = await websockets.connect(url, compression=None, max_queue=None)
+            await ws.send(json.dumps({"watch": [f"r{n}" for n in range(first, min(first + PER_STAFF, conversations))]}))
+            await ws.recv()
+            staff.append(ws)
+        visitors = [(url, json.dumps({"room": f"r{n}"})) for n in range(conversations)]
+        try:
+            # The relay echoes the text; deliveries are keyed by text, which is the client_msg_id.
+            return await run_load("bare Starlette relay", visitors, staff, messages)
+        finally:
+            for ws in staff:
+                await ws.close()
 
 
 async def bench_chat(conversations: int, messages: int, backend: str, workdir: str) -> Result:
@@ -157,27 +168,37 @@ async def bench_chat(conversations: int, messages: int, backend: str, workdir: s
     try:
         args = [minimaria, "serve", "--port", str(port), "--upgrade"]
         subprocess.run([minimaria, "db", "upgrade"], env=env, cwd=workdir, check=True, capture_output=True)
-        subprocess.run([minimaria, "staff", "add", "bench", "--role", "reception", "--team", "reception"],
-                       input=password.encode(), env=env, cwd=workdir, check=True, capture_output=True)
+        staff_count = (conversations + PER_STAFF - 1) // PER_STAFF
+        for k in range(staff_count):
+            subprocess.run([minimaria, "staff", "add", f"bench{k}", "--role", "reception", "--team", "reception"],
+                           input=password.encode(), env=env, cwd=workdir, check=True, capture_output=True)
         async with (
             process(args, env, base + "/healthz", workdir),
             httpx.AsyncClient(base_url=base, headers={"Origin": base}) as http,
         ):
-            r = await http.post("/api/v1/staff/login", json={"username": "bench", "password": password})
-            http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+            sockets = []
             visitors = []
-            for _ in range(conversations):
-                started = (await http.post("/api/v1/conversations", json={"role": "young"})).json()
-                await http.post(f"/api/v1/staff/conversations/{started['conversation_id']}/claim")
-                visitors.append((base.replace("http", "ws") + "/ws/visitor",
-                                 json.dumps({"type": "hello", "token": started["visitor_token"]})))
-            cookie = {"Cookie": f"mm_staff={http.cookies['mm_staff']}"}
-            async with websockets.connect(base.replace("http", "ws") + "/ws/staff", origin=base,  # type: ignore[arg-type]
-                                          additional_headers=cookie, compression=None, max_queue=None) as staff:
-                await staff.send(json.dumps({"type": "hello", "last_seq": {}}))
-                while json.loads(await staff.recv())["type"] != "welcome":
+            for k in range(staff_count):
+                http.cookies.clear()
+                r = await http.post("/api/v1/staff/login", json={"username": f"bench{k}", "password": password})
+                http.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+                for _ in range(min(PER_STAFF, conversations - k * PER_STAFF)):
+                    started = (await http.post("/api/v1/conversations", json={"role": "young"})).json()
+                    await http.post(f"/api/v1/staff/conversations/{started['conversation_id']}/claim")
+                    visitors.append((base.replace("http", "ws") + "/ws/visitor",
+                                     json.dumps({"type": "hello", "token": started["visitor_token"]})))
+                ws = await websockets.connect(base.replace("http", "ws") + "/ws/staff", origin=base,  # type: ignore[arg-type]
+                                              additional_headers={"Cookie": f"mm_staff={http.cookies['mm_staff']}"},
+                                              compression=None, max_queue=None)
+                await ws.send(json.dumps({"type": "hello", "last_seq": {}}))
+                while json.loads(await ws.recv())["type"] != "welcome":
                     pass
-                return await run_load(f"minimaria-chat ({backend})", visitors, staff, messages, None)
+                sockets.append(ws)
+            try:
+                return await run_load(f"minimaria-chat ({backend})", visitors, sockets, messages)
+            finally:
+                for ws in sockets:
+                    await ws.close()
     finally:
         if dbname:
             import asyncpg
@@ -200,7 +221,8 @@ async def main() -> None:
             results.append(await bench_chat(args.conversations, args.messages, backend, workdir))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"{args.conversations} conversations × {args.messages} messages, closed loop, one staff socket receiving all\n")
+    print(f"{args.conversations} conversations × {args.messages} messages, closed loop, "
+          f"one staff socket per {PER_STAFF} conversations\n")
     print("| server | msg/s | ack p50 ms | ack p99 ms | delivery p50 ms | delivery p99 ms |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
