@@ -1,16 +1,18 @@
-# Sourced by scripts/serve and scripts/test: a project-local virtualenv with the package installed.
-# Reinstalls only when pyproject.toml changed since the last install.
+# Sourced by scripts/serve and scripts/test. ensure_venv [EXTRA]: a project-local virtualenv with the
+# package (and the EXTRA dependencies) installed; reinstalls only when pyproject.toml changed since.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-extra="${1:-}"
-python="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-  "$python" -m venv .venv
-fi
-stamp=".venv/.installed${extra:+-$extra}"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".${extra:+[$extra]}"
-  touch "$stamp"
-fi
+
+ensure_venv() {
+  local extra="${1:-}" python="${PYTHON:-python3}"
+  if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+  fi
+  local stamp=".venv/.installed${extra:+-$extra}"
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e ".${extra:+[$extra]}"
+    touch "$stamp"
+  fi
+}
