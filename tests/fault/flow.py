@@ -5,13 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from tests.client import WS, Staff, Visitor
-from tests.fault.procs import asyncpg_dsn
+from tests.fault.procs import (
+    STAFF_PASSWORD,
+    Procs,
+    Server,
+    add_staff,
+    asyncpg_dsn,
+    db_upgrade,
+    free_ports,
+    service_env,
+    unique_prefix,
+)
 
 Sent = tuple[int, str, str, str]  # (seq, from, text, client_msg_id)
 
@@ -103,3 +114,39 @@ class Clients:
             await s.aclose()
         for ws in self.sockets:
             await ws.close()
+
+
+@dataclass
+class Pair:
+    """Two instances on one database and bus: a visitor on ``a``, staff (Anna) on ``b`` holding the chat."""
+
+    a: Server
+    b: Server
+    visitor: Visitor
+    staff: Staff
+
+
+async def two_instances_in_a_chat(
+    procs: Procs, clients: Clients, tmp_path: Path, database_url: str, redis_url: str
+) -> Pair:
+    ports = free_ports(2)
+    env = service_env(
+        database_url=database_url, redis_url=redis_url, bus_prefix=unique_prefix(),
+        allowed_origins=",".join(f"http://127.0.0.1:{p}" for p in ports),
+    )
+    await db_upgrade(env, cwd=tmp_path)
+    await add_staff(env, "anna", "Anna", cwd=tmp_path)
+    a, b = procs.server("a", env, ports[0]), procs.server("b", env, ports[1])
+    await procs.start_all(a, b)
+    visitor = await Visitor.start(a.base)
+    clients.add(visitor)
+    await visitor.connect()
+    staff = Staff(b.base, "anna", STAFF_PASSWORD)
+    clients.add(staff)
+    await staff.login()
+    await staff.connect()
+    assert visitor.ws is not None and staff.ws is not None
+    assert (await staff.claim(visitor.id)).status_code == 200
+    state = await visitor.ws.expect("state", state="active")  # published on b, delivered on a through the bus
+    assert state["staff"] == "Anna"
+    return Pair(a, b, visitor, staff)

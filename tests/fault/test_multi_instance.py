@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests import services
-from tests.client import Staff, Visitor
-from tests.fault.flow import Clients, Log, pg_messages, seen, seqs, settle, until_seq
-from tests.fault.procs import STAFF_PASSWORD, Procs, add_staff, db_upgrade, free_ports, service_env, unique_prefix
+from tests.fault.flow import Clients, Log, pg_messages, seen, seqs, settle, two_instances_in_a_chat, until_seq
+from tests.fault.procs import Procs
 
 pytestmark = pytest.mark.slow
 
@@ -19,28 +18,10 @@ async def test_conversation_survives_the_visitors_instance_being_killed_(
 ) -> None:
     """A visitor whose instance is SIGKILLed resumes on the other one and both sides see every message once, in order."""
     services.require_redis()
-    ports = free_ports(2)
-    env = service_env(
-        database_url=fresh_pg_url, redis_url=services.REDIS_URL, bus_prefix=unique_prefix(),
-        allowed_origins=",".join(f"http://127.0.0.1:{p}" for p in ports),
-    )
-    await db_upgrade(env, cwd=tmp_path)
-    await add_staff(env, "anna", "Anna", cwd=tmp_path)
-    a, b = procs.server("a", env, ports[0]), procs.server("b", env, ports[1])
-    await procs.start_all(a, b)
-
-    visitor = await Visitor.start(a.base)
-    clients.add(visitor)
-    await visitor.connect()
-    staff = Staff(b.base, "anna", STAFF_PASSWORD)
-    clients.add(staff)
-    await staff.login()
-    await staff.connect()
+    pair = await two_instances_in_a_chat(procs, clients, tmp_path, fresh_pg_url, services.REDIS_URL)
+    a, b, visitor, staff = pair.a, pair.b, pair.visitor, pair.staff
     assert visitor.ws is not None and staff.ws is not None
     v_on_a, s_on_b = visitor.ws, staff.ws
-    assert (await staff.claim(visitor.id)).status_code == 200
-    state = await v_on_a.expect("state", state="active")  # published on B, delivered on A through Redis
-    assert state["staff"] == "Anna"
 
     log = Log()
 

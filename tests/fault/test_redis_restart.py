@@ -10,17 +10,11 @@ import pytest
 from websockets.protocol import State
 
 from tests.client import WS, Staff, Visitor
-from tests.fault.flow import Clients, Log, pg_messages, seen, seqs, settle, until_seq
+from tests.fault.flow import Clients, Log, pg_messages, seen, seqs, settle, two_instances_in_a_chat, until_seq
 from tests.fault.procs import (
-    STAFF_PASSWORD,
     Procs,
     RedisServer,
     Server,
-    add_staff,
-    db_upgrade,
-    free_ports,
-    service_env,
-    unique_prefix,
 )
 
 pytestmark = pytest.mark.slow
@@ -62,27 +56,10 @@ class Chat:
 @pytest.fixture
 async def chat(procs: Procs, fresh_pg_url: str, clients: Clients, tmp_path: Path) -> Chat:
     redis = await procs.redis()
-    ports = free_ports(2)
-    env = service_env(
-        database_url=fresh_pg_url, redis_url=redis.url, bus_prefix=unique_prefix(),
-        allowed_origins=",".join(f"http://127.0.0.1:{p}" for p in ports),
-    )
-    await db_upgrade(env, cwd=tmp_path)
-    await add_staff(env, "anna", "Anna", cwd=tmp_path)
-    a, b = procs.server("a", env, ports[0]), procs.server("b", env, ports[1])
-    await procs.start_all(a, b)
-
-    visitor = await Visitor.start(a.base)
-    clients.add(visitor)
-    await visitor.connect()
-    staff = Staff(b.base, "anna", STAFF_PASSWORD)
-    clients.add(staff)
-    await staff.login()
-    await staff.connect()
+    pair = await two_instances_in_a_chat(procs, clients, tmp_path, fresh_pg_url, redis.url)
+    visitor, staff = pair.visitor, pair.staff
     assert visitor.ws is not None and staff.ws is not None
-    assert (await staff.claim(visitor.id)).status_code == 200
-    await visitor.ws.expect("state", state="active")
-    return Chat(a, b, redis, visitor, staff, visitor.ws, staff.ws, Log())
+    return Chat(pair.a, pair.b, redis, visitor, staff, visitor.ws, staff.ws, Log())
 
 
 async def test_messages_sent_while_redis_is_down_arrive_after_it_returns_(chat: Chat, fresh_pg_url: str) -> None:
