@@ -12,6 +12,8 @@ from starlette.middleware import Middleware
 from chat import logs
 from chat.bus.base import Bus
 from chat.bus.memory import MemoryBus
+from chat.crypto.envelope import DekCache
+from chat.crypto.keyring import EnvKeyRing, FileKeyRing, KeyError_, KeyProvider
 from chat.service.context import Context
 from chat.settings import Settings
 from chat.store.db import create_engine
@@ -51,13 +53,33 @@ def uvicorn_config(app: Starlette, settings: Settings, host: str, port: int) -> 
     )
 
 
-def create_app(settings: Settings, region: Region | None = None) -> Starlette:
+def make_keyring(settings: Settings) -> KeyProvider:
+    """The KEK ring: MINIMARIA_KEYS, else MINIMARIA_KEYS_FILE, else (SQLite only) a development key file
+    beside the database, generated on first use. PostgreSQL without keys configured is refused."""
+    if settings.keys_json:
+        return EnvKeyRing.from_text(settings.keys_json)
+    if settings.keys_file is not None:
+        return FileKeyRing(settings.keys_file)
+    dev = settings.dev_keys_file
+    if dev is None:
+        raise KeyError_("set MINIMARIA_KEYS_FILE (or MINIMARIA_KEYS): encryption keys are required outside SQLite")
+    if not dev.exists():
+        ring = FileKeyRing.create(dev)
+        logs.event("development_key_file_created", reason="no MINIMARIA_KEYS_FILE set; back it up or lose the data")
+        return ring
+    return FileKeyRing(dev)
+
+
+def create_app(settings: Settings, region: Region | None = None, keyring: KeyProvider | None = None) -> Starlette:
     region = region or load_region(settings.region_config)
+    keyring = keyring or make_keyring(settings)
     engine = create_engine(settings.database_url)
     bus = make_bus(settings)
     # SQLite has one writer anyway; on PostgreSQL a few batches can be in flight at once.
     writer = MessageWriter(engine, workers=1 if settings.is_sqlite else 4)
-    ctx = Context(settings=settings, engine=engine, bus=bus, region=region, writer=writer)
+    ctx = Context(
+        settings=settings, engine=engine, bus=bus, region=region, writer=writer, keys=keyring, deks=DekCache()
+    )
     watcher = QueueWatcher(ctx)
 
     @asynccontextmanager

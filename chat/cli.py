@@ -12,10 +12,13 @@ import os
 import secrets
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from chat import logs
 from chat.errors import ChatError
+from chat.service.context import Context
 from chat.settings import Settings, SettingsError
 from triage import ConfigError, Region, load_region
 
@@ -58,7 +61,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
         _upgrade(settings)
     if args.demo:
         asyncio.run(_demo_staff(settings, region))
-    app = create_app(settings, region)
+    from chat.crypto.keyring import KeyError_
+
+    try:
+        app = create_app(settings, region)
+    except KeyError_ as err:
+        sys.exit(f"minimaria: encryption keys: {err}")
     config = uvicorn_config(app, settings, args.host, args.port)
     print(f"minimaria: serving on http://{args.host}:{args.port}/ (staff console: /staff)", flush=True)
     # uvicorn shuts down gracefully on SIGTERM (sockets get 1012), then raises the signal again with the
@@ -67,16 +75,28 @@ def cmd_serve(args: argparse.Namespace) -> None:
     uvicorn.Server(config).run()
 
 
-async def _demo_staff(settings: Settings, region: Region) -> None:
-    from chat.app import make_bus
-    from chat.service import accounts
-    from chat.service.context import Context
+@asynccontextmanager
+async def _context(settings: Settings, region: Region) -> AsyncIterator[Context]:
+    """The services' Context for a one-off command (no bus traffic, no background tasks)."""
+    from chat.app import make_bus, make_keyring
+    from chat.crypto.envelope import DekCache
     from chat.store.db import create_engine
     from chat.store.writer import MessageWriter
 
     engine = create_engine(settings.database_url)
-    ctx = Context(settings=settings, engine=engine, bus=make_bus(settings), region=region, writer=MessageWriter(engine))
     try:
+        yield Context(
+            settings=settings, engine=engine, bus=make_bus(settings), region=region, writer=MessageWriter(engine),
+            keys=make_keyring(settings), deks=DekCache(),
+        )
+    finally:
+        await engine.dispose()
+
+
+async def _demo_staff(settings: Settings, region: Region) -> None:
+    from chat.service import accounts
+
+    async with _context(settings, region) as ctx:
         print("minimaria: demo staff accounts (passwords change at every --demo start):", flush=True)
         for username, name, roles, teams in DEMO_STAFF:
             password = secrets.token_urlsafe(9)
@@ -85,8 +105,6 @@ async def _demo_staff(settings: Settings, region: Region) -> None:
             except ChatError:
                 await accounts.set_password(ctx, username, password)
             print(f"  {username:<12} {password}   ({', '.join(roles)})", flush=True)
-    finally:
-        await engine.dispose()
 
 
 def cmd_db_upgrade(_args: argparse.Namespace) -> None:
@@ -96,11 +114,7 @@ def cmd_db_upgrade(_args: argparse.Namespace) -> None:
 
 
 def cmd_staff_add(args: argparse.Namespace) -> None:
-    from chat.app import make_bus
     from chat.service import accounts
-    from chat.service.context import Context
-    from chat.store.db import create_engine
-    from chat.store.writer import MessageWriter
 
     settings = _settings()
     region = _region(settings)
@@ -114,12 +128,8 @@ def cmd_staff_add(args: argparse.Namespace) -> None:
         _upgrade(settings)
 
     async def add() -> int:
-        engine = create_engine(settings.database_url)
-        ctx = Context(settings=settings, engine=engine, bus=make_bus(settings), region=region, writer=MessageWriter(engine))
-        try:
+        async with _context(settings, region) as ctx:
             return await accounts.add_staff(ctx, args.username, password, args.role, args.team or [], args.name)
-        finally:
-            await engine.dispose()
 
     try:
         staff_id = asyncio.run(add())

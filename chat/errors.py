@@ -42,6 +42,7 @@ class Code(StrEnum):
     UNAVAILABLE = "unavailable"
     UNSUPPORTED = "unsupported"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    DELETED_BY_RETENTION = "deleted_by_retention"
     INTERNAL = "internal"
 
 

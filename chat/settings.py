@@ -55,6 +55,7 @@ class Settings:
     redis_url: str | None = None
     bus_prefix: str = "mm"
     keys_file: Path | None = None
+    keys_json: str | None = None
     region_config: Path | None = None
     retention_days: int | None = None
     allowed_origins: tuple[str, ...] = ()
@@ -88,6 +89,7 @@ class Settings:
             redis_url=env.get(PREFIX + "REDIS_URL") or None,
             bus_prefix=env.get(PREFIX + "BUS_PREFIX") or cls.bus_prefix,
             keys_file=Path(keys) if keys else None,
+            keys_json=env.get(PREFIX + "KEYS") or None,
             region_config=Path(region) if region else None,
             retention_days=_int(env, "RETENTION_DAYS", 0) if retention else None,
             allowed_origins=origins,
@@ -103,6 +105,20 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, when the database is one (None for in-memory or PostgreSQL)."""
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split(":///", 1)[-1]
+        return None if path in {"", ":memory:"} else Path(path)
+
+    @property
+    def dev_keys_file(self) -> Path | None:
+        """Where the embedded default keeps its generated development key file: beside the SQLite file."""
+        db = self.sqlite_path
+        return db.with_name(db.stem + "-keys.json") if db is not None else None
 
     @property
     def is_sqlite(self) -> bool:

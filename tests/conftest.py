@@ -24,6 +24,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 
 from chat.app import create_app, uvicorn_config
+from chat.crypto.keyring import FileKeyRing
 from chat.service import accounts
 from chat.service.context import Context
 from chat.settings import Settings
@@ -114,7 +115,11 @@ def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Se
         return base.replace(database_url=f"sqlite+aiosqlite:///{db}")
     services.require_redis()
     url = request.getfixturevalue("pg_url")
-    return base.replace(database_url=url, redis_url=services.REDIS_URL, bus_prefix=f"mmtest-{uuid.uuid4().hex[:8]}")
+    keys = tmp_path / "keys.json"
+    FileKeyRing.create(keys)
+    return base.replace(
+        database_url=url, redis_url=services.REDIS_URL, bus_prefix=f"mmtest-{uuid.uuid4().hex[:8]}", keys_file=keys
+    )
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
-
 from tests.client import Visitor
 from tests.conftest import Running, StaffFactory
 
@@ -30,11 +28,10 @@ async def test_ack_comes_before_the_echo_and_means_stored(server: Running, visit
     await visitor.ws.send(type="msg", client_msg_id="m1", text="första")  # type: ignore[union-attr]
     first = await visitor.ws._next(5)  # type: ignore[union-attr]
     assert first["type"] == "ack" and first["seq"] == 1
-    async with httpx.AsyncClient(base_url=server.base):
-        from chat.store import conversations as store
+    from chat.service import conversations
 
-        stored = await store.after(server.ctx.engine, visitor.id, 0)
-    assert [(m.seq, m.body) for m in stored] == [(1, "första")]
+    stored = await conversations.replay(server.ctx, visitor.id, 0)
+    assert [(m["seq"], m["text"]) for m in stored] == [(1, "första")]
 
 
 async def test_resent_message_is_stored_once(server: Running, visitor: Visitor) -> None:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat.bus.base import Bus
+from chat.crypto.envelope import DekCache
+from chat.crypto.keyring import KeyProvider
 from chat.settings import Settings
 from chat.store.writer import MessageWriter
 from triage import Region
@@ -25,4 +27,6 @@ class Context:
     bus: Bus
     region: Region
     writer: MessageWriter
+    keys: KeyProvider
+    deks: DekCache
     clock: Callable[[], datetime] = field(default=utcnow)

@@ -10,11 +10,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from chat import logs
-from chat.crypto import tokens
+from chat.crypto import envelope, tokens
 from chat.errors import BadInput, Code, Conflict, Forbidden, NotFound, Unauthorized
-from chat.service import events
+from chat.service import events, keys
 from chat.service.access import Principal, may_close, may_write
 from chat.service.context import Context
 from chat.store import conversations as store
@@ -49,13 +50,14 @@ async def start(ctx: Context, req: StartRequest) -> Started:
     now = ctx.clock()
     token, code = tokens.new_token(), tokens.new_return_code()
     cid = str(uuid.uuid4())
+    kek_id, wrapped = await keys.new_conversation_key(ctx, cid)
     await store.create(
         ctx.engine, id=cid, state="queued", role=req.role, municipality=req.municipality, topic=req.topic,
         age_band=req.age_band, gender=req.gender, language=req.language, team=decision.team,
         priority=int(decision.priority), visitor_token_hash=tokens.token_hash(token),
         token_expires_at=now + timedelta(hours=ctx.settings.visitor_token_hours),
         return_code_hash=tokens.return_code_hash(code), last_seq=0, visitor_read_seq=0, staff_read_seq=0,
-        created_at=now,
+        created_at=now, wrapped_dek=wrapped, kek_id=kek_id,
     )
     await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
     record = await store.get(ctx.engine, cid)
@@ -93,9 +95,11 @@ async def post(
 
     Returns (message, created); a resend returns the first copy and publishes nothing.
     """
+    sender = "staff" if staff else "visitor"
+    dek = await keys.dek_for(ctx, conversation_id)
     try:
         record, created = await ctx.writer.append(
-            conversation_id=conversation_id, sender="staff" if staff else "visitor", body=text,
+            conversation_id=conversation_id, sender=sender, seal=keys.message_sealer(dek, conversation_id, sender, text),
             client_msg_id=client_msg_id, now=ctx.clock(), staff_id=staff.id if staff else None,
             author=staff.display_name if staff else None,
         )
@@ -104,7 +108,7 @@ async def post(
     if on_stored is not None:
         on_stored(record)
     if created:
-        await ctx.bus.publish(events.conversation_channel(conversation_id), events.encode(events.message_event(record)))
+        await ctx.bus.publish(events.conversation_channel(conversation_id), events.encode(keys.bus_event(record)))
     return record, created
 
 
@@ -119,8 +123,9 @@ async def _refusal(ctx: Context, conversation_id: str, staff: Principal | None) 
     return Conflict(Code.CONFLICT, "The message could not be stored; send it again.")
 
 
-async def replay(ctx: Context, conversation_id: str, after_seq: int) -> list[MessageRecord]:
-    return await store.after(ctx.engine, conversation_id, after_seq)
+async def replay(ctx: Context, conversation_id: str, after_seq: int) -> list[dict[str, Any]]:
+    """``msg`` frames after ``after_seq`` (decrypted; at most one batch: call again from the last seq)."""
+    return await keys.message_frames(ctx, await store.after(ctx.engine, conversation_id, after_seq))
 
 
 async def typing(ctx: Context, conversation_id: str, side: str, on: bool) -> None:
@@ -167,5 +172,8 @@ async def feedback(ctx: Context, token: str, conversation_id: str, rating: int, 
     conv = await visitor_conversation(ctx, token)
     if conv.id != conversation_id:
         raise Forbidden(Code.FORBIDDEN, "That token belongs to another conversation.")
-    if not await store.add_feedback(ctx.engine, conv.id, rating, comment, ctx.clock()):
+    sealed = None
+    if comment:
+        sealed = envelope.seal(await keys.dek_for(ctx, conv.id), comment, keys.feedback_aad(conv.id))
+    if not await store.add_feedback(ctx.engine, conv.id, rating, sealed, ctx.clock()):
         raise Conflict(Code.CONFLICT, "Feedback for this conversation has already been given.")

@@ -7,7 +7,7 @@ instances, and a failed insert rolls the increment back, so there is never a dup
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +43,7 @@ class ConversationRecord:
     claimed_at: datetime | None
     closed_at: datetime | None
     outcome: str | None
+    shredded_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class MessageRecord:
     sender: str
     author: str | None
     client_msg_id: str | None
-    body: str
+    body: bytes  # ciphertext
     created_at: datetime
 
 
@@ -139,12 +140,15 @@ async def recent_waits(engine: AsyncEngine, limit: int = 20) -> list[float]:
     return [(claimed - created).total_seconds() for created, claimed in rows]
 
 
+Seal = Callable[[int], bytes]  # the text, encrypted for the seq it is given (the seq is part of its AAD)
+
+
 async def append(
     engine: AsyncEngine,
     *,
     conversation_id: str,
     sender: str,
-    body: str,
+    seal: Seal,
     client_msg_id: str | None,
     now: datetime,
     staff_id: int | None = None,
@@ -164,6 +168,7 @@ async def append(
             seq = (await conn.execute(next_seq, params)).scalar_one_or_none()
             if seq is None:
                 raise PostRefused
+            body = seal(seq)
             values = {
                 "conversation_id": conversation_id, "seq": seq, "sender": sender, "staff_id": staff_id,
                 "author": author, "client_msg_id": client_msg_id, "body": body, "created_at": now,
@@ -246,7 +251,7 @@ async def count_by_state(engine: AsyncEngine) -> dict[str, int]:
     return {state: int(n) for state, n in rows}
 
 
-async def add_feedback(engine: AsyncEngine, conversation_id: str, rating: int, comment: str | None, now: datetime) -> bool:
+async def add_feedback(engine: AsyncEngine, conversation_id: str, rating: int, comment: bytes | None, now: datetime) -> bool:
     """False when this conversation already has feedback (one per conversation)."""
     try:
         async with engine.begin() as conn:
@@ -256,14 +261,21 @@ async def add_feedback(engine: AsyncEngine, conversation_id: str, rating: int, c
     return True
 
 
-async def add_note(engine: AsyncEngine, conversation_id: str, staff_id: int, body: str, now: datetime) -> None:
+async def add_note(engine: AsyncEngine, conversation_id: str, staff_id: int, body: bytes, now: datetime) -> None:
     async with engine.begin() as conn:
         await conn.execute(N.insert().values(conversation_id=conversation_id, staff_id=staff_id, body=body, created_at=now))
 
 
-async def notes(engine: AsyncEngine, conversation_id: str) -> list[tuple[int | None, str, datetime]]:
+async def notes(engine: AsyncEngine, conversation_id: str) -> list[tuple[int | None, bytes, datetime]]:
     async with engine.connect() as conn:
         rows = await conn.execute(
             select(N.c.staff_id, N.c.body, N.c.created_at).where(N.c.conversation_id == conversation_id).order_by(N.c.id)
         )
     return [(r.staff_id, r.body, r.created_at) for r in rows]
+
+
+async def wrapped_dek(engine: AsyncEngine, conversation_id: str) -> tuple[str | None, bytes | None] | None:
+    """(KEK id, wrapped DEK) of a conversation; (None, None) once shredded; None if there is no such one."""
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(C.c.kek_id, C.c.wrapped_dek).where(C.c.id == conversation_id))).first()
+    return (row.kek_id, row.wrapped_dek) if row else None

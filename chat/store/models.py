@@ -12,8 +12,8 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
-    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -90,6 +90,11 @@ class Conversation(SQLModel, table=True):
     claimed_at: datetime | None = _ts(nullable=True)
     closed_at: datetime | None = _ts(nullable=True)
     outcome: str | None = Field(default=None, sa_column=Column(String(32)))
+    # The conversation's data key, only ever wrapped by a KEK (id beside it). NULL after retention:
+    # everything encrypted under it is unreadable for good (crypto-shredding).
+    wrapped_dek: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    kek_id: str | None = Field(default=None, sa_column=Column(String(64), index=True))
+    shredded_at: datetime | None = _ts(nullable=True)
 
 
 class Message(SQLModel, table=True):
@@ -107,7 +112,7 @@ class Message(SQLModel, table=True):
     staff_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("staff.id", ondelete="SET NULL")))
     author: str | None = Field(default=None, sa_column=Column(String(100)))
     client_msg_id: str | None = Field(default=None, sa_column=Column(String(64)))
-    body: str = Field(sa_column=Column(Text, nullable=False))
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # ciphertext (crypto/envelope.py)
     created_at: datetime = _ts()
 
 
@@ -120,7 +125,7 @@ class Note(SQLModel, table=True):
         sa_column=Column(String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True)
     )
     staff_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("staff.id", ondelete="SET NULL")))
-    body: str = Field(sa_column=Column(Text, nullable=False))
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # ciphertext
     created_at: datetime = _ts()
 
 
@@ -131,7 +136,7 @@ class Feedback(SQLModel, table=True):
         sa_column=Column(String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, unique=True)
     )
     rating: int = Field(sa_column=Column(Integer, nullable=False))
-    comment: str | None = Field(default=None, sa_column=Column(Text))
+    comment: bytes | None = Field(default=None, sa_column=Column(LargeBinary))  # ciphertext
     created_at: datetime = _ts()
 
 

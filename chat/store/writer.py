@@ -35,7 +35,7 @@ class _Irregular(Exception):
 class _Pending:
     conversation_id: str
     sender: str
-    body: str
+    seal: conversations.Seal
     client_msg_id: str | None
     now: datetime
     staff_id: int | None
@@ -66,17 +66,17 @@ class MessageWriter:
                 pending.future.set_exception(ConnectionError("the server is stopping"))
 
     async def append(
-        self, *, conversation_id: str, sender: str, body: str, client_msg_id: str | None, now: datetime,
+        self, *, conversation_id: str, sender: str, seal: conversations.Seal, client_msg_id: str | None, now: datetime,
         staff_id: int | None = None, author: str | None = None,
     ) -> tuple[MessageRecord, bool]:
         """As ``conversations.append``, answered after the commit of the batch it joined."""
         if not self._tasks:
             return await conversations.append(
-                self.engine, conversation_id=conversation_id, sender=sender, body=body, client_msg_id=client_msg_id,
+                self.engine, conversation_id=conversation_id, sender=sender, seal=seal, client_msg_id=client_msg_id,
                 now=now, staff_id=staff_id, author=author,
             )
         future: asyncio.Future[tuple[MessageRecord, bool]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(conversation_id, sender, body, client_msg_id, now, staff_id, author, future))
+        self._queue.put_nowait(_Pending(conversation_id, sender, seal, client_msg_id, now, staff_id, author, future))
         return await future
 
     async def _work(self) -> None:
@@ -104,6 +104,7 @@ class MessageWriter:
         for i, p in enumerate(batch):
             groups.setdefault((p.conversation_id, p.sender, p.staff_id), []).append(i)
         seqs: list[int] = [0] * len(batch)
+        bodies: list[bytes] = []
         rows: list[dict[str, Any]] = []
         async with self.engine.begin() as conn:
             for (cid, sender, sid), members in sorted(groups.items(), key=lambda kv: kv[0][0]):
@@ -118,16 +119,17 @@ class MessageWriter:
                 for offset, i in enumerate(members):
                     seqs[i] = last - len(members) + 1 + offset
             for i, p in enumerate(batch):
+                bodies.append(p.seal(seqs[i]))
                 rows.append({
                     "conversation_id": p.conversation_id, "seq": seqs[i], "sender": p.sender, "staff_id": p.staff_id,
-                    "author": p.author, "client_msg_id": p.client_msg_id, "body": p.body, "created_at": p.now,
+                    "author": p.author, "client_msg_id": p.client_msg_id, "body": bodies[i], "created_at": p.now,
                 })
             try:
                 await conn.execute(conversations.INSERT_MESSAGE, rows)
             except IntegrityError:
                 raise _Irregular from None
         return [
-            MessageRecord(p.conversation_id, seqs[i], p.sender, p.author, p.client_msg_id, p.body, p.now)
+            MessageRecord(p.conversation_id, seqs[i], p.sender, p.author, p.client_msg_id, bodies[i], p.now)
             for i, p in enumerate(batch)
         ]
 
@@ -135,7 +137,7 @@ class MessageWriter:
         for p in batch:
             try:
                 result = await conversations.append(
-                    self.engine, conversation_id=p.conversation_id, sender=p.sender, body=p.body,
+                    self.engine, conversation_id=p.conversation_id, sender=p.sender, seal=p.seal,
                     client_msg_id=p.client_msg_id, now=p.now, staff_id=p.staff_id, author=p.author,
                 )
             except Exception as err:

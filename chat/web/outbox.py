@@ -19,7 +19,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketState
 
 from chat import logs
-from chat.service import conversations, events
+from chat.service import conversations, keys
 from chat.service.context import Context
 
 CLOSE_TRY_AGAIN = 1013
@@ -77,12 +77,12 @@ class Outbox:
             self.unacked.discard(client_msg_id)
             self.frame({"type": "ack", "client_msg_id": client_msg_id, "seq": seq})
 
-    async def _send_msg(self, frame: dict[str, Any], raw: str | None = None) -> None:
+    async def _send_msg(self, frame: dict[str, Any]) -> None:
         cmid = frame.get("client_msg_id")
         if frame.get("from") == self.own_side and cmid in self.unacked:
             self.unacked.discard(cmid)
             await self.ws.send_text(_dump({"type": "ack", "client_msg_id": cmid, "seq": frame["seq"]}))
-        await self.ws.send_text(raw if raw is not None else _dump(frame))
+        await self.ws.send_text(_dump(frame))
 
     def catch_up(self, conversation_id: str) -> None:
         self._put(("catchup", conversation_id))
@@ -176,7 +176,8 @@ class Outbox:
             return  # not followed by this socket, or already sent
         if seq == last + 1:
             self.last_seq[cid] = seq
-            await self._send_msg(event, payload.decode())
+            for frame in await keys.message_frames(self.ctx, [keys.record_from_bus(event)]):
+                await self._send_msg(frame)
         else:
             await self._catch_up(cid)
 
@@ -186,9 +187,9 @@ class Outbox:
             return
         while True:
             batch = await conversations.replay(self.ctx, conversation_id, last)
-            for m in batch:
-                await self._send_msg(events.message_event(m))
-                last = m.seq
+            for frame in batch:
+                await self._send_msg(frame)
+                last = frame["seq"]
             self.last_seq[conversation_id] = last
             if len(batch) < 1000:
                 return

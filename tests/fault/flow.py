@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from chat.crypto.keyring import FileKeyRing
 from tests.client import WS, Staff, Visitor
 from tests.fault.procs import (
     STAFF_PASSWORD,
@@ -54,7 +55,16 @@ async def settle(ws: WS, within: float = 0.5) -> None:
         await ws.expect("no-such-frame-type", timeout=within)
 
 
-async def pg_messages(url: str, conversation_id: str) -> list[Sent]:
+Stored = tuple[int, str, bytes, str]  # (seq, sender, ciphertext, client_msg_id)
+
+
+def matches(stored: list[Stored], expected: list[Sent]) -> bool:
+    """The rows are exactly the expected messages (seq, side, client id), and none holds its text in clear."""
+    same = [(s, f, c) for s, f, _, c in stored] == [(s, f, c) for s, f, _, c in expected]
+    return same and all(text.encode() not in body for (_, _, body, _), (_, _, text, _) in zip(stored, expected, strict=True))
+
+
+async def pg_messages(url: str, conversation_id: str) -> list[Stored]:
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         rows = await conn.fetch(
@@ -63,16 +73,16 @@ async def pg_messages(url: str, conversation_id: str) -> list[Sent]:
         )
     finally:
         await conn.close()
-    return [(r["seq"], r["sender"], r["body"], r["client_msg_id"]) for r in rows]
+    return [(r["seq"], r["sender"], bytes(r["body"]), r["client_msg_id"]) for r in rows]
 
 
-def sqlite_messages(path: Path, conversation_id: str) -> list[Sent]:
+def sqlite_messages(path: Path, conversation_id: str) -> list[Stored]:
     with contextlib.closing(sqlite3.connect(path)) as conn:
         rows = conn.execute(
             "SELECT seq, sender, body, client_msg_id FROM messages WHERE conversation_id = ? ORDER BY seq, id",
             (conversation_id,),
         ).fetchall()
-    return [(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+    return [(int(r[0]), str(r[1]), bytes(r[2]), str(r[3])) for r in rows]
 
 
 class Log:
@@ -130,8 +140,10 @@ async def two_instances_in_a_chat(
     procs: Procs, clients: Clients, tmp_path: Path, database_url: str, redis_url: str
 ) -> Pair:
     ports = free_ports(2)
+    keys = tmp_path / "keys.json"
+    FileKeyRing.create(keys)  # both instances share one key ring, as in production
     env = service_env(
-        database_url=database_url, redis_url=redis_url, bus_prefix=unique_prefix(),
+        database_url=database_url, redis_url=redis_url, bus_prefix=unique_prefix(), keys_file=str(keys),
         allowed_origins=",".join(f"http://127.0.0.1:{p}" for p in ports),
     )
     await db_upgrade(env, cwd=tmp_path)

@@ -4,6 +4,7 @@ irregular ones (resends, closed conversations, staff who do not hold the convers
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -16,6 +17,11 @@ from tests.client import Visitor
 from tests.conftest import Running
 
 
+def plain(text: str) -> Callable[[int], bytes]:
+    """The store stores whatever the service sealed; these tests seal nothing, to look at order only."""
+    return lambda _seq: text.encode()
+
+
 @pytest.fixture
 async def writer(server: Running) -> MessageWriter:
     return server.ctx.writer
@@ -25,30 +31,32 @@ async def test_concurrent_posts_to_many_conversations_get_consecutive_seqs(serve
     visitors = [await Visitor.start(server.base) for _ in range(5)]
     now = datetime.now(UTC)
     results = await asyncio.gather(*(
-        writer.append(conversation_id=v.id, sender="visitor", body=f"{v.id}:{i}", client_msg_id=f"c{i}", now=now)
+        writer.append(conversation_id=v.id, sender="visitor", seal=plain(f"{v.id}:{i}"), client_msg_id=f"c{i}", now=now)
         for i in range(20) for v in visitors
     ))
     assert all(created for _, created in results)
     for v in visitors:
         stored = await store.after(server.ctx.engine, v.id, 0)
         assert [m.seq for m in stored] == list(range(1, 21))
-        assert [m.body for m in stored] == [f"{v.id}:{i}" for i in range(20)]  # arrival order kept
+        assert [m.body.decode() for m in stored] == [f"{v.id}:{i}" for i in range(20)]  # arrival order kept
 
 
 async def test_a_batch_with_resends_and_refusals_answers_each_exactly(server: Running, writer: MessageWriter) -> None:
     open_, closed, unheld = [await Visitor.start(server.base) for _ in range(3)]
     now = datetime.now(UTC)
     staff_id = await accounts.add_staff(server.ctx, "anna", "correct horse battery", ["reception"], ["reception"])
-    first, _ = await writer.append(conversation_id=open_.id, sender="visitor", body="först", client_msg_id="dup", now=now)
+    first, _ = await writer.append(conversation_id=open_.id, sender="visitor", seal=plain("först"), client_msg_id="dup", now=now)
     await store.close(server.ctx.engine, closed.id, "no_contact", now, None)
 
     outcomes = await asyncio.gather(
-        writer.append(conversation_id=open_.id, sender="visitor", body="först", client_msg_id="dup", now=now),
-        writer.append(conversation_id=open_.id, sender="visitor", body="ny", client_msg_id="new", now=now),
-        writer.append(conversation_id=closed.id, sender="visitor", body="sent", client_msg_id="x", now=now),
-        writer.append(conversation_id=unheld.id, sender="staff", body="hej", client_msg_id="s", now=now, staff_id=staff_id),
-        writer.append(conversation_id=open_.id, sender="visitor", body="race", client_msg_id="race", now=now),
-        writer.append(conversation_id=open_.id, sender="visitor", body="race", client_msg_id="race", now=now),
+        writer.append(conversation_id=open_.id, sender="visitor", seal=plain("först"), client_msg_id="dup", now=now),
+        writer.append(conversation_id=open_.id, sender="visitor", seal=plain("ny"), client_msg_id="new", now=now),
+        writer.append(conversation_id=closed.id, sender="visitor", seal=plain("sent"), client_msg_id="x", now=now),
+        writer.append(
+            conversation_id=unheld.id, sender="staff", seal=plain("hej"), client_msg_id="s", now=now, staff_id=staff_id
+        ),
+        writer.append(conversation_id=open_.id, sender="visitor", seal=plain("race"), client_msg_id="race", now=now),
+        writer.append(conversation_id=open_.id, sender="visitor", seal=plain("race"), client_msg_id="race", now=now),
         return_exceptions=True,
     )
     resend, new, to_closed, to_unheld, race_a, race_b = outcomes
@@ -58,7 +66,7 @@ async def test_a_batch_with_resends_and_refusals_answers_each_exactly(server: Ru
     assert isinstance(race_a, tuple) and isinstance(race_b, tuple)
     assert race_a[0].seq == race_b[0].seq and {race_a[1], race_b[1]} == {True, False}
     stored = await store.after(server.ctx.engine, open_.id, 0)
-    assert [m.seq for m in stored] == [1, 2, 3] and sorted(m.body for m in stored) == ["först", "ny", "race"]
+    assert [m.seq for m in stored] == [1, 2, 3] and sorted(m.body.decode() for m in stored) == ["först", "ny", "race"]
     assert await store.after(server.ctx.engine, closed.id, 0) == []
 
 
@@ -69,6 +77,6 @@ async def test_a_stopped_writer_refuses_instead_of_hanging(server: Running) -> N
     await writer.stop()
     # Stopped (no workers): it writes directly, still durable and still answered.
     record, created = await writer.append(
-        conversation_id=v.id, sender="visitor", body="hej", client_msg_id="a", now=datetime.now(UTC)
+        conversation_id=v.id, sender="visitor", seal=plain("hej"), client_msg_id="a", now=datetime.now(UTC)
     )
     assert created and record.seq == 1

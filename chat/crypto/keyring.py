@@ -1,0 +1,177 @@
+"""The KEK ring: key-encryption keys with ids, one primary, from a key file or the environment.
+
+A ring wraps and unwraps data keys (DEKs). It is a protocol so a KMS (e.g. Vault transit) can be
+another provider later. The file provider keeps its file at mode 0600, refuses to load a file that
+group or others can read, writes changes atomically, and re-reads the file when asked for a key id it
+does not know (another process rotated), so running instances pick up rotations by themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import stat
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+WRAP_CONTEXT = b"minimaria/dek/v1|"
+
+
+class KeyError_(Exception):
+    """The ring cannot do what was asked (unknown key id, unreadable file, wrong permissions)."""
+
+
+class KeyProvider(Protocol):
+    def primary_id(self) -> str: ...
+    def ids(self) -> list[str]: ...
+    def wrap(self, dek: bytes, context: str) -> tuple[str, bytes]: ...
+    def unwrap(self, kek_id: str, wrapped: bytes, context: str) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Kek:
+    id: str
+    key: bytes
+    created: str
+
+
+def _new_kek(existing: set[str]) -> Kek:
+    n = len(existing) + 1
+    while f"k{n}" in existing:
+        n += 1
+    return Kek(f"k{n}", AESGCM.generate_key(bit_length=256), datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def _parse(text: str, source: str) -> tuple[str, dict[str, Kek]]:
+    try:
+        data = json.loads(text)
+        keys = {
+            k["id"]: Kek(str(k["id"]), base64.b64decode(k["key"], validate=True), str(k.get("created", "")))
+            for k in data["keys"]
+        }
+        primary = str(data["primary"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise KeyError_(f"{source}: not a valid key file ({type(err).__name__})") from None
+    if primary not in keys or any(len(k.key) != 32 for k in keys.values()):
+        raise KeyError_(f"{source}: the primary key must be listed and every key must be 256 bits")
+    return primary, keys
+
+
+def _dump(primary: str, keys: dict[str, Kek]) -> str:
+    return json.dumps(
+        {"primary": primary, "keys": [{"id": k.id, "key": base64.b64encode(k.key).decode(), "created": k.created}
+                                      for k in keys.values()]},
+        indent=2,
+    )
+
+
+class RingBase:
+    def __init__(self, primary: str, keys: dict[str, Kek]) -> None:
+        self._primary, self._keys = primary, keys
+
+    def primary_id(self) -> str:
+        return self._primary
+
+    def ids(self) -> list[str]:
+        return list(self._keys)
+
+    def wrap(self, dek: bytes, context: str) -> tuple[str, bytes]:
+        nonce = secrets.token_bytes(12)
+        ct = AESGCM(self._keys[self._primary].key).encrypt(nonce, dek, WRAP_CONTEXT + context.encode())
+        return self._primary, nonce + ct
+
+    def unwrap(self, kek_id: str, wrapped: bytes, context: str) -> bytes:
+        kek = self._keys.get(kek_id) or self._missing(kek_id)
+        try:
+            return AESGCM(kek.key).decrypt(wrapped[:12], wrapped[12:], WRAP_CONTEXT + context.encode())
+        except InvalidTag:
+            raise KeyError_("a wrapped data key failed its integrity check") from None
+
+    def _missing(self, kek_id: str) -> Kek:
+        raise KeyError_(f"key {kek_id} is not in the ring")
+
+
+class EnvKeyRing(RingBase):
+    """Keys from MINIMARIA_KEYS (the key file's JSON, e.g. from a secret store); read-only."""
+
+    @classmethod
+    def from_text(cls, text: str) -> EnvKeyRing:
+        return cls(*_parse(text, "MINIMARIA_KEYS"))
+
+
+class FileKeyRing(RingBase):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        super().__init__(*self._read())
+
+    @staticmethod
+    def create(path: Path) -> FileKeyRing:
+        """A new key file with one key, created 0600 and never overwritten."""
+        kek = _new_kek(set())
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(_dump(kek.id, {kek.id: kek}))
+        return FileKeyRing(path)
+
+    def _read(self) -> tuple[str, dict[str, Kek]]:
+        try:
+            mode = self.path.stat().st_mode
+        except OSError as err:
+            raise KeyError_(f"{self.path}: {err.strerror}") from None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeyError_(f"{self.path}: readable by group or others; run: chmod 600 {self.path}")
+        return _parse(self.path.read_text(encoding="utf-8"), str(self.path))
+
+    def reload(self) -> None:
+        with self._lock:
+            self._primary, self._keys = self._read()
+
+    def _missing(self, kek_id: str) -> Kek:
+        self.reload()  # another process may have rotated
+        kek = self._keys.get(kek_id)
+        if kek is None:
+            raise KeyError_(f"key {kek_id} is not in {self.path}")
+        return kek
+
+    def _write(self, primary: str, keys: dict[str, Kek]) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".keys-")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(_dump(primary, keys))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._primary, self._keys = primary, keys
+
+    def rotate(self) -> str:
+        """Add a new key and make it primary; old keys stay for unwrapping until retired."""
+        with self._lock:
+            kek = _new_kek(set(self._keys))
+            self._write(kek.id, {**self._keys, kek.id: kek})
+            return kek.id
+
+    def retire(self, kek_id: str) -> None:
+        with self._lock:
+            if kek_id == self._primary:
+                raise KeyError_("the primary key cannot be retired; rotate first")
+            if kek_id not in self._keys:
+                raise KeyError_(f"key {kek_id} is not in the ring")
+            self._write(self._primary, {k: v for k, v in self._keys.items() if k != kek_id})
+
+
+def describe(ring: KeyProvider) -> list[dict[str, Any]]:
+    return [{"id": k, "primary": k == ring.primary_id()} for k in ring.ids()]
