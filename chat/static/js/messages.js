@@ -93,7 +93,9 @@ export class MessageList {
     }
     const body = document.createElement("p");
     body.className = "msg__text";
-    body.textContent = text;
+    // null: the stored text failed its integrity check; say so instead of showing anything.
+    if (text === null || text === undefined) i18n.text(body, "msg.unreadable");
+    else body.textContent = text;
     const status = document.createElement("span");
     status.className = "msg__status";
     li.append(head, body, status);
