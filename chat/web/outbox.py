@@ -22,6 +22,7 @@ from chat import logs
 from chat.service import conversations, keys
 from chat.service.context import Context
 
+CLOSE_INTERNAL = 1011
 CLOSE_TRY_AGAIN = 1013
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_HELLO_TIMEOUT = 4408
@@ -119,6 +120,11 @@ class Outbox:
     async def run(self) -> None:
         try:
             await self._write()
+        except Exception as err:
+            # Never leave a socket open that no longer sends (a silent drop): close it so the client
+            # reconnects and resumes from its last seq, where the store has everything.
+            logs.event("ws_writer_failed", level=40, error=type(err).__name__)
+            await self._close(CLOSE_INTERNAL)
         finally:
             self._done = True
             self._room.set()  # a reader waiting for room must not wait for a writer that is gone

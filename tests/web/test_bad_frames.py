@@ -237,3 +237,19 @@ async def test_staff_typing_in_unknown_or_closed_conversations_gets_the_same_cod
     for kind, extra in (("msg", {"client_msg_id": "m", "text": "hej"}), ("typing", {"on": True})):
         await staff.ws.send(type=kind, conversation_id=visitor.id, **extra)  # type: ignore[union-attr]
         assert (await staff.ws.expect("error"))["code"] == "conversation_closed", kind  # type: ignore[union-attr]
+
+
+async def test_a_socket_that_cannot_deliver_is_closed_not_left_silent(server: Running, visitor: Visitor) -> None:
+    # A message event this instance cannot turn into a frame (here: a malformed one on the bus) must
+    # close the socket (1011) so the client reconnects and resumes, never leave it open and silent.
+    from chat.service import events
+
+    other = await Visitor.start(server.base)
+    await other.connect()
+    bad = {"type": "msg", "conversation_id": visitor.id, "seq": 1}
+    await server.ctx.bus.publish(events.conversation_channel(visitor.id), events.encode(bad))
+    assert await visitor.ws.closed() == 1011  # type: ignore[union-attr]
+    assert (await other.say("andra påverkas inte", "o1"))["seq"] == 1
+    await other.ws.close()  # type: ignore[union-attr]
+    await visitor.connect()  # and the visitor resumes normally
+    assert (await visitor.say("tillbaka", "v1"))["seq"] == 1
