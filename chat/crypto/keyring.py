@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -37,6 +37,16 @@ class KeyProvider(Protocol):
     def unwrap(self, kek_id: str, wrapped: bytes, context: str) -> bytes: ...
 
 
+@runtime_checkable
+class ManagedRing(KeyProvider, Protocol):
+    """A ring this service may change itself (the key file); an environment or KMS ring is managed elsewhere."""
+
+    def reload(self) -> None: ...
+    def rotate(self) -> str: ...
+    def retire(self, kek_id: str) -> None: ...
+    def primary_since(self) -> datetime | None: ...
+
+
 @dataclass(frozen=True)
 class Kek:
     id: str
@@ -45,10 +55,10 @@ class Kek:
 
 
 def _new_kek(existing: set[str]) -> Kek:
-    n = len(existing) + 1
-    while f"k{n}" in existing:
-        n += 1
-    return Kek(f"k{n}", AESGCM.generate_key(bit_length=256), datetime.now(UTC).isoformat(timespec="seconds"))
+    # Ids only grow (k1, k2, …): a retired key's id is never given to another key.
+    numbers = [int(k[1:]) for k in existing if k[:1] == "k" and k[1:].isdigit()]
+    kek_id = f"k{max(numbers, default=0) + 1}"
+    return Kek(kek_id, AESGCM.generate_key(bit_length=256), datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def _parse(text: str, source: str) -> tuple[str, dict[str, Kek]]:
@@ -76,7 +86,16 @@ def _dump(primary: str, keys: dict[str, Kek]) -> str:
 
 class RingBase:
     def __init__(self, primary: str, keys: dict[str, Kek]) -> None:
-        self._primary, self._keys = primary, keys
+        # One attribute, replaced whole: a reload in another thread never shows a primary without its key.
+        self._state = (primary, keys)
+
+    @property
+    def _primary(self) -> str:
+        return self._state[0]
+
+    @property
+    def _keys(self) -> dict[str, Kek]:
+        return self._state[1]
 
     def primary_id(self) -> str:
         return self._primary
@@ -85,9 +104,10 @@ class RingBase:
         return list(self._keys)
 
     def wrap(self, dek: bytes, context: str) -> tuple[str, bytes]:
+        primary, keys = self._state
         nonce = secrets.token_bytes(12)
-        ct = AESGCM(self._keys[self._primary].key).encrypt(nonce, dek, WRAP_CONTEXT + context.encode())
-        return self._primary, nonce + ct
+        ct = AESGCM(keys[primary].key).encrypt(nonce, dek, WRAP_CONTEXT + context.encode())
+        return primary, nonce + ct
 
     def unwrap(self, kek_id: str, wrapped: bytes, context: str) -> bytes:
         kek = self._keys.get(kek_id) or self._missing(kek_id)
@@ -134,7 +154,16 @@ class FileKeyRing(RingBase):
 
     def reload(self) -> None:
         with self._lock:
-            self._primary, self._keys = self._read()
+            self._state = self._read()
+
+    def primary_since(self) -> datetime | None:
+        """When the primary key was made (it is made primary when it is made); None if unrecorded."""
+        primary, keys = self._state
+        try:
+            since = datetime.fromisoformat(keys[primary].created)
+        except ValueError:
+            return None
+        return since if since.tzinfo is not None else since.replace(tzinfo=UTC)
 
     def _missing(self, kek_id: str) -> Kek:
         self.reload()  # another process may have rotated
@@ -155,22 +184,24 @@ class FileKeyRing(RingBase):
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        self._primary, self._keys = primary, keys
+        self._state = (primary, keys)
 
     def rotate(self) -> str:
         """Add a new key and make it primary; old keys stay for unwrapping until retired."""
         with self._lock:
-            kek = _new_kek(set(self._keys))
-            self._write(kek.id, {**self._keys, kek.id: kek})
+            _, keys = self._read()  # the file as it is now, not as this process last saw it
+            kek = _new_kek(set(keys))
+            self._write(kek.id, {**keys, kek.id: kek})
             return kek.id
 
     def retire(self, kek_id: str) -> None:
         with self._lock:
-            if kek_id == self._primary:
+            primary, keys = self._read()
+            if kek_id == primary:
                 raise KeyError_("the primary key cannot be retired; rotate first")
-            if kek_id not in self._keys:
+            if kek_id not in keys:
                 raise KeyError_(f"key {kek_id} is not in the ring")
-            self._write(self._primary, {k: v for k, v in self._keys.items() if k != kek_id})
+            self._write(primary, {k: v for k, v in keys.items() if k != kek_id})
 
 
 def describe(ring: KeyProvider) -> list[dict[str, Any]]:
