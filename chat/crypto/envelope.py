@@ -37,8 +37,10 @@ def seal(dek: bytes, plaintext: str, associated: bytes, dek_version: int = 1) ->
     return _HEAD.pack(FORMAT, dek_version) + nonce + AESGCM(dek).encrypt(nonce, plaintext.encode(), associated)
 
 
-def open_(dek: bytes, blob: bytes, associated: bytes) -> str:
-    if len(blob) < _HEAD.size + 12 + 16 or blob[0] != FORMAT:
+def open_(dek: bytes, blob: bytes, associated: bytes, dek_version: int = 1) -> str:
+    # The header is not covered by the tag, so it must be exactly what ``seal`` wrote: otherwise a
+    # flipped bit in the DEK version would go unnoticed (every other byte is checked by GCM).
+    if len(blob) < _HEAD.size + 12 + 16 or _HEAD.unpack_from(blob) != (FORMAT, dek_version):
         raise Tampered("unknown format")
     nonce = blob[_HEAD.size : _HEAD.size + 12]
     try:
