@@ -1,0 +1,42 @@
+"""Retention: crypto-shredding conversations closed more than N days ago, in batches.
+
+How long transcripts are kept is the clinic's decision (anonymous chats are not a patient journal); the
+operator sets it with ``MINIMARIA_RETENTION_DAYS`` or ``minimaria retention run --days N``. Afterwards a
+shredded conversation's texts are gone for every reader: its DEK and ciphertexts are deleted, and
+transcript, socket and feedback answer ``deleted_by_retention``. Its content-free metadata stays for
+statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from chat import logs
+from chat.errors import BadInput, Code
+from chat.service.context import Context
+from chat.store import retention as store
+
+
+async def run(ctx: Context, days: int, batch: int = 500, progress: Callable[[int], None] | None = None) -> int:
+    """Shred every conversation closed more than ``days`` days ago and not yet shredded; returns how many.
+
+    Each batch is one transaction. Shredded conversations' DEKs are dropped from this process's cache.
+    """
+    if days < 0:
+        raise BadInput(Code.INVALID, "The retention must be 0 days or more.")
+    if batch < 1:
+        raise BadInput(Code.INVALID, "The batch size must be at least 1.")
+    now = ctx.clock()
+    closed_before = now - timedelta(days=days)
+    total = 0
+    # Terminates: a selected id is either shredded or, having changed, no longer selected.
+    while ids := await store.due(ctx.engine, closed_before, batch):
+        done = await store.shred(ctx.engine, ids, closed_before, now)
+        for cid in done:
+            ctx.deks.drop(cid)
+        total += len(done)
+        if progress is not None and done:
+            progress(total)
+    logs.event("retention_run", count=total)
+    return total
