@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,6 +16,7 @@ from chat.bus.base import Bus
 from chat.bus.memory import MemoryBus
 from chat.crypto.envelope import DekCache
 from chat.crypto.keyring import EnvKeyRing, FileKeyRing, KeyError_, KeyProvider
+from chat.service import keys, retention
 from chat.service.context import Context
 from chat.settings import Settings
 from chat.store.db import create_engine
@@ -70,6 +73,30 @@ def make_keyring(settings: Settings) -> KeyProvider:
     return FileKeyRing(dev)
 
 
+async def every(interval_s: float, job: Callable[[], Awaitable[object]], name: str) -> None:
+    """Run ``job`` now and then every ``interval_s`` until cancelled; a failure is logged (type only) and
+    tried again next time. Running at start too means frequent restarts cannot starve an hourly job."""
+    while True:
+        try:
+            await job()
+        except Exception as err:
+            logs.event(f"{name}_failed", level=40, error=type(err).__name__)
+        await asyncio.sleep(interval_s)
+
+
+Job = tuple[str, float, Callable[[], Awaitable[object]]]
+
+
+def background_jobs(ctx: Context) -> list[Job]:
+    """The server's periodic jobs (name, interval, job): re-reading the key file, so new conversations use a
+    primary rotated by another process; and retention, when MINIMARIA_RETENTION_DAYS is set."""
+    jobs: list[Job] = [("keys_reload", ctx.settings.keys_reload_s, lambda: keys.reload(ctx))]
+    days = ctx.settings.retention_days
+    if days is not None:
+        jobs.append(("retention", ctx.settings.retention_interval_s, lambda: retention.run(ctx, days)))
+    return jobs
+
+
 def create_app(settings: Settings, region: Region | None = None, keyring: KeyProvider | None = None) -> Starlette:
     region = region or load_region(settings.region_config)
     keyring = keyring or make_keyring(settings)
@@ -87,11 +114,17 @@ def create_app(settings: Settings, region: Region | None = None, keyring: KeyPro
         await bus.start()
         await writer.start()
         await watcher.start()
+        tasks = [asyncio.create_task(every(i, job, name), name=name) for name, i, job in background_jobs(ctx)]
         logs.event("started", backend=bus.name, url_kind="sqlite" if settings.is_sqlite else "postgresql")
         try:
             yield
         finally:
             app.state.draining = True
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await watcher.stop()
             await writer.stop()
             await bus.close()

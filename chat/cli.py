@@ -1,4 +1,4 @@
-"""The ``minimaria`` command: serve, db upgrade, staff add, config check.
+"""The ``minimaria`` command: serve, db upgrade, staff add, keys, retention, config check.
 
 ``Settings.from_env(os.environ)`` runs here, once, and is passed down.
 """
@@ -12,15 +12,18 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from chat import logs
 from chat.errors import ChatError
 from chat.service.context import Context
 from chat.settings import Settings, SettingsError
 from triage import ConfigError, Region, load_region
+
+T = TypeVar("T")
 
 DEMO_STAFF = [
     ("reception", "Reception (demo)", ["reception"], ["reception"]),
@@ -138,6 +141,97 @@ def cmd_staff_add(args: argparse.Namespace) -> None:
     print(f"minimaria: added {args.username} (id {staff_id})")
 
 
+def _run_service(settings: Settings, use: Callable[[Context], Awaitable[T]]) -> T:
+    """Run one service call in a fresh Context; a refusal or a key problem exits 1 with its message."""
+    from chat.crypto.keyring import KeyError_
+
+    if settings.is_sqlite:
+        _upgrade(settings)
+
+    async def run() -> T:
+        async with _context(settings, _region(settings)) as ctx:
+            return await use(ctx)
+
+    try:
+        return asyncio.run(run())
+    except ChatError as err:
+        sys.exit(f"minimaria: {err.message}")
+    except KeyError_ as err:
+        sys.exit(f"minimaria: encryption keys: {err}")
+
+
+def cmd_keys_init(_args: argparse.Namespace) -> None:
+    from chat.crypto.keyring import FileKeyRing
+
+    settings = _settings()
+    if settings.keys_json:
+        sys.exit("minimaria: MINIMARIA_KEYS is set: the keys come from there, not from a key file")
+    if settings.keys_file is None:
+        sys.exit("minimaria: set MINIMARIA_KEYS_FILE to the path of the key file to create")
+    try:
+        ring = FileKeyRing.create(settings.keys_file)
+    except FileExistsError:
+        sys.exit(f"minimaria: {settings.keys_file} already exists; it is never overwritten")
+    except OSError as err:
+        sys.exit(f"minimaria: {settings.keys_file}: {err.strerror}")
+    print(f"minimaria: created {settings.keys_file} (mode 0600) with primary key {ring.primary_id()}; back it up "
+          "apart from the database: without it the transcripts cannot be read")
+
+
+def cmd_keys_list(_args: argparse.Namespace) -> None:
+    from chat.service import keys
+
+    used = _run_service(_settings(), keys.list_keys)
+    print(f"{'KEY':<8} {'PRIMARY':<8} CONVERSATIONS")
+    for k in used:
+        note = "" if k.in_ring else "   MISSING from the ring: these conversations cannot be read"
+        print(f"{k.id:<8} {'yes' if k.primary else '':<8} {k.conversations}{note}")
+
+
+def cmd_keys_rotate(_args: argparse.Namespace) -> None:
+    from chat.service import keys
+
+    settings = _settings()
+    new = _run_service(settings, keys.rotate)
+    print(f"minimaria: {new} is the new primary key; running servers pick it up within {settings.keys_reload_s:g} s. "
+          "Existing data keys stay under their old key until `minimaria keys rewrap`.")
+
+
+def cmd_keys_rewrap(args: argparse.Namespace) -> None:
+    from chat.service import keys
+
+    def progress(so_far: keys.RewrapResult) -> None:
+        print(f"minimaria: rewrapped {so_far.rewrapped} so far", flush=True)
+
+    done = _run_service(_settings(), lambda ctx: keys.rewrap(ctx, args.batch, progress))
+    print(f"minimaria: rewrapped {done.rewrapped} data key(s) under {done.primary}", flush=True)
+    if done.failed:
+        sys.exit(f"minimaria: {done.failed} data key(s) could not be unwrapped (key missing from the ring, or a "
+                 "damaged row) and stay as they were; see `minimaria keys list`")
+
+
+def cmd_keys_retire(args: argparse.Namespace) -> None:
+    from chat.service import keys
+
+    _run_service(_settings(), lambda ctx: keys.retire(ctx, args.key_id))
+    print(f"minimaria: retired {args.key_id}; it is no longer in the key file (older backups of the file still hold it)")
+
+
+def cmd_retention_run(args: argparse.Namespace) -> None:
+    from chat.service import retention
+
+    settings = _settings()
+    days = args.days if args.days is not None else settings.retention_days
+    if days is None:
+        sys.exit("minimaria: how many days to keep? Give --days N or set MINIMARIA_RETENTION_DAYS")
+
+    def progress(so_far: int) -> None:
+        print(f"minimaria: shredded {so_far} so far", flush=True)
+
+    n = _run_service(settings, lambda ctx: retention.run(ctx, days, args.batch, progress))
+    print(f"minimaria: shredded {n} conversation(s) closed more than {days} day(s) ago", flush=True)
+
+
 def cmd_config_check(args: argparse.Namespace) -> None:
     path = Path(args.file) if args.file else _settings().region_config
     try:
@@ -149,6 +243,23 @@ def cmd_config_check(args: argparse.Namespace) -> None:
         print(f"{path}: {err.strerror}", file=sys.stderr)
         sys.exit(1)
     print(f"{path or 'dalarna.toml (bundled)'}: ok — {len(region.municipalities)} municipalities, {len(region.teams)} teams")
+
+
+def _at_least_zero(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _at_least_one(raw: str) -> int:
+    value = _at_least_zero(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -172,6 +283,25 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--team", action="append", help="a team id from the region config (repeatable)")
     add.add_argument("--name", help="display name shown to visitors (default: the username)")
     add.set_defaults(func=cmd_staff_add)
+
+    keys = sub.add_parser("keys", help="encryption key ring").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("init", help="create the key file MINIMARIA_KEYS_FILE (0600; never overwrites)").set_defaults(
+        func=cmd_keys_init)
+    keys.add_parser("list", help="each key, which is primary, how many conversations it wraps").set_defaults(
+        func=cmd_keys_list)
+    keys.add_parser("rotate", help="add a new primary key to the key file").set_defaults(func=cmd_keys_rotate)
+    rewrap = keys.add_parser("rewrap", help="rewrap every data key under the primary key (online, resumable)")
+    rewrap.add_argument("--batch", type=_at_least_one, default=500, help="conversations per transaction (default 500)")
+    rewrap.set_defaults(func=cmd_keys_rewrap)
+    retire = keys.add_parser("retire", help="remove a key that nothing references any more")
+    retire.add_argument("key_id")
+    retire.set_defaults(func=cmd_keys_retire)
+
+    retention = sub.add_parser("retention", help="retention").add_subparsers(dest="retention_command", required=True)
+    run = retention.add_parser("run", help="crypto-shred conversations closed more than N days ago")
+    run.add_argument("--days", type=_at_least_zero, help="default: MINIMARIA_RETENTION_DAYS")
+    run.add_argument("--batch", type=_at_least_one, default=500, help="conversations per transaction (default 500)")
+    run.set_defaults(func=cmd_retention_run)
 
     config = sub.add_parser("config", help="region config").add_subparsers(dest="config_command", required=True)
     check = config.add_parser("check", help="validate a region config (default: the configured or bundled one)")

@@ -43,6 +43,9 @@ class Code(StrEnum):
     UNSUPPORTED = "unsupported"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     DELETED_BY_RETENTION = "deleted_by_retention"
+    # Key management (the CLI).
+    KEYS_READ_ONLY = "keys_read_only"
+    KEY_IN_USE = "key_in_use"
     INTERNAL = "internal"
 
 

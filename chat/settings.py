@@ -49,6 +49,20 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{PREFIX}{name} must be true or false")
 
 
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if value <= 0:
+        raise SettingsError(f"{PREFIX}{name} must be more than 0")
+    return value
+
+
+def _days(env: Mapping[str, str]) -> int:
+    days = _int(env, "RETENTION_DAYS", 0)
+    if days < 0:
+        raise SettingsError(f"{PREFIX}RETENTION_DAYS must be 0 or more")
+    return days
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///minimaria.db"
@@ -58,6 +72,8 @@ class Settings:
     keys_json: str | None = None
     region_config: Path | None = None
     retention_days: int | None = None
+    retention_interval_s: float = 3600.0  # how often `serve` runs retention when retention_days is set
+    keys_reload_s: float = 60.0  # how often `serve` re-reads the key file (and how long `keys retire` waits for it)
     allowed_origins: tuple[str, ...] = ()
     metrics_token: str | None = None
     secure_cookies: bool = False
@@ -91,7 +107,9 @@ class Settings:
             keys_file=Path(keys) if keys else None,
             keys_json=env.get(PREFIX + "KEYS") or None,
             region_config=Path(region) if region else None,
-            retention_days=_int(env, "RETENTION_DAYS", 0) if retention else None,
+            retention_days=_days(env) if retention else None,
+            retention_interval_s=_positive(env, "RETENTION_INTERVAL_S", cls.retention_interval_s),
+            keys_reload_s=_positive(env, "KEYS_RELOAD_S", cls.keys_reload_s),
             allowed_origins=origins,
             metrics_token=env.get(PREFIX + "METRICS_TOKEN") or None,
             secure_cookies=_bool(env, "SECURE_COOKIES", False),

@@ -1,5 +1,6 @@
 """Data keys and sealing: a DEK per conversation, wrapped by the primary KEK; every stored text sealed
-under it with associated data that pins it to its place. Rotation and rewrap live here too.
+under it with associated data that pins it to its place. Key management lives here too: list, rotate,
+rewrap, retire, and the running server's re-reading of its key file.
 
 Unwrapped DEKs live only in the Context's bounded, expiring cache. A DEK that is gone (retention) makes
 the conversation's texts unreadable for good: callers get ``Gone(deleted_by_retention)``.
@@ -9,15 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from chat import logs
 from chat.crypto import envelope
-from chat.errors import Code, Gone, NotFound
+from chat.crypto.keyring import KeyError_, KeyProvider, ManagedRing
+from chat.errors import BadInput, Code, Conflict, Gone, NotFound
 from chat.service.context import Context
 from chat.store import conversations as store
+from chat.store import keys as keys_store
 from chat.store.conversations import MessageRecord, Seal
+from chat.store.keys import Rewrapped, WrappedKey
 
 
 async def new_conversation_key(ctx: Context, conversation_id: str) -> tuple[str, bytes]:
@@ -106,3 +112,128 @@ async def message_frames(ctx: Context, records: list[MessageRecord]) -> list[dic
             frame["unreadable"] = True
         frames.append(frame)
     return frames
+
+
+# Key management.
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    id: str
+    primary: bool
+    conversations: int  # how many conversations' DEKs this KEK wraps
+    in_ring: bool  # False: referenced by the database but missing from the ring (those DEKs cannot be opened)
+
+
+@dataclass(frozen=True)
+class RewrapResult:
+    primary: str
+    rewrapped: int
+    failed: int  # DEKs that could not be unwrapped (KEK missing or damaged row); they stay as they were
+
+
+async def list_keys(ctx: Context) -> list[KeyUse]:
+    counts = await keys_store.count_by_kek(ctx.engine)
+    primary, ids = ctx.keys.primary_id(), ctx.keys.ids()
+    known = [KeyUse(k, k == primary, counts.get(k, 0), True) for k in ids]
+    return known + [KeyUse(k, False, n, False) for k, n in sorted(counts.items()) if k not in ids]
+
+
+def _managed(ctx: Context) -> ManagedRing:
+    if not isinstance(ctx.keys, ManagedRing):
+        raise Conflict(
+            Code.KEYS_READ_ONLY,
+            "The keys come from MINIMARIA_KEYS, which this command cannot change: add a new key to that value, "
+            "make it primary, and restart the servers.",
+        )
+    return ctx.keys
+
+
+async def rotate(ctx: Context) -> str:
+    """A new KEK in the key file, made primary; returns its id. Existing DEKs stay under their KEK."""
+    new = await asyncio.to_thread(_managed(ctx).rotate)
+    logs.event("keys_rotated", key_id=new)
+    return new
+
+
+async def rewrap(ctx: Context, batch: int = 500, progress: Callable[[RewrapResult], None] | None = None) -> RewrapResult:
+    """Rewrap every DEK not under the primary KEK, ``batch`` conversations per transaction.
+
+    Safe beside live traffic (each UPDATE is conditional on the KEK it was read under) and resumable:
+    after a crash, running it again simply continues with what is left. Messages are not touched.
+    """
+    if batch < 1:
+        raise BadInput(Code.INVALID, "The batch size must be at least 1.")
+    primary = ctx.keys.primary_id()
+    after, rewrapped, failed = "", 0, 0
+    while rows := await keys_store.not_under(ctx.engine, primary, after, batch):
+        after = rows[-1].conversation_id  # keyset paging: a row that fails is not met again in this run
+        # Unwrapping may re-read the key file: off the event loop, a batch at a time.
+        fresh, bad = await asyncio.to_thread(_rewrap_batch, ctx.keys, rows)
+        rewrapped += await keys_store.rewrap(ctx.engine, fresh)
+        failed += len(bad)
+        for cid in bad:
+            logs.event("rewrap_failed", level=40, conversation_id=cid)
+        if progress is not None:
+            progress(RewrapResult(primary, rewrapped, failed))
+    logs.event("keys_rewrapped", key_id=primary, count=rewrapped)
+    return RewrapResult(primary, rewrapped, failed)
+
+
+def _rewrap_batch(ring: KeyProvider, rows: list[WrappedKey]) -> tuple[list[Rewrapped], list[str]]:
+    fresh, bad = [], []
+    for r in rows:
+        try:
+            dek = ring.unwrap(r.kek_id, r.wrapped, r.conversation_id)
+        except KeyError_:
+            bad.append(r.conversation_id)
+            continue
+        kek_id, wrapped = ring.wrap(dek, r.conversation_id)
+        fresh.append(Rewrapped(r.conversation_id, r.kek_id, kek_id, wrapped))
+    return fresh, bad
+
+
+async def retire(ctx: Context, kek_id: str) -> None:
+    """Remove a KEK from the key file: only when it is not primary and no conversation references it.
+
+    Running servers re-read the key file every ``keys_reload_s``; until they have, one of them may still
+    hold the old primary and wrap a new conversation's DEK under it. So a KEK is retired only once the
+    current primary is older than two such intervals, and the references are counted after that check.
+    """
+    ring = _managed(ctx)
+    await asyncio.to_thread(ring.reload)
+    primary = ring.primary_id()
+    if kek_id == primary:
+        raise Conflict(Code.KEY_IN_USE, f"{kek_id} is the primary key: rotate, then rewrap, then retire it.")
+    if kek_id not in ring.ids():
+        raise NotFound(f"There is no key {kek_id} in the ring.")
+    since = ring.primary_since()
+    wait = timedelta(seconds=2 * ctx.settings.keys_reload_s)
+    if since is not None and ctx.clock() < since + wait:
+        left = (since + wait - ctx.clock()).total_seconds()
+        raise Conflict(
+            Code.KEY_IN_USE,
+            f"{primary} became primary only recently; running servers re-read the key file every "
+            f"{ctx.settings.keys_reload_s:g} s and may still use {kek_id} for new conversations: "
+            f"try again in {left:.0f} s (then rewrap once more if it still wraps any).",
+        )
+    n = await keys_store.count_under(ctx.engine, kek_id)
+    if n:
+        raise Conflict(
+            Code.KEY_IN_USE, f"{kek_id} still wraps the data keys of {n} conversation(s): run `minimaria keys rewrap` first."
+        )
+    await asyncio.to_thread(ring.retire, kek_id)
+    logs.event("keys_retired", key_id=kek_id)
+
+
+async def reload(ctx: Context) -> str | None:
+    """Re-read the key file (another process may have rotated); the new primary's id when it changed."""
+    if not isinstance(ctx.keys, ManagedRing):
+        return None
+    before = ctx.keys.primary_id()
+    await asyncio.to_thread(ctx.keys.reload)
+    after = ctx.keys.primary_id()
+    if after == before:
+        return None
+    logs.event("keys_reloaded", key_id=after)
+    return after

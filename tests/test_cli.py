@@ -1,0 +1,145 @@
+"""chat/cli.py: the `minimaria keys` and `minimaria retention` commands, run as real processes on a temp SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chat.app import create_app
+from chat.crypto.envelope import DekCache
+from chat.crypto.keyring import FileKeyRing
+from chat.service import conversations
+from chat.service.context import Context
+from chat.settings import Settings
+from tests import cli
+from tests.fault.procs import minimaria_cmd
+
+
+@pytest.fixture
+def settings(tmp_path: Path, sqlite_template: Path) -> Settings:
+    db = tmp_path / "chat.db"
+    shutil.copy(sqlite_template, db)
+    return Settings(database_url=f"sqlite+aiosqlite:///{db}", keys_file=tmp_path / "keys.json", keys_reload_s=0.1)
+
+
+@pytest.fixture
+def env(settings: Settings) -> dict[str, str]:
+    return cli.env_for(settings)
+
+
+def _seed(settings: Settings, n: int, with_message: int = 0) -> list[str]:
+    """``n`` conversations started through the service (DEKs under the current primary); the first
+    ``with_message`` of them get one visitor message each."""
+
+    async def seed() -> list[str]:
+        ctx: Context = create_app(settings).state.ctx
+        try:
+            ids = [(await conversations.start(ctx, conversations.StartRequest(role="young"))).conversation.id
+                   for _ in range(n)]
+            for cid in ids[:with_message]:
+                await conversations.post(ctx, cid, f"text of {cid}", "m1")
+            return ids
+        finally:
+            await ctx.engine.dispose()
+
+    return asyncio.run(seed())
+
+
+def _replay_with_a_fresh_ring(settings: Settings, ids: list[str]) -> dict[str, list[str]]:
+    """Every conversation's texts, read with the key file as it is now and no cached DEK."""
+
+    async def replay() -> dict[str, list[str]]:
+        ctx: Context = create_app(settings).state.ctx
+        ctx = dataclasses.replace(ctx, keys=FileKeyRing(cli.key_file(settings)), deks=DekCache())
+        try:
+            return {cid: [m["text"] for m in await conversations.replay(ctx, cid, 0)] for cid in ids}
+        finally:
+            await ctx.engine.dispose()
+
+    return asyncio.run(replay())
+
+
+def test_keys_init_creates_a_private_key_file_and_never_overwrites_it(env: dict[str, str], settings: Settings) -> None:
+    """`keys init` writes MINIMARIA_KEYS_FILE with mode 0600; a second run exits 1 and leaves it as it was."""
+    out = cli.ok(cli.minimaria(env, "keys", "init"))
+    path = cli.key_file(settings)
+    assert "primary key k1" in out and stat.S_IMODE(path.stat().st_mode) == 0o600
+    before = path.read_bytes()
+    again = cli.minimaria(env, "keys", "init")
+    assert again.returncode == 1 and "never overwritten" in again.stderr
+    assert path.read_bytes() == before
+
+
+def test_keys_from_the_environment_cannot_be_rotated_or_initialised(env: dict[str, str], settings: Settings) -> None:
+    """With MINIMARIA_KEYS set, `keys rotate` and `keys init` exit 1 saying where the keys come from."""
+    FileKeyRing.create(cli.key_file(settings))
+    from_env = {**env, "MINIMARIA_KEYS": cli.key_file(settings).read_text()}
+    rotate = cli.minimaria(from_env, "keys", "rotate")
+    assert rotate.returncode == 1 and "MINIMARIA_KEYS" in rotate.stderr
+    init = cli.minimaria(from_env, "keys", "init")
+    assert init.returncode == 1 and "MINIMARIA_KEYS" in init.stderr
+    assert cli.key_counts(cli.ok(cli.minimaria(from_env, "keys", "list"))) == {"k1": (True, 0)}
+
+
+def test_rewrap_killed_midway_finishes_on_the_next_run(env: dict[str, str], settings: Settings) -> None:
+    """A `keys rewrap` killed (SIGKILL) after its first batch leaves a consistent state; the next run rewraps the rest."""
+    FileKeyRing.create(cli.key_file(settings))
+    ids = _seed(settings, 300, with_message=3)
+    cli.ok(cli.minimaria(env, "keys", "rotate"))
+
+    with subprocess.Popen([*minimaria_cmd(), "keys", "rewrap", "--batch", "1"], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            assert "so far" in proc.stdout.readline()  # the first batch is committed
+        finally:
+            proc.kill()
+    left = cli.key_counts(cli.ok(cli.minimaria(env, "keys", "list")))
+    assert 0 < left["k1"][1] < 300, "the kill did not land midway"
+    assert left["k1"][1] + left["k2"][1] == 300
+
+    out = cli.ok(cli.minimaria(env, "keys", "rewrap", "--batch", "50"))
+    assert out.splitlines()[-1] == f"minimaria: rewrapped {left['k1'][1]} data key(s) under k2"
+    assert cli.key_counts(cli.ok(cli.minimaria(env, "keys", "list"))) == {"k1": (False, 0), "k2": (True, 300)}
+    texts = _replay_with_a_fresh_ring(settings, ids[:3])
+    assert texts == {cid: [f"text of {cid}"] for cid in ids[:3]}
+
+
+def test_retire_waits_until_running_servers_have_reread_the_key_file(env: dict[str, str], settings: Settings) -> None:
+    """Right after a rotation, `keys retire` of the old key exits 1: servers re-read the file only every 60 s."""
+    FileKeyRing.create(cli.key_file(settings))
+    cli.ok(cli.minimaria(env, "keys", "rotate"))
+    slow = {**env, "MINIMARIA_KEYS_RELOAD_S": "60"}
+    refused = cli.minimaria(slow, "keys", "retire", "k1")
+    assert refused.returncode == 1 and "try again in" in refused.stderr
+    assert FileKeyRing(cli.key_file(settings)).ids() == ["k1", "k2"]
+
+
+def test_retention_run_takes_days_from_the_flag_or_the_setting(env: dict[str, str], settings: Settings) -> None:
+    """`retention run` without --days uses MINIMARIA_RETENTION_DAYS, and with neither exits 1 asking for one."""
+    FileKeyRing.create(cli.key_file(settings))
+    neither = cli.minimaria(env, "retention", "run")
+    assert neither.returncode == 1 and "--days N or set MINIMARIA_RETENTION_DAYS" in neither.stderr
+    from_setting = cli.ok(cli.minimaria({**env, "MINIMARIA_RETENTION_DAYS": "90"}, "retention", "run"))
+    assert "closed more than 90 day(s) ago" in from_setting
+    from_flag = cli.ok(cli.minimaria({**env, "MINIMARIA_RETENTION_DAYS": "90"}, "retention", "run", "--days", "30"))
+    assert "closed more than 30 day(s) ago" in from_flag
+    negative = cli.minimaria(env, "retention", "run", "--days", "-1")
+    assert negative.returncode == 2 and "0 or more" in negative.stderr
+
+
+def test_keys_list_counts_the_conversations_each_key_wraps(env: dict[str, str], settings: Settings) -> None:
+    """`keys list` shows every key, marks the primary, and counts the DEKs under each."""
+    FileKeyRing.create(cli.key_file(settings))
+    _seed(settings, 3)
+    cli.ok(cli.minimaria(env, "keys", "rotate"))
+    _seed(settings, 2)
+    out = cli.ok(cli.minimaria(env, "keys", "list"))
+    assert out.splitlines()[0].split() == ["KEY", "PRIMARY", "CONVERSATIONS"]
+    assert cli.key_counts(out) == {"k1": (False, 3), "k2": (True, 2)}
