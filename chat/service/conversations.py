@@ -14,7 +14,7 @@ from typing import Any
 
 from chat import logs
 from chat.crypto import envelope, tokens
-from chat.errors import BadInput, Code, Conflict, Forbidden, NotFound, Unauthorized
+from chat.errors import BadInput, Code, Conflict, Forbidden, Gone, NotFound, Unauthorized
 from chat.service import events, keys
 from chat.service.access import Principal, may_close, may_write
 from chat.service.context import Context
@@ -67,10 +67,13 @@ async def start(ctx: Context, req: StartRequest) -> Started:
 
 
 async def visitor_conversation(ctx: Context, token: str) -> ConversationRecord:
-    """The conversation a visitor token opens; raises when the token is wrong or expired."""
+    """The conversation a visitor token opens; raises when the token is wrong or expired, or the
+    conversation was deleted under the retention rules (that answer is final, so it comes first)."""
     record = await store.by_token_hash(ctx.engine, tokens.token_hash(token))
     if record is None:
         raise Unauthorized(Code.UNAUTHORIZED, "The visitor token is not valid.")
+    if record.shredded_at is not None:
+        raise Gone(Code.DELETED_BY_RETENTION, "This conversation was deleted under the retention rules.")
     if record.token_expires_at <= ctx.clock():
         raise Unauthorized(Code.TOKEN_EXPIRED, "The visitor token has expired; start a new conversation.")
     return record

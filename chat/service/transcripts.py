@@ -40,6 +40,8 @@ async def add_note(ctx: Context, p: Principal, conversation_id: str, text: str) 
     conv = await store.get(ctx.engine, conversation_id)
     if conv is None or not may_read_transcript(p, conv):
         raise NotFound()
+    if conv.shredded_at is not None:
+        raise Gone(Code.DELETED_BY_RETENTION, "This conversation was deleted under the retention rules.")
     now = ctx.clock()
     sealed = envelope.seal(await keys.dek_for(ctx, conversation_id), text, keys.note_aad(conversation_id, p.id, now))
     await store.add_note(ctx.engine, conversation_id, p.id, sealed, now)

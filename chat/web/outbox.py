@@ -26,6 +26,7 @@ CLOSE_INTERNAL = 1011
 CLOSE_TRY_AGAIN = 1013
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_HELLO_TIMEOUT = 4408
+CLOSE_GONE = 4410  # the conversation was deleted under the retention rules: reconnecting cannot help
 
 Item = tuple[str, Any]
 Hook = Callable[[dict[str, Any] | None, str], Awaitable[bool]]

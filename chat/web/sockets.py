@@ -26,11 +26,17 @@ from chat.store.conversations import MessageRecord
 from chat.web import frames
 from chat.web.auth import COOKIE
 from chat.web.frames import FrameError
-from chat.web.outbox import CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, Outbox, Throttle
+from chat.web.outbox import CLOSE_GONE, CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, Outbox, Throttle
 from chat.web.watch import QueueWatcher
 
 TRANSIENT = (SQLAlchemyError, OSError, TimeoutError, ConnectionError)
-CLOSING_CODES = {Code.UNAUTHORIZED, Code.TOKEN_EXPIRED, Code.SESSION_EXPIRED}
+# Refusals after which the socket is closed, and with what: the credentials or the conversation are gone.
+CLOSING_CODES = {
+    Code.UNAUTHORIZED: CLOSE_UNAUTHORIZED,
+    Code.TOKEN_EXPIRED: CLOSE_UNAUTHORIZED,
+    Code.SESSION_EXPIRED: CLOSE_UNAUTHORIZED,
+    Code.DELETED_BY_RETENTION: CLOSE_GONE,
+}
 
 
 class Connection:
@@ -121,7 +127,7 @@ class Connection:
         except ChatError as err:
             self.refuse(err.code, err.message, cmid)
             if err.code in CLOSING_CODES:
-                self.close(CLOSE_UNAUTHORIZED)
+                self.close(CLOSING_CODES[err.code])
         except TRANSIENT as err:
             logs.event("ws_frame_unavailable", route=self.route, error=type(err).__name__)
             self.refuse(Code.UNAVAILABLE, "The service could not store that right now; send it again.", cmid)
