@@ -78,7 +78,7 @@ async def test_retention_run_shreds_only_conversations_closed_longer_ago_than_n_
 async def test_a_shredded_conversation_is_gone_for_every_reader_but_still_counts(
     server: Running, make_staff: StaffFactory
 ) -> None:
-    """After shredding: transcript and feedback answer 410 deleted_by_retention, the visitor's hello gets that
+    """After shredding: transcript, notes and feedback answer 410 deleted_by_retention, the visitor's hello gets that
     error and close 4410; the row keeps its metadata and message count, the feedback its rating only."""
     staff = await make_staff()
     v = await _conversation_with_everything(server, staff, "gone")
@@ -88,6 +88,8 @@ async def test_a_shredded_conversation_is_gone_for_every_reader_but_still_counts
 
     t = await staff.http.get(f"/api/v1/staff/conversations/{v.id}/transcript")
     assert t.status_code == 410 and t.json()["error"]["code"] == "deleted_by_retention"
+    note = await staff.http.post(f"/api/v1/staff/conversations/{v.id}/notes", json={"text": "too late"})
+    assert note.status_code == 410 and note.json()["error"]["code"] == "deleted_by_retention"
 
     ws = await WS.open(server.ws + "/ws/visitor")
     await ws.send(type="hello", token=v.token, last_seq=0)
