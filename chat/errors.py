@@ -43,6 +43,7 @@ class Code(StrEnum):
     UNSUPPORTED = "unsupported"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     DELETED_BY_RETENTION = "deleted_by_retention"
+    KEY_UNAVAILABLE = "key_unavailable"
     # Key management (the CLI).
     KEYS_READ_ONLY = "keys_read_only"
     KEY_IN_USE = "key_in_use"
@@ -85,6 +86,15 @@ class Conflict(ChatError):
 
 class Gone(ChatError):
     status = 410
+
+
+class KeyUnavailable(ChatError):
+    """A conversation's data key cannot be unwrapped (its KEK is missing, or the row was changed)."""
+
+    status = 500
+
+    def __init__(self) -> None:
+        super().__init__(Code.KEY_UNAVAILABLE, "This conversation cannot be read: its key is unavailable.")
 
 
 class TooMany(ChatError):

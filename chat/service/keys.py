@@ -18,7 +18,7 @@ from typing import Any
 from chat import logs
 from chat.crypto import envelope
 from chat.crypto.keyring import KeyError_, KeyProvider, ManagedRing
-from chat.errors import BadInput, Code, Conflict, Gone, NotFound
+from chat.errors import BadInput, Code, Conflict, Gone, KeyUnavailable, NotFound
 from chat.service.context import Context
 from chat.store import conversations as store
 from chat.store import keys as keys_store
@@ -44,10 +44,14 @@ async def dek_for(ctx: Context, conversation_id: str) -> bytes:
     kek_id, wrapped = found
     if kek_id is None or wrapped is None:
         raise Gone(Code.DELETED_BY_RETENTION, "This conversation was deleted under the retention rules.")
-    if kek_id in ctx.keys.ids():
-        dek = ctx.keys.unwrap(kek_id, wrapped, conversation_id)  # microseconds: inline
-    else:  # rotated elsewhere: the ring re-reads its file, which is I/O
-        dek = await asyncio.to_thread(ctx.keys.unwrap, kek_id, wrapped, conversation_id)
+    try:
+        if kek_id in ctx.keys.ids():
+            dek = ctx.keys.unwrap(kek_id, wrapped, conversation_id)  # microseconds: inline
+        else:  # rotated elsewhere: the ring re-reads its file, which is I/O
+            dek = await asyncio.to_thread(ctx.keys.unwrap, kek_id, wrapped, conversation_id)
+    except KeyError_:
+        logs.event("dek_unavailable", level=40, conversation_id=conversation_id, key_id=kek_id)
+        raise KeyUnavailable() from None
     ctx.deks.put(conversation_id, dek)
     return dek
 
@@ -56,8 +60,10 @@ def message_aad(conversation_id: str, seq: int, sender: str) -> bytes:
     return envelope.aad(conversation_id, "message", str(seq), sender)
 
 
-def note_aad(conversation_id: str, staff_id: int, at: datetime) -> bytes:
-    return envelope.aad(conversation_id, "note", at.isoformat(), str(staff_id))
+def note_aad(conversation_id: str, at: datetime) -> bytes:
+    # Not the author's id: notes.staff_id becomes NULL if a staff row is ever deleted, and the note
+    # must stay readable. The conversation and the time pin it in place.
+    return envelope.aad(conversation_id, "note", at.isoformat(), "staff")
 
 
 def feedback_aad(conversation_id: str) -> bytes:

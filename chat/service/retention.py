@@ -16,6 +16,7 @@ from chat import logs
 from chat.errors import BadInput, Code
 from chat.service.context import Context
 from chat.store import retention as store
+from chat.store.db import flush_deleted
 
 
 async def run(ctx: Context, days: int, batch: int = 500, progress: Callable[[int], None] | None = None) -> int:
@@ -38,5 +39,7 @@ async def run(ctx: Context, days: int, batch: int = 500, progress: Callable[[int
         total += len(done)
         if progress is not None and done:
             progress(total)
+    if total:
+        await flush_deleted(ctx.engine)
     logs.event("retention_run", count=total)
     return total

@@ -27,7 +27,7 @@ async def read(ctx: Context, p: Principal, conversation_id: str) -> dict[str, An
     notes = []
     for sid, body, ts in await store.notes(ctx.engine, conversation_id):
         try:
-            text: str | None = envelope.open_(dek, body, keys.note_aad(conversation_id, sid or 0, ts))
+            text: str | None = envelope.open_(dek, body, keys.note_aad(conversation_id, ts))
         except envelope.Tampered:
             logs.event("decrypt_failed", level=40, conversation_id=conversation_id, reason="note")
             text = None
@@ -43,5 +43,5 @@ async def add_note(ctx: Context, p: Principal, conversation_id: str, text: str) 
     if conv.shredded_at is not None:
         raise Gone(Code.DELETED_BY_RETENTION, "This conversation was deleted under the retention rules.")
     now = ctx.clock()
-    sealed = envelope.seal(await keys.dek_for(ctx, conversation_id), text, keys.note_aad(conversation_id, p.id, now))
+    sealed = envelope.seal(await keys.dek_for(ctx, conversation_id), text, keys.note_aad(conversation_id, now))
     await store.add_note(ctx.engine, conversation_id, p.id, sealed, now)

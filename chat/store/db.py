@@ -27,6 +27,8 @@ def create_engine(url: str) -> AsyncEngine:
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA busy_timeout=5000")
             cur.execute("PRAGMA foreign_keys=ON")
+            # Deleted rows (retention) are overwritten with zeros, not left in free pages of the file.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine
@@ -44,3 +46,12 @@ async def ping(engine: AsyncEngine) -> bool:
         return True
     except Exception:
         return False
+
+
+async def flush_deleted(engine: AsyncEngine) -> None:
+    """After deleting content for good: on SQLite, checkpoint and truncate the WAL, so old copies of the
+    deleted pages do not linger in ``-wal``. PostgreSQL reclaims dead rows with (auto)vacuum."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as conn:
+        await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))

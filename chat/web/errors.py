@@ -29,13 +29,19 @@ async def http_error(_request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, message)
 
 
+def _route(request: Request) -> str:
+    """The route template (``/api/v1/conversations/{id}/…``), never the raw path a client sent."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "unmatched"))
+
+
 async def unavailable(request: Request, exc: Exception) -> Response:
-    logs.event("unavailable", level=30, route=request.url.path, error=type(exc).__name__)
+    logs.event("unavailable", level=30, route=_route(request), error=type(exc).__name__)
     return error_response(503, Code.UNAVAILABLE, "The service is unavailable right now; try again shortly.")
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
-    logs.event("internal_error", level=40, route=request.url.path, error=type(exc).__name__)
+    logs.event("internal_error", level=40, route=_route(request), error=type(exc).__name__)
     return error_response(500, Code.INTERNAL, "Something went wrong on our side; try again.")
 
 

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket
 from chat import logs
 from chat.crypto import tokens
 from chat.errors import ChatError, Code, Conflict, Forbidden, NotFound, Unauthorized
-from chat.service import accounts, conversations, events, queue
+from chat.service import accounts, conversations, events, keys, queue
 from chat.service.access import Principal
 from chat.service.context import Context
 from chat.store import conversations as conv_store
@@ -36,6 +36,7 @@ CLOSING_CODES = {
     Code.TOKEN_EXPIRED: CLOSE_UNAUTHORIZED,
     Code.SESSION_EXPIRED: CLOSE_UNAUTHORIZED,
     Code.DELETED_BY_RETENTION: CLOSE_GONE,
+    Code.KEY_UNAVAILABLE: CLOSE_GONE,
 }
 
 
@@ -184,6 +185,9 @@ class VisitorConnection(Connection):
         if not frame.token:
             raise Unauthorized(Code.UNAUTHORIZED, "hello needs the visitor token.")
         conv = await conversations.visitor_conversation(self.ctx, frame.token)
+        # Unwrap the data key now (it is needed for the replay anyway): a key that cannot be unwrapped
+        # is a final answer (key_unavailable, close 4410), not a socket that fails and reconnects forever.
+        await keys.dek_for(self.ctx, conv.id)
         if isinstance(frame.last_seq, dict):
             raise FrameError(Code.INVALID, "A visitor's last_seq is one number.")
         last = frame.last_seq or 0
