@@ -31,6 +31,8 @@ from chat.settings import Settings
 from chat.store.migrate import upgrade
 from tests import services
 from tests.client import Staff, Visitor
+from tests.fault.flow import Clients
+from tests.fault.procs import Procs
 
 TABLES = "staff, staff_sessions, conversations, messages, notes, feedback, audit_log"
 
@@ -160,3 +162,25 @@ async def visitor(server: Running) -> AsyncIterator[Visitor]:
     yield v
     if v.ws is not None:
         await v.ws.close()
+
+
+# Separate `minimaria serve` processes (tests/fault, tests/crypto): what a test started is stopped,
+# and its clients closed, whatever state the test left them in.
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[Procs]:
+    p = Procs(tmp_path)
+    try:
+        yield p
+    finally:
+        p.cleanup()
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[Clients]:
+    c = Clients()
+    try:
+        yield c
+    finally:
+        await c.aclose()

@@ -1,23 +1,12 @@
-"""Fixtures of the fault tests: the processes a test started, a fresh PostgreSQL database, client cleanup."""
+"""Fixtures of the fault tests: a fresh PostgreSQL database (``procs`` and ``clients`` are in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.fault.flow import Clients
 from tests.fault.procs import Procs, pg_database
-
-
-@pytest.fixture
-def procs(tmp_path: Path) -> Iterator[Procs]:
-    p = Procs(tmp_path)
-    try:
-        yield p
-    finally:
-        p.cleanup()
 
 
 @pytest.fixture
@@ -29,11 +18,3 @@ async def fresh_pg_url(procs: Procs) -> AsyncIterator[str]:
         finally:
             procs.cleanup()
 
-
-@pytest.fixture
-async def clients() -> AsyncIterator[Clients]:
-    c = Clients()
-    try:
-        yield c
-    finally:
-        await c.aclose()
