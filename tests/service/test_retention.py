@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text, update
 from chat.service import accounts, retention
 from chat.settings import Settings
 from chat.store.conversations import C, F, M, N
+from chat.store.db import create_engine
 from tests import cli
 from tests.client import WS, Staff, Visitor
 from tests.conftest import TABLES, Running, StaffFactory, serve
@@ -116,10 +117,16 @@ async def test_a_shredded_conversation_is_gone_for_every_reader_but_still_counts
 
 async def test_serve_runs_retention_periodically_when_retention_days_is_set(settings: Settings) -> None:
     """With retention_days set, the server's own periodic task shreds due conversations and drops their DEKs."""
-    async with serve(settings.replace(retention_days=30, retention_interval_s=0.05)) as server:
-        if not settings.is_sqlite:
-            async with server.ctx.engine.begin() as conn:
+    if not settings.is_sqlite:
+        # Empty the shared test database before the server (and its 50 ms retention job) starts:
+        # TRUNCATE needs every table to itself, which a job already running would keep taking.
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.begin() as conn:
                 await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        finally:
+            await engine.dispose()
+    async with serve(settings.replace(retention_days=30, retention_interval_s=0.05)) as server:
         staff = Staff(server.base, "anna", "correct horse battery")
         await accounts.add_staff(server.ctx, "anna", staff.password, ["reception"], ["reception"], "Anna")
         await staff.login()
