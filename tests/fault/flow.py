@@ -150,15 +150,21 @@ async def two_instances_in_a_chat(
     await add_staff(env, "anna", "Anna", cwd=tmp_path)
     a, b = procs.server("a", env, ports[0]), procs.server("b", env, ports[1])
     await procs.start_all(a, b)
-    visitor = await Visitor.start(a.base)
+    visitor, staff = await chat_claimed_by_anna(clients, a.base, b.base)
+    return Pair(a, b, visitor, staff)
+
+
+async def chat_claimed_by_anna(clients: Clients, visitor_base: str, staff_base: str) -> tuple[Visitor, Staff]:
+    """A visitor connected at ``visitor_base`` whose chat Anna, connected at ``staff_base``, has claimed."""
+    visitor = await Visitor.start(visitor_base)
     clients.add(visitor)
     await visitor.connect()
-    staff = Staff(b.base, "anna", STAFF_PASSWORD)
+    staff = Staff(staff_base, "anna", STAFF_PASSWORD)
     clients.add(staff)
     await staff.login()
     await staff.connect()
     assert visitor.ws is not None and staff.ws is not None
     assert (await staff.claim(visitor.id)).status_code == 200
-    state = await visitor.ws.expect("state", state="active")  # published on b, delivered on a through the bus
+    state = await visitor.ws.expect("state", state="active")  # through the bus when the bases differ
     assert state["staff"] == "Anna"
-    return Pair(a, b, visitor, staff)
+    return visitor, staff

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests import services
-from tests.client import Staff, Visitor
-from tests.fault.flow import Clients, Log, matches, seen, seqs, settle, sqlite_messages, until_seq
-from tests.fault.procs import STAFF_PASSWORD, Procs, add_staff, service_env
+from tests.fault.flow import Clients, Log, chat_claimed_by_anna, matches, seen, seqs, settle, sqlite_messages, until_seq
+from tests.fault.procs import Procs, add_staff, service_env
 
 pytestmark = pytest.mark.slow
 
@@ -30,17 +29,9 @@ async def test_sigterm_closes_sockets_with_1012_and_a_restart_loses_nothing_(
     app = procs.server("app", env, port)
     await app.start()
 
-    visitor = await Visitor.start(app.base)
-    clients.add(visitor)
-    await visitor.connect()
-    staff = Staff(app.base, "anna", STAFF_PASSWORD)
-    clients.add(staff)
-    await staff.login()
-    await staff.connect()
+    visitor, staff = await chat_claimed_by_anna(clients, app.base, app.base)
     assert visitor.ws is not None and staff.ws is not None
     v_before, s_before = visitor.ws, staff.ws
-    assert (await staff.claim(visitor.id)).status_code == 200
-    await v_before.expect("state", state="active")
 
     log = Log()
 
