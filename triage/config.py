@@ -1,11 +1,54 @@
-"""Region config: TOML → a validated, frozen Region. No I/O beyond reading the text it is given."""
+"""Region config: TOML text → a validated, frozen ``Region`` (its shape is triage/region.py).
+
+``parse_region`` reports every problem at once, each as ``FILE:LINE: KEY: what is wrong``. tomllib
+gives no line numbers, so ``_Lines`` finds them best-effort in the text. Reading a file in
+``load_region`` is the only I/O here.
+"""
 
 from __future__ import annotations
 
+import difflib
+import itertools
+import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator
+from datetime import date, datetime, time
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from triage.region import (
+    WEEKDAYS,
+    Condition,
+    CrisisResource,
+    Hours,
+    Instrument,
+    Municipality,
+    Pickup,
+    Priority,
+    Region,
+    Rule,
+    Span,
+    Team,
+    TeamKind,
+    Zone,
+)
+from triage.topics import AgeBand, Role, Topic
+
+Key = tuple[str | int, ...]  # a key path: ("teams", 1, "hours", "thu") is the second team's Thursday
+Table = dict[str, object]
+Scope = dict[str, frozenset[str] | None]  # per dimension the values taken or matched; None = any
+
+MAX_SCORE = {"audit": 40, "dudit": 44}
+PRIORITIES = {"high": Priority.HIGH, "urgent": Priority.URGENT}
+ROOT_KEYS = ("region", "municipalities", "teams", "rules", "crisis", "screening")
+REGION_KEYS = ("id", "name", "timezone", "default_team", "languages", "alert_teams", "holidays")
+TEAM_KEYS = ("id", "name", "kind", "municipalities", "areas", "topics", "roles", "age_bands", "geographic",
+             "capacity", "pickup", "offer_timeout_s", "max_wait_s", "fallback", "hours")
+WHEN_KEYS = ("roles", "municipalities", "areas", "topics", "age_bands")
+CUTOFF_KEYS = ("young", "female", "male", "default")
+_SPAN = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
+_HEADER = re.compile(r"\s*(\[\[?)\s*([\w-]+(?:\s*\.\s*[\w-]+)*)\s*\]\]?\s*(?:#.*)?")
 
 
 class ConfigError(ValueError):
@@ -16,89 +59,14 @@ class ConfigError(ValueError):
         self.problems = problems
 
 
-@dataclass(frozen=True)
-class Municipality:
-    code: str
-    name: str
-
-
-@dataclass(frozen=True)
-class Team:
-    id: str
-    name: str
-    kind: str
-
-
-@dataclass(frozen=True)
-class CrisisResource:
-    name: str
-    number: str
-    text: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Region:
-    id: str
-    name: str
-    default_team: str
-    languages: tuple[str, ...]
-    municipalities: tuple[Municipality, ...]
-    teams: tuple[Team, ...]
-    crisis: tuple[CrisisResource, ...]
-
-    def municipality(self, code: str) -> Municipality | None:
-        return next((m for m in self.municipalities if m.code == code), None)
-
-    def team(self, team_id: str) -> Team | None:
-        return next((t for t in self.teams if t.id == team_id), None)
-
-
 def parse_region(text: str, source: str = "<config>") -> Region:
+    """The region the TOML ``text`` describes; ConfigError listing every problem otherwise."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError([f"{source}: not valid TOML: {err}"]) from None
-    problems: list[str] = []
-    head = data.get("region", {})
-    for key in ("id", "name", "default_team"):
-        if not isinstance(head.get(key), str) or not head.get(key):
-            problems.append(f"{source}: [region].{key} is required and must be text")
-    munis: list[Municipality] = []
-    seen: set[str] = set()
-    for i, m in enumerate(data.get("municipalities", [])):
-        code, name = m.get("code"), m.get("name")
-        if not (isinstance(code, str) and code.isdigit() and len(code) == 4):
-            problems.append(f"{source}: municipalities[{i}].code must be a four-digit code as text")
-            continue
-        if code in seen:
-            problems.append(f"{source}: municipalities[{i}].code {code} appears twice")
-        seen.add(code)
-        munis.append(Municipality(code=code, name=str(name)))
-    teams = tuple(
-        Team(id=str(t.get("id")), name=str(t.get("name")), kind=str(t.get("kind", "counsellor")))
-        for t in data.get("teams", [])
-    )
-    if head.get("default_team") and head.get("default_team") not in {t.id for t in teams}:
-        problems.append(f"{source}: [region].default_team names a team that is not in [[teams]]")
-    crisis = tuple(
-        CrisisResource(
-            name=str(c.get("name")),
-            number=str(c.get("number")),
-            text={k: str(v) for k, v in c.items() if k not in {"name", "number"}},
-        )
-        for c in data.get("crisis", [])
-    )
-    if problems:
-        raise ConfigError(problems)
-    return Region(
-        id=head["id"],
-        name=head["name"],
-        default_team=head["default_team"],
-        languages=tuple(head.get("languages", ["sv", "en"])),
-        municipalities=tuple(munis),
-        teams=teams,
-        crisis=crisis,
-    )
+        at = re.search(r"at line (\d+)", str(err))
+        raise ConfigError([f"{source}:{at.group(1) if at else '?'}: not valid TOML: {err}"]) from None
+    return _Parser(text, source, data).region()
 
 
 def bundled_region_text(name: str = "dalarna") -> str:
@@ -110,3 +78,539 @@ def load_region(path: Path | None = None) -> Region:
     if path is None:
         return parse_region(bundled_region_text(), "dalarna.toml")
     return parse_region(path.read_text(encoding="utf-8"), str(path))
+
+
+class _Lines:
+    """Best-effort line numbers for key paths. A key's line is the first line of its table that assigns
+    it (a table runs from its header to the next header); failing that, the table header's line."""
+
+    def __init__(self, text: str) -> None:
+        self.tables: dict[Key, int] = {}  # a table (and an array of tables: its first element) → header line
+        self.body: dict[Key, list[tuple[int, str]]] = {}  # a table → its lines
+        counts: dict[Key, int] = {}
+        table: Key = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = _HEADER.fullmatch(line)
+            if header is None:
+                self.body.setdefault(table, []).append((number, line))
+                continue
+            names = [n.strip() for n in header.group(2).split(".")]
+            key: list[str | int] = []
+            for i, name in enumerate(names):
+                key.append(name)
+                if i == len(names) - 1 and header.group(1) == "[[":
+                    self.tables.setdefault(tuple(key), number)
+                    counts[tuple(key)] = counts.get(tuple(key), 0) + 1
+                    key.append(counts[tuple(key)] - 1)
+                elif tuple(key) in counts:
+                    key.append(counts[tuple(key)] - 1)
+            table = tuple(key)
+            self.tables.setdefault(table, number)
+
+    def line(self, path: Key) -> int | None:
+        cut = next(n for n in range(len(path), -1, -1) if n == 0 or path[:n] in self.tables)
+        table, rest = path[:cut], path[cut:]
+        if rest and isinstance(rest[0], str):
+            assigns = re.compile(rf'\s*"?{re.escape(rest[0])}"?\s*[=.]')
+            for number, text in self.body.get(table, []):
+                if assigns.match(text):
+                    return number
+        return self.tables.get(table)
+
+
+def _kind(value: object) -> str:
+    kinds: list[tuple[type, str]] = [(bool, "true/false"), (int, "a whole number"), (float, "a decimal number"),
+                                     (str, "text"), (datetime, "a date and time"), (date, "a date"),
+                                     (time, "a time"), (list, "a list"), (dict, "a table")]
+    return next(name for t, name in [*kinds, (object, type(value).__name__)] if isinstance(value, t))
+
+
+def _near(word: str, options: Collection[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.7)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02}:{minutes % 60:02}"
+
+
+def _span_text(span: Span) -> str:
+    return f"{_hhmm(span.start)}-{_hhmm(span.end)}"
+
+
+class _Parser:
+    def __init__(self, text: str, source: str, data: Table) -> None:
+        self.source, self.data, self.lines = source, data, _Lines(text)
+        self.found: list[tuple[int, str]] = []
+
+    # -- reporting -------------------------------------------------------------------------------------
+
+    def add(self, path: Key, message: str) -> None:
+        line = self.lines.line(path)
+        where = f"{self.source}:{line}" if line else self.source
+        label = self._label(path)
+        self.found.append((line or 0, f"{where}: {label}: {message}" if label else f"{where}: {message}"))
+
+    def _label(self, path: Key) -> str:
+        out = ""
+        node: object = self.data
+        for depth, part in enumerate(path):
+            if isinstance(part, int):
+                out += f"[{part + 1}]"
+                node = node[part] if isinstance(node, list) and part < len(node) else None
+                name = node.get("id", node.get("name")) if isinstance(node, dict) else None
+                if depth == 1 and isinstance(name, str):
+                    out += f' "{name}"'
+            else:
+                out += f".{part}" if out else part
+                node = node.get(part) if isinstance(node, dict) else None
+        return out
+
+    def count(self) -> int:
+        return len(self.found)
+
+    # -- typed reading: each records what is wrong and returns a stand-in --------------------------------
+
+    def table(self, value: object, path: Key, keys: Collection[str] | None, required: Collection[str] = (),
+              hint: str = "") -> Table:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.add(path, f"must be a table, not {_kind(value)}")
+            return {}
+        for key in value:
+            if keys is not None and key not in keys:
+                self.add((*path, key), f'unknown key "{key}"{_near(key, keys) or hint}')
+        for key in required:
+            if key not in value:
+                self.add((*path, key), "required, but missing")
+        return value
+
+    def tables_in(self, table: Table, key: str, path: Key) -> Iterator[tuple[int, Table]]:
+        value = table.get(key, [])
+        if not isinstance(value, list):
+            self.add((*path, key), f"must be a list of tables ([[{key}]]), not {_kind(value)}")
+            return
+        for i, item in enumerate(value):
+            if isinstance(item, dict):
+                yield i, item
+            else:
+                self.add((*path, key, i), f"must be a table, not {_kind(item)}")
+
+    def _wrong(self, table: Table, key: str, path: Key, required: bool, ok: bool, what: str) -> bool:
+        """True when the value is there and of the right type; otherwise says why (missing, or its type)."""
+        if key not in table:
+            if required:
+                self.add((*path, key), "required, but missing")
+            return False
+        if not ok:
+            self.add((*path, key), f"must be {what}, not {_kind(table[key])}")
+        return ok
+
+    def text(self, table: Table, key: str, path: Key, required: bool = True) -> str | None:
+        value = table.get(key)
+        if not self._wrong(table, key, path, required, isinstance(value, str), "text in quotes"):
+            return None
+        assert isinstance(value, str)
+        if not value.strip():
+            self.add((*path, key), "must not be empty")
+            return None
+        return value
+
+    def integer(self, table: Table, key: str, path: Key, minimum: int, required: bool = False) -> int | None:
+        value = table.get(key)
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if not self._wrong(table, key, path, required, ok, "a whole number"):
+            return None
+        assert isinstance(value, int)
+        if value < minimum:
+            self.add((*path, key), f"must be at least {minimum}, not {value}")
+            return None
+        return value
+
+    def flag(self, table: Table, key: str, path: Key) -> bool:
+        value = table.get(key)
+        return self._wrong(table, key, path, False, isinstance(value, bool), "true or false") and value is True
+
+    def items(self, table: Table, key: str, path: Key, required: bool = False) -> list[object]:
+        value = table.get(key)
+        ok = self._wrong(table, key, path, required, isinstance(value, list), "a list [...]")
+        return list(value) if ok and isinstance(value, list) else []
+
+    def texts(self, table: Table, key: str, path: Key, required: bool = False) -> list[str]:
+        out = []
+        for item in self.items(table, key, path, required):
+            if isinstance(item, str):
+                out.append(item)
+            else:
+                self.add((*path, key), f"must list text in quotes, not {_kind(item)}")
+        return out
+
+    def dates(self, table: Table, key: str, path: Key) -> frozenset[date]:
+        out = set()
+        for item in self.items(table, key, path):
+            if isinstance(item, date) and not isinstance(item, datetime):
+                out.add(item)
+            else:
+                self.add((*path, key), f"must list dates like 2026-12-24, not {_kind(item)}")
+        return frozenset(out)
+
+    def one_of(self, table: Table, key: str, path: Key, allowed: Collection[str], what: str,
+               required: bool = False) -> str | None:
+        value = self.text(table, key, path, required)
+        if value is not None and value not in allowed:
+            self.add((*path, key), f'unknown {what} "{value}"{_near(value, allowed)} (one of: {", ".join(allowed)})')
+            return None
+        return value
+
+    def some_of(self, table: Table, key: str, path: Key, allowed: Collection[str], what: str,
+                listing: str = "") -> frozenset[str]:
+        out = set()
+        for value in self.texts(table, key, path):
+            if value in allowed:
+                out.add(value)
+            else:
+                known = listing or f"one of: {', '.join(allowed)}"
+                self.add((*path, key), f'unknown {what} "{value}"{_near(value, allowed)} ({known})')
+        return frozenset(out)
+
+    def spans(self, table: Table, key: str, path: Key) -> tuple[Span, ...]:
+        spans: list[Span] = []
+        for item in self.items(table, key, path):
+            if not isinstance(item, str):
+                self.add((*path, key), f'must list spans like "09:00-17:00", not {_kind(item)}')
+                continue
+            match = _SPAN.fullmatch(item.strip())
+            if match is None:
+                self.add((*path, key), f'"{item}" is not a span like "09:00-17:00" (HH:MM-HH:MM, 24-hour clock)')
+                continue
+            sh, sm, eh, em = (int(g) for g in match.groups())
+            bad = [f"{h:02}:{m:02}" for h, m, end in ((sh, sm, False), (eh, em, True))
+                   if m > 59 or h > 24 or (h == 24 and (m > 0 or not end))]
+            if bad:
+                self.add((*path, key), f'"{item}": {bad[0]} is not a time of day (00:00 to 23:59; 24:00 only as an end)')
+            elif sh * 60 + sm >= eh * 60 + em:
+                self.add((*path, key), f'"{item}" is empty: a span must end after it starts (past midnight, '
+                         'write two spans: "22:00-24:00" and the next day "00:00-02:00")')
+            else:
+                spans.append(Span(sh * 60 + sm, eh * 60 + em))
+        spans.sort(key=lambda s: s.start)
+        for a, b in itertools.pairwise(spans):
+            if b.start < a.end:
+                self.add((*path, key), f"{_span_text(a)} and {_span_text(b)} overlap")
+        return tuple(spans)
+
+    def hours(self, value: object, path: Key, never_open: str) -> Hours:
+        before = self.count()
+        table = self.table(value, path, (*WEEKDAYS, "holidays", "dates"))
+        weekly = tuple(self.spans(table, day, path) for day in WEEKDAYS)
+        overrides: dict[date, tuple[Span, ...]] = {}
+        for i, entry in self.tables_in(table, "dates", path):
+            at = (*path, "dates", i)
+            self.table(entry, at, ("date", "hours"), ("date", "hours"))
+            day, spans = entry.get("date"), self.spans(entry, "hours", at)
+            if not self._wrong(entry, "date", at, False, isinstance(day, date) and not isinstance(day, datetime),
+                               "a date like 2026-12-24"):
+                continue
+            assert isinstance(day, date)
+            if day in overrides:
+                self.add((*at, "date"), f"{day} is given its own hours twice")
+            overrides[day] = spans
+        if self.count() == before and not any(weekly):
+            self.add(path, never_open)
+        return Hours(weekly=weekly, holidays=self.spans(table, "holidays", path), overrides=tuple(overrides.items()))
+
+    # -- the sections ----------------------------------------------------------------------------------
+
+    def region(self) -> Region:
+        root = self.table(self.data, (), ROOT_KEYS, ("region",))
+        at: Key = ("region",)
+        head = self.table(root.get("region"), at, REGION_KEYS, ("id", "name", "timezone", "default_team", "languages"))
+        region_id, name = self.text(head, "id", at) or "", self.text(head, "name", at) or ""
+        holidays = self.dates(head, "holidays", at)
+        tz = self.text(head, "timezone", at)
+        if tz is not None:
+            try:
+                ZoneInfo(tz)
+            except (ZoneInfoNotFoundError, ValueError, OSError):
+                self.add((*at, "timezone"), f'unknown time zone "{tz}" (an IANA name such as "Europe/Stockholm")')
+        default_team = self.text(head, "default_team", at) or ""
+        languages = tuple(self.texts(head, "languages", at, required=True))
+        if "languages" in head and not languages:
+            self.add((*at, "languages"), 'must list at least one language, e.g. ["sv", "en"]')
+
+        municipalities = self.municipalities(root)
+        areas: dict[str, frozenset[str]] = {}
+        for m in municipalities:
+            areas[m.area] = areas.get(m.area, frozenset()) | {m.code}
+        teams, clean = self.teams(root, municipalities, areas, default_team)
+        by_id = {t.id: t for t in teams}
+        if default_team and teams and default_team not in by_id:
+            self.add((*at, "default_team"), f'no team has the id "{default_team}"{_near(default_team, by_id)}')
+        alert_teams = tuple(self.texts(head, "alert_teams", at))
+        for team_id in alert_teams:
+            if team_id not in by_id:
+                self.add((*at, "alert_teams"), f'no team has the id "{team_id}"{_near(team_id, by_id)}')
+        self.fallbacks(teams, default_team)
+        self.coverage(municipalities, teams)
+        rules = self.rules(root, municipalities, areas, by_id, clean)
+        crisis = self.crisis(root, languages)
+        screening = self.screening(root)
+        if self.found:
+            raise ConfigError([message for _, message in sorted(self.found, key=lambda f: f[0])])
+        return Region(
+            id=region_id, name=name, timezone=tz or "", default_team=default_team, languages=languages,
+            municipalities=municipalities, teams=teams, rules=rules, crisis=crisis, holidays=holidays,
+            screening=screening, alert_teams=alert_teams,
+        )
+
+    def municipalities(self, root: Table) -> tuple[Municipality, ...]:
+        out: list[Municipality] = []
+        seen: dict[str, int] = {}
+        for i, entry in self.tables_in(root, "municipalities", ()):
+            at: Key = ("municipalities", i)
+            self.table(entry, at, ("code", "name", "area"), ("code", "name", "area"))
+            code, name, area = self.text(entry, "code", at), self.text(entry, "name", at), self.text(entry, "area", at)
+            if code is not None and not re.fullmatch(r"\d{4}", code):
+                self.add((*at, "code"), f'"{code}" is not a municipality code: four digits in quotes, e.g. "2080"')
+            elif code is not None and code in seen:
+                self.add((*at, "code"), f"{code} appears twice (also municipalities[{seen[code] + 1}])")
+            elif code is not None:
+                seen[code] = i
+                out.append(Municipality(code=code, name=name or "", area=area or ""))
+        if not out and "municipalities" in root:
+            self.add(("municipalities",), "the region needs at least one [[municipalities]] entry")
+        elif "municipalities" not in root:
+            self.add(("municipalities",), "no [[municipalities]]: list the region's municipalities")
+        return tuple(out)
+
+    def teams(self, root: Table, municipalities: tuple[Municipality, ...], areas: dict[str, frozenset[str]],
+              default_team: str) -> tuple[tuple[Team, ...], set[str]]:
+        """The teams, and the ids of those whose coverage read without a problem (safe to reason about)."""
+        teams: list[Team] = []
+        clean: set[str] = set()
+        seen: dict[str, int] = {}
+        codes = {m.code for m in municipalities}
+        for i, entry in self.tables_in(root, "teams", ()):
+            at: Key = ("teams", i)
+            self.table(entry, at, TEAM_KEYS, ("id", "name", "kind"))
+            team_id = self.text(entry, "id", at) or ""
+            if team_id in seen:
+                self.add((*at, "id"), f'"{team_id}" is also the id of teams[{seen[team_id] + 1}]')
+            seen.setdefault(team_id, i)
+            before = self.count()
+            covered = self.some_of(entry, "municipalities", at, codes, "municipality code", "not in [[municipalities]]")
+            for area in self.some_of(entry, "areas", at, areas, "area"):
+                covered |= areas[area]
+            topics = self.some_of(entry, "topics", at, list(Topic), "topic")
+            roles = self.some_of(entry, "roles", at, list(Role), "role")
+            age_bands = self.some_of(entry, "age_bands", at, list(AgeBand), "age band")
+            if self.count() == before and team_id:
+                clean.add(team_id)
+            kind = self.one_of(entry, "kind", at, list(TeamKind), "team kind")
+            pickup = self.one_of(entry, "pickup", at, list(Pickup), "pickup")
+            fallback = self.text(entry, "fallback", at, required=False)
+            if team_id == default_team and fallback is not None:
+                self.add((*at, "fallback"), "the default team is where everything ends: it has no fallback")
+            hours = Hours(weekly=((),) * 7)
+            if "hours" in entry:
+                never = 'the team is never open: no weekday has a span (e.g. mon = ["09:00-17:00"])'
+                hours = self.hours(entry["hours"], (*at, "hours"), never)
+            else:
+                self.add((*at, "hours"), "missing: give the team's opening hours in a [teams.hours] table")
+            teams.append(Team(
+                id=team_id, name=self.text(entry, "name", at) or "", kind=TeamKind(kind or TeamKind.COUNSELLOR), hours=hours,
+                municipalities=covered, topics=topics, roles=roles, age_bands=age_bands,
+                geographic=self.flag(entry, "geographic", at), capacity=self.integer(entry, "capacity", at, 1) or 3,
+                pickup=Pickup(pickup or Pickup.MANUAL), offer_timeout_s=self.integer(entry, "offer_timeout_s", at, 5) or 60,
+                max_wait_s=self.integer(entry, "max_wait_s", at, 1),
+                fallback=None if team_id == default_team else fallback or default_team,
+            ))
+        if not teams:
+            self.add(("teams",), "no [[teams]]: the region needs at least its default team")
+        return tuple(teams), clean
+
+    def fallbacks(self, teams: tuple[Team, ...], default_team: str) -> None:
+        """Every fallback names a team, and every chain ends at the default team (one problem per circle)."""
+        by_id = {t.id: t for t in teams}
+        circles: set[frozenset[str]] = set()
+        for i, team in enumerate(teams):
+            if team.fallback is not None and team.fallback not in by_id and team.fallback != default_team:
+                self.add(("teams", i, "fallback"), f'no team has the id "{team.fallback}"{_near(team.fallback, by_id)}')
+        for i, team in enumerate(teams):
+            chain = [team.id]
+            step = team.fallback
+            while step is not None and step != default_team and step in by_id and step not in chain:
+                chain.append(step)
+                step = by_id[step].fallback
+            if step is not None and step in chain and step == team.id and frozenset(chain) not in circles:
+                circles.add(frozenset(chain))
+                self.add(("teams", i, "fallback"), f"the fallback chain {' → '.join([*chain, step])} goes round in a "
+                         f'circle and never reaches the default team "{default_team}"')
+
+    def coverage(self, municipalities: tuple[Municipality, ...], teams: tuple[Team, ...]) -> None:
+        if not teams or any(not t.municipalities for t in teams):
+            return  # a team without municipalities and areas covers the whole region
+        covered = frozenset().union(*(t.municipalities for t in teams))
+        for i, m in enumerate(municipalities):
+            if m.code not in covered:
+                self.add(("municipalities", i), f'no team covers {m.code} {m.name}: add it (or its area "{m.area}") '
+                         "to a team, or leave one team without municipalities and areas")
+
+    def rules(self, root: Table, municipalities: tuple[Municipality, ...], areas: dict[str, frozenset[str]],
+              teams: dict[str, Team], clean: set[str]) -> tuple[Rule, ...]:
+        rules: list[Rule] = []
+        scopes: list[Scope | None] = []  # None: not reasoned about (its own problems are reported)
+        codes = {m.code for m in municipalities}
+        for i, entry in self.tables_in(root, "rules", ()):
+            at: Key = ("rules", i)
+            self.table(entry, at, ("name", "when", "team", "by", "priority"), ("name",))
+            when = self.table(entry.get("when"), (*at, "when"), WHEN_KEYS)
+            before = self.count()
+            w = (*at, "when")
+            cond = Condition(
+                roles=self.some_of(when, "roles", w, list(Role), "role"),
+                municipalities=self.some_of(when, "municipalities", w, codes, "municipality code", "not in [[municipalities]]"),
+                areas=self.some_of(when, "areas", w, areas, "area"),
+                topics=self.some_of(when, "topics", w, list(Topic), "topic"),
+                age_bands=self.some_of(when, "age_bands", w, list(AgeBand), "age band"),
+            )
+            scope = _rule_scope(cond, areas) if self.count() == before else None
+            if self.count() == before and scope is None:
+                self.add(w, "never matches: none of its municipalities lies in its areas")
+            team = self.text(entry, "team", at, required=False)
+            by = self.one_of(entry, "by", at, ("municipality",), "value")
+            if "team" in entry and "by" in entry:
+                self.add((*at, "by"), 'give either team = "..." or by = "municipality", not both')
+            elif "team" not in entry and "by" not in entry:
+                self.add(at, 'says neither where to go: give team = "..." or by = "municipality"')
+            if team is not None and team not in teams:
+                self.add((*at, "team"), f'no team has the id "{team}"{_near(team, teams)}')
+            priority = self.one_of(entry, "priority", at, PRIORITIES, "priority")
+            rule = Rule(name=self.text(entry, "name", at) or "", when=cond, team=team, by_municipality=by is not None,
+                        priority=PRIORITIES[priority] if priority else None)
+            if scope is not None:
+                self.deliverable(at, rule, scope, rules, scopes, teams, clean)
+            rules.append(rule)
+            scopes.append(scope)
+        return tuple(rules)
+
+    def deliverable(self, at: Key, rule: Rule, scope: Scope, earlier: list[Rule], scopes: list[Scope | None],
+                    teams: dict[str, Team], clean: set[str]) -> None:
+        """A rule must be reachable (no earlier rule matches all it does) and lead to a team taking its people."""
+        for j, before in enumerate(scopes):
+            if before is not None and _covers(before, scope):
+                everyone = "everyone" if all(v is None for v in before.values()) else "everyone this rule does"
+                self.add(at, f'never matches: rules[{j + 1}] "{earlier[j].name}" comes first and matches {everyone}')
+                break
+        if rule.team in clean:
+            mismatch = _mismatch(scope, _team_scope(teams[rule.team]))
+            if mismatch:
+                self.add((*at, "team"), f'team "{rule.team}" takes nobody this rule matches ({mismatch})')
+        if rule.by_municipality:
+            home = [t for t in teams.values() if t.geographic]
+            if not home:
+                self.add((*at, "by"), "no team has geographic = true, so no municipality has a home team")
+            elif all(t.id in clean for t in home) and all(_mismatch(scope, _team_scope(t)) for t in home):
+                self.add((*at, "by"), "no geographic team takes anyone this rule matches (check their roles, topics, "
+                         "age_bands and municipalities)")
+
+    def crisis(self, root: Table, languages: tuple[str, ...]) -> tuple[CrisisResource, ...]:
+        out: list[CrisisResource] = []
+        for i, entry in self.tables_in(root, "crisis", ()):
+            at: Key = ("crisis", i)
+            hint = f" (a crisis entry has name, number, ages, hours and one text per region language: {', '.join(languages)})"
+            self.table(entry, at, ("name", "number", "ages", "hours", *languages), ("name", "number"), hint)
+            number = self.text(entry, "number", at)
+            if number is not None and not re.fullmatch(r"\+?[0-9][0-9 -]*", number):
+                self.add((*at, "number"), f'"{number}" is not a phone number (digits, spaces and dashes)')
+            text = {}
+            for language in languages:
+                if language not in entry:
+                    self.add((*at, language), f"missing: every crisis entry needs a text in each region language "
+                             f"({', '.join(languages)})")
+                text[language] = self.text(entry, language, at, required=False) or ""
+            hours = None
+            if "hours" in entry:
+                never = "the line is never open: no weekday has a span (leave out [crisis.hours] if it is always open)"
+                hours = self.hours(entry["hours"], (*at, "hours"), never)
+            out.append(CrisisResource(name=self.text(entry, "name", at) or "", number=number or "", text=text,
+                                      hours=hours, ages=self.text(entry, "ages", at, required=False)))
+        if not out:
+            self.add(("crisis",), "no [[crisis]] entry: list at least 112 and the helplines young people can call")
+        return tuple(out)
+
+    def screening(self, root: Table) -> tuple[Instrument, ...]:
+        section = self.table(root.get("screening"), ("screening",), tuple(MAX_SCORE))
+        return tuple(self.instrument(name, section[name]) for name in MAX_SCORE if name in section)
+
+    def instrument(self, name: str, value: object) -> Instrument:
+        at: Key = ("screening", name)
+        top = MAX_SCORE[name]
+        entry = self.table(value, at, ("zones", "cutoff", "raise_priority_from"), ("zones", "cutoff", "raise_priority_from"))
+        zones: list[Zone] = []
+        for zone_id, start in self.table(entry.get("zones"), (*at, "zones"), None).items():
+            where = (*at, "zones", zone_id)
+            if not isinstance(start, int) or isinstance(start, bool):
+                self.add(where, f"must be a whole number (the zone's lowest score), not {_kind(start)}")
+                continue
+            if not zones and start != 0:
+                self.add(where, f"the first zone must start at 0, not {start}")
+            elif zones and start <= zones[-1].min_score:
+                self.add(where, f'starts at {start}, not above the zone before it ("{zones[-1].id}" from '
+                         f"{zones[-1].min_score}): list the zones in ascending order")
+            if start > top:
+                self.add(where, f"starts at {start}, above {name.upper()}'s maximum score {top}")
+            zones.append(Zone(zone_id, start))
+        if "zones" in entry and not zones:
+            self.add((*at, "zones"), "must list at least one zone, the first from 0, e.g. { low = 0, high = 8 }")
+        cutoff = self.table(entry.get("cutoff"), (*at, "cutoff"), CUTOFF_KEYS, CUTOFF_KEYS if "cutoff" in entry else ())
+        cut: dict[str, int] = {}
+        for key in CUTOFF_KEYS:
+            score = self.integer(cutoff, key, (*at, "cutoff"), 0)
+            if score is not None and score > top:
+                self.add((*at, "cutoff", key), f"{score} is above {name.upper()}'s maximum score {top}")
+            cut[key] = score or 0
+        raise_from = self.text(entry, "raise_priority_from", at)
+        if raise_from is not None and zones and raise_from not in {z.id for z in zones}:
+            ids = [z.id for z in zones]
+            self.add((*at, "raise_priority_from"), f'"{raise_from}" is not one of the zones{_near(raise_from, ids)} '
+                     f"({', '.join(ids)})")
+        return Instrument(id=name, zones=tuple(zones), cutoff_young=cut["young"], cutoff_female=cut["female"],
+                          cutoff_male=cut["male"], cutoff_default=cut["default"], raise_priority_from=raise_from or "")
+
+
+def _rule_scope(cond: Condition, areas: dict[str, frozenset[str]]) -> Scope | None:
+    """What a rule matches per dimension (municipalities and areas both have to match); None: nothing."""
+    geo: frozenset[str] | None = cond.municipalities or None
+    if cond.areas:
+        in_areas = frozenset().union(*(areas[a] for a in cond.areas))
+        geo = in_areas if geo is None else geo & in_areas
+    if geo is not None and not geo:
+        return None
+    return {"roles": cond.roles or None, "topics": cond.topics or None, "age_bands": cond.age_bands or None,
+            "municipalities": geo}
+
+
+def _team_scope(team: Team) -> Scope:
+    return {"roles": team.roles or None, "topics": team.topics or None, "age_bands": team.age_bands or None,
+            "municipalities": team.municipalities or None}
+
+
+def _covers(outer: Scope, inner: Scope) -> bool:
+    """Whether everything ``inner`` matches is matched by ``outer``."""
+    for dim, matched in outer.items():
+        within = inner[dim]
+        if matched is not None and (within is None or not within <= matched):
+            return False
+    return True
+
+
+def _mismatch(rule: Scope, team: Scope) -> str:
+    """The dimensions where the rule and the team have nothing in common, in words; "" when they meet."""
+    parts = []
+    for dim, wanted in rule.items():
+        taken = team[dim]
+        if wanted is not None and taken is not None and not wanted & taken:
+            parts.append(f"{dim}: the rule matches {', '.join(sorted(wanted))}, the team takes {', '.join(sorted(taken))}")
+    return "; ".join(parts)
