@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import triage
+from triage.config import bundled_region_text, parse_region
 from triage.region import (
     Condition,
     Hours,
@@ -236,14 +236,11 @@ def dalarna_by_hand() -> Region:
     )
 
 
-def bundled_dalarna() -> Region:
-    """dalarna.toml through the parser; skips while config.py still returns its old, smaller Region."""
-    region = triage.load_region()
-    if not isinstance(region, Region):
-        pytest.skip("config.py does not build triage.region.Region yet (the parser is being rewritten)")
-    return region
+def bundled(name: str) -> Region:
+    """A bundled example region through the parser."""
+    return parse_region(bundled_region_text(name), f"{name}.toml")
 
 
 @pytest.fixture(scope="session", params=["by_hand", "bundled"])
 def dalarna(request: pytest.FixtureRequest) -> Region:
-    return dalarna_by_hand() if request.param == "by_hand" else bundled_dalarna()
+    return dalarna_by_hand() if request.param == "by_hand" else bundled("dalarna")

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
-from tests.triage.conftest import MUNICIPALITIES, dalarna_by_hand, local, spans, utc, week
+from tests.triage.conftest import MUNICIPALITIES, bundled, dalarna_by_hand, local, spans, utc, week
+from triage import hours
 from triage.region import Priority, Region, Team, TeamKind
 from triage.router import (
     NO_SIGNALS,
@@ -568,3 +569,32 @@ def test_choose_counsellor_takes_the_least_loaded_available_member(
 
 def test_choose_counsellor_for_an_unknown_team_is_none(dalarna: Region) -> None:
     assert choose_counsellor(dalarna, "nowhere", [Counsellor(1, frozenset({"nowhere"}), 0)]) is None
+
+
+# --- invariants over a whole week ------------------------------------------------------------------------
+
+WEEK_INTAKES = [Intake(*row[:4]) for row in SPOT_CHECKS] + [
+    Intake("young", "1441", "alcohol", "16-17"),
+    Intake("young", "1489", "drugs", "18-21"),
+    Intake("relative", "1489", "alcohol", "adult"),
+]
+
+
+@pytest.mark.parametrize("name", ["dalarna", "samla"])
+def test_every_half_hour_of_a_week_has_a_team_and_an_honest_opening(name: str) -> None:
+    """Monday to Sunday in half hours (and Christmas week): every intake gets a team of the region; an open
+    decision is open by the team's hours, a closed one names an opening later than now."""
+    region = bundled(name)
+    starts = [local(2026, 11, 23, 0, 0), local(2026, 12, 21, 0, 0)]
+    for start, step, intake in itertools.product(starts, range(7 * 48), WEEK_INTAKES):
+        now = start + timedelta(minutes=30 * step)
+        decision = decide(region, intake, now)
+        team = region.team(decision.team)
+        assert team is not None
+        assert hours.is_open(team.hours, now, region.timezone, region.holidays) is decision.open
+        if decision.open:
+            assert decision.opens_at is None
+        else:
+            assert decision.opens_at is not None
+            assert decision.opens_at > now
+            assert hours.is_open(team.hours, decision.opens_at, region.timezone, region.holidays)

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+import triage
 from triage.region import Instrument, Zone
 from triage.screening import ITEM_VALUES, ITEMS, ZONE_LABELS, ScreeningError, ScreeningResult, explain, score
 
-# The instruments as dalarna.toml sets them, written out here so these tests do not depend on the parser.
+# The instruments as dalarna.toml sets them, written out so the scoring tests do not depend on the parser
+# (the last test checks they are the same).
 AUDIT = Instrument(
     id="audit",
     zones=(Zone("low", 0), Zone("hazardous", 8), Zone("harmful", 16), Zone("dependence", 20)),
@@ -261,3 +263,10 @@ def test_explain_names_the_substance_of_the_instrument() -> None:
     assert "alcohol" in explain(score(AUDIT, answers_for("audit", 10)), "en")
     assert "drugs" in explain(score(DUDIT, answers_for("dudit", 10)), "en")
     assert "drogerna" in explain(score(DUDIT, answers_for("dudit", 10)), "sv")
+
+
+def test_the_instruments_here_are_the_ones_dalarna_toml_sets() -> None:
+    """The cut-offs these tests use are the bundled file's, so the boundaries above are Dalarna's own."""
+    region = triage.load_region()
+    assert region.instrument("audit") == AUDIT
+    assert region.instrument("dudit") == DUDIT
