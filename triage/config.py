@@ -180,7 +180,8 @@ class _Parser:
             return {}
         for key in value:
             if keys is not None and key not in keys:
-                self.add((*path, key), f'unknown key "{key}"{_near(key, keys) or hint}')
+                known = hint or f" (known keys: {', '.join(keys)})"
+                self.add((*path, key), f'unknown key "{key}"{_near(key, keys) or known}')
         for key in required:
             if key not in value:
                 self.add((*path, key), "required, but missing")
@@ -259,7 +260,7 @@ class _Parser:
                required: bool = False) -> str | None:
         value = self.text(table, key, path, required)
         if value is not None and value not in allowed:
-            self.add((*path, key), f'unknown {what} "{value}"{_near(value, allowed)} (one of: {", ".join(allowed)})')
+            self.add((*path, key), f'unknown {what} "{value}"{_near(value, allowed) or " (one of: " + ", ".join(allowed) + ")"}')
             return None
         return value
 
@@ -270,8 +271,8 @@ class _Parser:
             if value in allowed:
                 out.add(value)
             else:
-                known = listing or f"one of: {', '.join(allowed)}"
-                self.add((*path, key), f'unknown {what} "{value}"{_near(value, allowed)} ({known})')
+                known = f" ({listing or 'one of: ' + ', '.join(allowed)})"
+                self.add((*path, key), f'unknown {what} "{value}"{_near(value, allowed) or known}')
         return frozenset(out)
 
     def spans(self, table: Table, key: str, path: Key) -> tuple[Span, ...]:
@@ -500,8 +501,9 @@ class _Parser:
         """A rule must be reachable (no earlier rule matches all it does) and lead to a team taking its people."""
         for j, before in enumerate(scopes):
             if before is not None and _covers(before, scope):
-                everyone = "everyone" if all(v is None for v in before.values()) else "everyone this rule does"
-                self.add(at, f'never matches: rules[{j + 1}] "{earlier[j].name}" comes first and matches {everyone}')
+                catch_all = all(v is None for v in before.values())
+                how = "has an empty `when`, so it matches everyone" if catch_all else "matches everyone this rule does"
+                self.add(at, f'never matches: rules[{j + 1}] "{earlier[j].name}" comes first and {how}')
                 break
         if rule.team in clean:
             mismatch = _mismatch(scope, _team_scope(teams[rule.team]))
@@ -574,8 +576,8 @@ class _Parser:
         raise_from = self.text(entry, "raise_priority_from", at)
         if raise_from is not None and zones and raise_from not in {z.id for z in zones}:
             ids = [z.id for z in zones]
-            self.add((*at, "raise_priority_from"), f'"{raise_from}" is not one of the zones{_near(raise_from, ids)} '
-                     f"({', '.join(ids)})")
+            listing = f" ({', '.join(ids)})"
+            self.add((*at, "raise_priority_from"), f'"{raise_from}" is not one of the zones{_near(raise_from, ids) or listing}')
         return Instrument(id=name, zones=tuple(zones), cutoff_young=cut["young"], cutoff_female=cut["female"],
                           cutoff_male=cut["male"], cutoff_default=cut["default"], raise_priority_from=raise_from or "")
 
