@@ -233,6 +233,8 @@ def cmd_retention_run(args: argparse.Namespace) -> None:
 
 
 def cmd_config_check(args: argparse.Namespace) -> None:
+    """Validate a region file (default: MINIMARIA_REGION_CONFIG, else the bundled Dalarna): every problem
+    on its own line on stderr and exit 1, or one line saying what it holds."""
     path = Path(args.file) if args.file else _settings().region_config
     try:
         region = load_region(path)
@@ -242,7 +244,8 @@ def cmd_config_check(args: argparse.Namespace) -> None:
     except OSError as err:
         print(f"{path}: {err.strerror}", file=sys.stderr)
         sys.exit(1)
-    print(f"{path or 'dalarna.toml (bundled)'}: ok — {len(region.municipalities)} municipalities, {len(region.teams)} teams")
+    print(f"{path or 'dalarna.toml (bundled)'}: ok — {len(region.municipalities)} municipalities, "
+          f"{len(region.teams)} teams, {len(region.rules)} rules")
 
 
 def _at_least_zero(raw: str) -> int:

@@ -1,4 +1,5 @@
-"""chat/cli.py: the `minimaria keys` and `minimaria retention` commands, run as real processes on a temp SQLite file."""
+"""chat/cli.py: the `minimaria keys`, `minimaria retention` and `minimaria config check` commands, run as real
+processes on a temp SQLite file."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import triage
 from chat.app import create_app
 from chat.crypto.envelope import DekCache
 from chat.crypto.keyring import FileKeyRing
@@ -18,7 +20,7 @@ from chat.service import conversations
 from chat.service.context import Context
 from chat.settings import Settings
 from tests import cli
-from tests.fault.procs import minimaria_cmd
+from tests.fault.procs import minimaria_cmd, service_env
 
 
 @pytest.fixture
@@ -143,3 +145,48 @@ def test_keys_list_counts_the_conversations_each_key_wraps(env: dict[str, str], 
     out = cli.ok(cli.minimaria(env, "keys", "list"))
     assert out.splitlines()[0].split() == ["KEY", "PRIMARY", "CONVERSATIONS"]
     assert cli.key_counts(out) == {"k1": (False, 3), "k2": (True, 2)}
+
+
+REGIONS = Path(triage.__file__).parent / "regions"
+
+
+def _broken_region(tmp_path: Path) -> tuple[Path, list[str]]:
+    """dalarna.toml with two mistakes, and the two lines `config check` must print for them."""
+    path = tmp_path / "region.toml"
+    text = (REGIONS / "dalarna.toml").read_text(encoding="utf-8")
+    text = text.replace("capacity = 4", "capacity = 0").replace('team = "relatives"', 'team = "relative"')
+    path.write_text(text, encoding="utf-8")
+    capacity, team = (text.splitlines().index(line) + 1 for line in ("capacity = 0", 'team = "relative"'))
+    return path, [
+        f'{path}:{capacity}: teams[1] "reception".capacity: must be at least 1, not 0',
+        f'{path}:{team}: rules[3] "relatives".team: no team has the id "relative" (did you mean "relatives"?)',
+    ]
+
+
+def test_config_check_says_what_a_valid_region_holds() -> None:
+    """`config check FILE` prints one ok line with the counts; without FILE it checks the configured, else the bundled, one."""
+    env = service_env()
+    samla = REGIONS / "samla.toml"
+    assert cli.ok(cli.minimaria(env, "config", "check", str(samla))) == f"{samla}: ok — 2 municipalities, 5 teams, 4 rules\n"
+    assert cli.ok(cli.minimaria(env, "config", "check")) == "dalarna.toml (bundled): ok — 15 municipalities, 6 teams, 4 rules\n"
+    configured = cli.ok(cli.minimaria(service_env(region_config=str(samla)), "config", "check"))
+    assert configured.startswith(f"{samla}: ok")
+
+
+def test_config_check_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
+    """Each problem on its own line on stderr, naming file, line and key; nothing on stdout; a missing file is one line."""
+    path, expected = _broken_region(tmp_path)
+    done = cli.minimaria(service_env(), "config", "check", str(path))
+    assert (done.returncode, done.stdout, done.stderr.splitlines()) == (1, "", expected)
+    missing = cli.minimaria(service_env(), "config", "check", str(tmp_path / "nope.toml"))
+    assert (missing.returncode, missing.stderr) == (1, f"{tmp_path / 'nope.toml'}: No such file or directory\n")
+
+
+def test_serve_refuses_an_invalid_region_with_the_same_messages(tmp_path: Path) -> None:
+    """`serve` with MINIMARIA_REGION_CONFIG pointing at a broken file exits 1 listing what `config check` lists."""
+    path, expected = _broken_region(tmp_path)
+    env = service_env(region_config=str(path), database_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
+    done = cli.minimaria(env, "serve", "--port", "0")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == ["minimaria: the region config is invalid:", *(f"  {line}" for line in expected)]
+    assert not (tmp_path / "chat.db").exists()
