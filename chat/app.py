@@ -18,6 +18,8 @@ from chat.crypto.envelope import DekCache
 from chat.crypto.keyring import EnvKeyRing, FileKeyRing, KeyError_, KeyProvider
 from chat.service import keys, retention
 from chat.service.context import Context
+from chat.service.dispatch import Dispatcher
+from chat.service.presence import Tracker
 from chat.settings import Settings
 from chat.store.db import create_engine
 from chat.store.writer import MessageWriter
@@ -90,7 +92,10 @@ Job = tuple[str, float, Callable[[], Awaitable[object]]]
 def background_jobs(ctx: Context) -> list[Job]:
     """The server's periodic jobs (name, interval, job): re-reading the key file, so new conversations use a
     primary rotated by another process; and retention, when MINIMARIA_RETENTION_DAYS is set."""
-    jobs: list[Job] = [("keys_reload", ctx.settings.keys_reload_s, lambda: keys.reload(ctx))]
+    jobs: list[Job] = [
+        ("keys_reload", ctx.settings.keys_reload_s, lambda: keys.reload(ctx)),
+        ("idle_close", 3600, lambda: retention.close_idle(ctx, ctx.settings.idle_close_days)),
+    ]
     days = ctx.settings.retention_days
     if days is not None:
         jobs.append(("retention", ctx.settings.retention_interval_s, lambda: retention.run(ctx, days)))
@@ -108,12 +113,16 @@ def create_app(settings: Settings, region: Region | None = None, keyring: KeyPro
         settings=settings, engine=engine, bus=bus, region=region, writer=writer, keys=keyring, deks=DekCache()
     )
     watcher = QueueWatcher(ctx)
+    tracker = Tracker(ctx)
+    dispatcher = Dispatcher(ctx, settings.dispatch_interval_s)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await bus.start()
         await writer.start()
         await watcher.start()
+        await tracker.start()
+        await dispatcher.start()
         tasks = [asyncio.create_task(every(i, job, name), name=name) for name, i, job in background_jobs(ctx)]
         logs.event("started", backend=bus.name, url_kind="sqlite" if settings.is_sqlite else "postgresql")
         try:
@@ -125,6 +134,8 @@ def create_app(settings: Settings, region: Region | None = None, keyring: KeyPro
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await dispatcher.stop()
+            await tracker.stop()
             await watcher.stop()
             await writer.stop()
             await bus.close()
@@ -139,5 +150,6 @@ def create_app(settings: Settings, region: Region | None = None, keyring: KeyPro
     )
     app.state.ctx = ctx
     app.state.watcher = watcher
+    app.state.tracker = tracker
     app.state.draining = False
     return app

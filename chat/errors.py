@@ -44,6 +44,13 @@ class Code(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     DELETED_BY_RETENTION = "deleted_by_retention"
     KEY_UNAVAILABLE = "key_unavailable"
+    # Triage: offers, transfers, self-tests, return codes.
+    OFFERED_ELSEWHERE = "offered_elsewhere"
+    OFFER_ENDED = "offer_ended"
+    UNKNOWN_TEAM = "unknown_team"
+    UNKNOWN_STAFF = "unknown_staff"
+    INVALID_ANSWERS = "invalid_answers"
+    RETURN_CODE_INVALID = "return_code_invalid"
     # Key management (the CLI).
     KEYS_READ_ONLY = "keys_read_only"
     KEY_IN_USE = "key_in_use"

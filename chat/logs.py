@@ -16,7 +16,8 @@ ALLOWED = frozenset(
     {
         "event", "route", "method", "status", "code", "duration_ms", "conversation_id", "staff_id",
         "frames", "close_code", "instance", "count", "backend", "channel", "error", "version", "url_kind",
-        "key_id", "port", "host", "reason", "attempt", "seq",
+        "key_id", "port", "host", "reason", "attempt", "seq", "team", "to_team", "priority",
+        "instrument",
     }
 )
 

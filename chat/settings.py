@@ -87,6 +87,9 @@ class Settings:
     send_queue_size: int = 256
     # Lifetimes.
     visitor_token_hours: int = 24
+    return_code_attempts_per_minute: int = 30  # across all instances (Redis) or this one (memory)
+    dispatch_interval_s: float = 1.0  # offers expire and overflow is checked at least this often
+    idle_close_days: int = 14  # an open conversation with no message for this long is closed
     staff_session_hours: int = 10
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
@@ -118,6 +121,9 @@ class Settings:
             frames_per_second=_float(env, "FRAMES_PER_SECOND", cls.frames_per_second),
             frame_burst=_int(env, "FRAME_BURST", cls.frame_burst),
             visitor_token_hours=_int(env, "VISITOR_TOKEN_HOURS", cls.visitor_token_hours),
+            return_code_attempts_per_minute=_int(env, "RETURN_CODE_ATTEMPTS_PER_MINUTE", cls.return_code_attempts_per_minute),
+            dispatch_interval_s=_float(env, "DISPATCH_INTERVAL_S", cls.dispatch_interval_s),
+            idle_close_days=_int(env, "IDLE_CLOSE_DAYS", cls.idle_close_days),
             staff_session_hours=_int(env, "STAFF_SESSION_HOURS", cls.staff_session_hours),
         )
 

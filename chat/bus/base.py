@@ -27,6 +27,16 @@ class Bus(Protocol):
         """Increment a counter that expires ``ttl_s`` after its first hit; returns the new count."""
         ...
 
+    async def put_ephemeral(self, namespace: str, key: str, value: bytes, ttl_s: int) -> None:
+        """Store a value every instance can read until it expires ``ttl_s`` from now (presence)."""
+        ...
+
+    async def drop_ephemeral(self, namespace: str, key: str) -> None: ...
+
+    async def scan_ephemeral(self, namespace: str) -> dict[str, bytes]:
+        """Every unexpired value in ``namespace``, by key."""
+        ...
+
 
 class Fanout:
     """Channel → local handlers; what both backends use to deliver to this process's sockets."""

@@ -13,6 +13,7 @@ class MemoryBus:
     def __init__(self) -> None:
         self._fanout = Fanout()
         self._counters: dict[str, tuple[int, float]] = {}
+        self._ephemeral: dict[str, dict[str, tuple[bytes, float]]] = {}
 
     async def start(self) -> None:
         return None
@@ -42,3 +43,16 @@ class MemoryBus:
         if len(self._counters) > 50_000:
             self._counters = {k: v for k, v in self._counters.items() if v[1] > now}
         return count
+
+    async def put_ephemeral(self, namespace: str, key: str, value: bytes, ttl_s: int) -> None:
+        self._ephemeral.setdefault(namespace, {})[key] = (value, time.monotonic() + ttl_s)
+
+    async def drop_ephemeral(self, namespace: str, key: str) -> None:
+        self._ephemeral.get(namespace, {}).pop(key, None)
+
+    async def scan_ephemeral(self, namespace: str) -> dict[str, bytes]:
+        now = time.monotonic()
+        space = self._ephemeral.get(namespace, {})
+        for key in [k for k, (_, expires) in space.items() if expires <= now]:
+            del space[key]
+        return {k: v for k, (v, _) in space.items()}

@@ -95,6 +95,28 @@ class RedisBus:
             count, _ = await pipe.execute()
         return int(count)
 
+    async def put_ephemeral(self, namespace: str, key: str, value: bytes, ttl_s: int) -> None:
+        async with asyncio.timeout(OP_TIMEOUT_S):
+            await self._redis.set(f"{self._prefix}e:{namespace}:{key}", value, ex=ttl_s)
+
+    async def drop_ephemeral(self, namespace: str, key: str) -> None:
+        async with asyncio.timeout(OP_TIMEOUT_S):
+            await self._redis.delete(f"{self._prefix}e:{namespace}:{key}")
+
+    async def scan_ephemeral(self, namespace: str) -> dict[str, bytes]:
+        """SCAN (never KEYS: it would block Redis) the namespace, then one MGET; a key that expired
+        between the two is skipped."""
+        head = f"{self._prefix}e:{namespace}:"
+        async with asyncio.timeout(OP_TIMEOUT_S):
+            names = [name async for name in self._redis.scan_iter(match=head + "*", count=500)]
+            values = await self._redis.mget(names) if names else []
+        out: dict[str, bytes] = {}
+        for name, value in zip(names, values, strict=True):
+            if value is not None:
+                key = name.decode() if isinstance(name, bytes) else str(name)
+                out[key[len(head):]] = value if isinstance(value, bytes) else str(value).encode()
+        return out
+
     # The reader task.
 
     async def _run(self) -> None:

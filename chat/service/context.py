@@ -14,6 +14,7 @@ from chat.crypto.keyring import KeyProvider
 from chat.settings import Settings
 from chat.store.writer import MessageWriter
 from triage import Region
+from triage.risk import RiskMatcher
 
 
 def utcnow() -> datetime:
@@ -30,3 +31,4 @@ class Context:
     keys: KeyProvider
     deks: DekCache
     clock: Callable[[], datetime] = field(default=utcnow)
+    risk: RiskMatcher = field(default_factory=RiskMatcher.bundled)  # compiled once per process

@@ -15,18 +15,18 @@ from typing import Any
 from chat import logs
 from chat.crypto import envelope, tokens
 from chat.errors import BadInput, Code, Conflict, Forbidden, Gone, NotFound, Unauthorized
-from chat.service import events, keys
+from chat.service import events, keys, routing
 from chat.service.access import Principal, may_close, may_write
 from chat.service.context import Context
 from chat.store import conversations as store
 from chat.store import staff as staff_store
 from chat.store.conversations import ConversationRecord, MessageRecord, PostRefused
-from triage import Intake, decide
+from triage.router import Decision, Intake
 
 
 @dataclass(frozen=True)
 class StartRequest:
-    role: str
+    role: str | None
     municipality: str | None = None
     topic: str | None = None
     age_band: str | None = None
@@ -39,14 +39,25 @@ class Started:
     conversation: ConversationRecord
     visitor_token: str
     return_code: str
+    reopened: bool = False
+
+
+def intake_of(c: ConversationRecord) -> Intake:
+    return Intake(c.role, c.municipality, c.topic, c.age_band, c.gender)
 
 
 async def start(ctx: Context, req: StartRequest) -> Started:
+    """A new conversation in the queue triage chose. Out of hours it still starts: the visitor may leave
+    a message, which the team sees when it opens (``after_hours``)."""
+    if req.role is None:
+        raise BadInput(Code.INVALID, "Missing or invalid fields: role")
     if req.municipality is not None and ctx.region.municipality(req.municipality) is None:
         raise BadInput(Code.INVALID, "The municipality is not one this service covers.")
     if req.language not in ctx.region.languages:
         raise BadInput(Code.INVALID, "That language is not offered.")
-    decision = decide(ctx.region, Intake(req.role, req.municipality, req.topic, req.age_band))
+    decision: Decision = await routing.route(
+        ctx, Intake(str(req.role), req.municipality, req.topic, req.age_band, req.gender)
+    )
     now = ctx.clock()
     token, code = tokens.new_token(), tokens.new_return_code()
     cid = str(uuid.uuid4())
@@ -57,12 +68,13 @@ async def start(ctx: Context, req: StartRequest) -> Started:
         priority=int(decision.priority), visitor_token_hash=tokens.token_hash(token),
         token_expires_at=now + timedelta(hours=ctx.settings.visitor_token_hours),
         return_code_hash=tokens.return_code_hash(code), last_seq=0, visitor_read_seq=0, staff_read_seq=0,
-        created_at=now, wrapped_dek=wrapped, kek_id=kek_id,
+        created_at=now, wrapped_dek=wrapped, kek_id=kek_id, queued_at=now, last_activity_at=now,
+        reasons=routing.reasons_json(decision.reasons), after_hours=not decision.open,
     )
     await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
     record = await store.get(ctx.engine, cid)
     assert record is not None
-    logs.event("conversation_started", conversation_id=cid)
+    logs.event("conversation_started", conversation_id=cid, team=decision.team, priority=int(decision.priority))
     return Started(record, token, code)
 
 
@@ -113,6 +125,21 @@ async def post(
     if created:
         await ctx.bus.publish(events.conversation_channel(conversation_id), events.encode(keys.bus_event(record)))
     return record, created
+
+
+async def post_system(ctx: Context, conversation_id: str, text: str) -> MessageRecord | None:
+    """A line from the service itself (someone joined, the conversation moved), stored in the transcript
+    like any message so both sides see it in order; None when the conversation is closed."""
+    dek = await keys.dek_for(ctx, conversation_id)
+    try:
+        record, _ = await ctx.writer.append(
+            conversation_id=conversation_id, sender="system", client_msg_id=None, now=ctx.clock(),
+            seal=keys.message_sealer(dek, conversation_id, "system", text), staff_id=None, author=None,
+        )
+    except PostRefused:
+        return None
+    await ctx.bus.publish(events.conversation_channel(conversation_id), events.encode(keys.bus_event(record)))
+    return record
 
 
 async def _refusal(ctx: Context, conversation_id: str, staff: Principal | None) -> Exception:

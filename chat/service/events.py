@@ -1,7 +1,8 @@
 """Events on the bus and the channels they go on.
 
 Conversation events are shaped like the server→client frames of the same name, so a socket forwards
-them without building them again. ``queue`` and ``s:<staff id>`` carry instance-internal signals.
+them without building them again. ``queue``, ``s:<staff id>`` and ``t:<team>`` carry signals for staff
+sockets and the instance's own jobs (queue changes, claims, offers, alerts).
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ def conversation_channel(conversation_id: str) -> str:
 
 def staff_channel(staff_id: int) -> str:
     return f"s:{staff_id}"
+
+
+def team_channel(team: str) -> str:
+    """Alerts for everyone online in a team (risk signals)."""
+    return "t:" + team
 
 
 def encode(event: dict[str, Any]) -> bytes:

@@ -66,6 +66,10 @@ def note_aad(conversation_id: str, at: datetime) -> bytes:
     return envelope.aad(conversation_id, "note", at.isoformat(), "staff")
 
 
+def screening_aad(conversation_id: str, instrument: str, at: datetime) -> bytes:
+    return envelope.aad(conversation_id, "screening", f"{instrument}@{at.isoformat()}", "visitor")
+
+
 def feedback_aad(conversation_id: str) -> bytes:
     return envelope.aad(conversation_id, "feedback", "0", "visitor")
 

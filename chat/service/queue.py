@@ -1,19 +1,25 @@
-"""The queue: what staff may take, a visitor's place in line, the atomic claim."""
+"""The queues: one per team, ordered by priority then waiting time; places in line with estimated waits;
+the atomic claim; accepting and declining offers.
+"""
 
 from __future__ import annotations
 
+import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from chat import logs
 from chat.errors import Code, Conflict, Forbidden, NotFound
-from chat.service import conversations, events
+from chat.service import conversations, events, presence, routing
 from chat.service.access import Principal, may_claim, queue_teams
 from chat.service.context import Context
 from chat.store import conversations as store
+from chat.store import queue as queue_store
 from chat.store.conversations import ConversationRecord
 
-DEFAULT_WAIT_PER_PLACE_S = 180
+DEFAULT_HANDLING_S = 600  # until the team has closed a few conversations
+MIN_PER_PLACE_S = 30
 
 
 @dataclass(frozen=True)
@@ -24,21 +30,22 @@ class Place:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """All waiting conversations, read once and shared by every socket of this instance."""
+    """All waiting conversations with what the estimates need, read once per change and shared by every
+    socket of this instance."""
 
     waiting: list[ConversationRecord]
-    wait_per_place_s: int
+    per_place_s: dict[str, float] = field(default_factory=dict)  # team → seconds each place ahead costs
+    opens_in_s: dict[str, float] = field(default_factory=dict)  # team → seconds until it opens (0: open)
 
     def place(self, conversation_id: str) -> Place | None:
-        team_line = None
-        for conv in self.waiting:
-            if conv.id == conversation_id:
-                team_line = [c.id for c in self.waiting if c.team == conv.team]
-                break
-        if team_line is None:
+        conv = next((c for c in self.waiting if c.id == conversation_id), None)
+        if conv is None:
             return None
-        position = team_line.index(conversation_id) + 1
-        return Place(position, position * self.wait_per_place_s)
+        line = [c.id for c in self.waiting if c.team == conv.team]
+        position = line.index(conversation_id) + 1
+        per_place = self.per_place_s.get(conv.team, DEFAULT_HANDLING_S)
+        wait = self.opens_in_s.get(conv.team, 0) + position * per_place
+        return Place(position, int(math.ceil(wait / 30) * 30))
 
     def for_staff(self, p: Principal) -> list[ConversationRecord]:
         teams = queue_teams(p)
@@ -46,32 +53,97 @@ class Snapshot:
 
 
 async def snapshot(ctx: Context) -> Snapshot:
-    waiting = await store.waiting(ctx.engine)
-    waits = await store.recent_waits(ctx.engine)
-    per_place = int(statistics.median(waits)) if len(waits) >= 3 else DEFAULT_WAIT_PER_PLACE_S
-    return Snapshot(waiting, max(30, per_place))
+    waiting = await queue_store.waiting(ctx.engine)
+    if not waiting:
+        return Snapshot(waiting)
+    now = ctx.clock()
+    handled = await queue_store.handling_times(ctx.engine)
+    people = await presence.online(ctx)
+    per_place: dict[str, float] = {}
+    opens_in: dict[str, float] = {}
+    for team_id in {c.team for c in waiting}:
+        per_place[team_id] = _per_place(ctx, team_id, handled, people)
+        opens_in[team_id] = _opens_in(ctx, team_id, now)
+    return Snapshot(waiting, per_place, opens_in)
+
+
+def _per_place(ctx: Context, team_id: str, handled: list[tuple[str, float]], people: list[presence.Online]) -> float:
+    """Recent handling time (the team's own when it has closed three, else everyone's) over how many
+    conversations the team's available members can hold at once."""
+    own = [s for t, s in handled if t == team_id]
+    sample = own if len(own) >= 3 else [s for _, s in handled]
+    handling = statistics.median(sample) if len(sample) >= 3 else DEFAULT_HANDLING_S
+    team = ctx.region.team(team_id)
+    capacity = team.capacity if team else 1
+    slots = sum(capacity for o in people if team_id in o.teams and o.status == presence.Availability.AVAILABLE)
+    return max(MIN_PER_PLACE_S, handling / max(1, slots))
+
+
+def _opens_in(ctx: Context, team_id: str, now: datetime) -> float:
+    if routing.team_open(ctx.region, team_id, now):
+        return 0
+    opens = routing.team_opens_at(ctx.region, team_id, now)
+    return max(0.0, (opens - now).total_seconds()) if opens else 0
 
 
 async def staff_queue(ctx: Context, p: Principal) -> list[ConversationRecord]:
-    return await store.waiting(ctx.engine, queue_teams(p))
+    return await queue_store.waiting(ctx.engine, queue_teams(p))
 
 
 async def claim(ctx: Context, p: Principal, conversation_id: str) -> ConversationRecord:
-    """Exactly one of any number of racing claims wins; the others get already_claimed."""
+    """Exactly one of any number of racing claims wins; the others get already_claimed. A conversation
+    on offer to someone else can be claimed only when that offer has ended."""
     conv = await store.get(ctx.engine, conversation_id)
     if conv is None:
         raise NotFound()
     if not may_claim(p, conv):
         raise Forbidden(Code.FORBIDDEN, "This conversation is in another team's queue.")
-    won = await store.claim(ctx.engine, conversation_id, p.id, queue_teams(p), ctx.clock())
+    offered_elsewhere = conv.offered_to is not None and conv.offered_to != p.id
+    won = await queue_store.claim(ctx.engine, conversation_id, p.id, queue_teams(p), ctx.clock())
     if not won:
         if conv.state == "closed":
             raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is closed.")
+        fresh = await store.get(ctx.engine, conversation_id)
+        if fresh is not None and fresh.state == "queued" and offered_elsewhere:
+            raise Conflict(Code.OFFERED_ELSEWHERE, "This conversation is being offered to someone else right now.")
         raise Conflict(Code.ALREADY_CLAIMED, "Someone else has already taken this conversation.")
-    await conversations.publish_state(ctx, conversation_id, "active", p.display_name)
-    await ctx.bus.publish(events.staff_channel(p.id), events.encode({"type": "claimed", "conversation_id": conversation_id}))
-    await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
-    logs.event("conversation_claimed", conversation_id=conversation_id, staff_id=p.id)
+    await _announce_claim(ctx, p, conversation_id, conv.offered_to)
     claimed = await store.get(ctx.engine, conversation_id)
     assert claimed is not None
     return claimed
+
+
+async def _announce_claim(ctx: Context, p: Principal, conversation_id: str, offered_to: int | None) -> None:
+    await conversations.publish_state(ctx, conversation_id, "active", p.display_name)
+    await ctx.bus.publish(events.staff_channel(p.id), events.encode({"type": "claimed", "conversation_id": conversation_id}))
+    if offered_to is not None and offered_to != p.id:
+        withdrawn = {"type": "offer_withdrawn", "conversation_id": conversation_id, "reason": "taken"}
+        await ctx.bus.publish(events.staff_channel(offered_to), events.encode(withdrawn))
+    await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+    logs.event("conversation_claimed", conversation_id=conversation_id, staff_id=p.id)
+
+
+async def accept(ctx: Context, p: Principal, conversation_id: str) -> ConversationRecord:
+    """Take a conversation offered to this person: a claim that the offer makes theirs."""
+    conv = await store.get(ctx.engine, conversation_id)
+    if conv is None:
+        raise NotFound()
+    if conv.offered_to != p.id or conv.state != "queued":
+        raise Conflict(Code.OFFER_ENDED, "This offer has ended; the conversation is back in the queue or taken.")
+    if not await queue_store.claim(ctx.engine, conversation_id, p.id, None, ctx.clock()):
+        raise Conflict(Code.OFFER_ENDED, "This offer has ended; the conversation is back in the queue or taken.")
+    await _announce_claim(ctx, p, conversation_id, None)
+    logs.event("offer_accepted", conversation_id=conversation_id, staff_id=p.id)
+    claimed = await store.get(ctx.engine, conversation_id)
+    assert claimed is not None
+    return claimed
+
+
+async def decline(ctx: Context, p: Principal, conversation_id: str) -> None:
+    """Say no to an offer: the conversation stays in the queue and is offered to the next person."""
+    if not await queue_store.end_offer(ctx.engine, conversation_id, p.id, "declined", ctx.clock()):
+        raise Conflict(Code.OFFER_ENDED, "This offer has already ended.")
+    event = {"type": "offer_withdrawn", "conversation_id": conversation_id, "reason": "declined"}
+    await ctx.bus.publish(events.staff_channel(p.id), events.encode(event))
+    await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+    logs.event("offer_declined", conversation_id=conversation_id, staff_id=p.id)

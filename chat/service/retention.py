@@ -14,7 +14,10 @@ from datetime import timedelta
 
 from chat import logs
 from chat.errors import BadInput, Code
+from chat.service import events
 from chat.service.context import Context
+from chat.store import conversations as conv_store
+from chat.store import queue as queue_store
 from chat.store import retention as store
 from chat.store.db import flush_deleted
 
@@ -42,4 +45,22 @@ async def run(ctx: Context, days: int, batch: int = 500, progress: Callable[[int
     if total:
         await flush_deleted(ctx.engine)
     logs.event("retention_run", count=total)
+    return total
+
+
+async def close_idle(ctx: Context, days: int) -> int:
+    """Close open conversations nobody has written in for ``days`` days (outcome ``no_contact``), so a
+    visitor who left, or a chat nobody closed, still reaches the retention period instead of being
+    kept for ever."""
+    now = ctx.clock()
+    total = 0
+    while ids := await queue_store.idle(ctx.engine, now - timedelta(days=days)):
+        for cid in ids:
+            if await conv_store.close(ctx.engine, cid, "no_contact", now, None):
+                total += 1
+                event = {"type": "state", "conversation_id": cid, "state": "closed", "staff": None}
+                await ctx.bus.publish(events.conversation_channel(cid), events.encode(event))
+    if total:
+        await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+    logs.event("idle_closed", count=total)
     return total

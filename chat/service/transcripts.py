@@ -7,7 +7,7 @@ from typing import Any
 from chat import logs
 from chat.crypto import envelope
 from chat.errors import Code, Gone, NotFound
-from chat.service import keys
+from chat.service import events, keys
 from chat.service.access import Principal, may_read_transcript
 from chat.service.context import Context
 from chat.store import conversations as store
@@ -23,17 +23,35 @@ async def read(ctx: Context, p: Principal, conversation_id: str) -> dict[str, An
     if conv.shredded_at is not None:
         raise Gone(Code.DELETED_BY_RETENTION, "This conversation was deleted under the retention rules.")
     messages = await keys.message_frames(ctx, await store.after(ctx.engine, conversation_id, 0, limit=100_000))
+    notes = await decrypted_notes(ctx, conversation_id)
+    logs.event("transcript_read", conversation_id=conversation_id, staff_id=p.id)
+    return {"conversation_id": conversation_id, "state": conv.state, "messages": messages, "notes": notes}
+
+
+async def decrypted_notes(ctx: Context, conversation_id: str) -> list[dict[str, Any]]:
+    """Internal notes (and transfer notes) in order; the caller has checked access."""
     dek = await keys.dek_for(ctx, conversation_id)
-    notes = []
-    for sid, body, ts in await store.notes(ctx.engine, conversation_id):
+    out = []
+    for n in await store.notes(ctx.engine, conversation_id):
         try:
-            text: str | None = envelope.open_(dek, body, keys.note_aad(conversation_id, ts))
+            text: str | None = envelope.open_(dek, n.body, keys.note_aad(conversation_id, n.created_at))
         except envelope.Tampered:
             logs.event("decrypt_failed", level=40, conversation_id=conversation_id, reason="note")
             text = None
-        notes.append({"staff_id": sid, "text": text, "ts": ts.isoformat().replace("+00:00", "Z")})
-    logs.event("transcript_read", conversation_id=conversation_id, staff_id=p.id)
-    return {"conversation_id": conversation_id, "state": conv.state, "messages": messages, "notes": notes}
+        out.append({"staff_id": n.staff_id, "author": n.author, "kind": n.kind, "text": text,
+                    "ts": n.created_at.isoformat().replace("+00:00", "Z")})
+    return out
+
+
+async def notes_for_holder(ctx: Context, p: Principal, conversation_id: str) -> list[dict[str, Any]]:
+    """The notes of a conversation the person holds (or a supervisor): part of working on it, like its
+    messages, so not a transcript read."""
+    conv = await store.get(ctx.engine, conversation_id)
+    if conv is None or not may_read_transcript(p, conv):
+        raise NotFound()
+    if conv.shredded_at is not None:
+        raise Gone(Code.DELETED_BY_RETENTION, "This conversation was deleted under the retention rules.")
+    return await decrypted_notes(ctx, conversation_id)
 
 
 async def add_note(ctx: Context, p: Principal, conversation_id: str, text: str) -> None:
@@ -45,3 +63,5 @@ async def add_note(ctx: Context, p: Principal, conversation_id: str, text: str) 
     now = ctx.clock()
     sealed = envelope.seal(await keys.dek_for(ctx, conversation_id), text, keys.note_aad(conversation_id, now))
     await store.add_note(ctx.engine, conversation_id, p.id, sealed, now)
+    await ctx.bus.publish(events.conversation_channel(conversation_id),
+                          events.encode({"type": "note", "conversation_id": conversation_id}))

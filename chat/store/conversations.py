@@ -7,7 +7,7 @@ instances, and a failed insert rolls the increment back, so there is never a dup
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,12 +16,13 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chat.store.models import Conversation, Feedback, Message, Note
+from chat.store.models import Conversation, Feedback, Message, Note, Staff
 
 C = Conversation.__table__  # type: ignore[attr-defined]
 M = Message.__table__  # type: ignore[attr-defined]
 F = Feedback.__table__  # type: ignore[attr-defined]
 N = Note.__table__  # type: ignore[attr-defined]
+S = Staff.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,15 @@ class ConversationRecord:
     closed_at: datetime | None
     outcome: str | None
     shredded_at: datetime | None
+    queued_at: datetime | None
+    reasons: list[dict[str, str]]
+    risk: str | None
+    screening: dict[str, Any]
+    preferred_staff_id: int | None
+    offered_to: int | None
+    offer_expires_at: datetime | None
+    after_hours: bool
+    reopened_count: int
 
 
 @dataclass(frozen=True)
@@ -75,13 +85,13 @@ def _msg(row: Any) -> MessageRecord:
 BUMP_VISITOR = (
     update(C)
     .where(C.c.id == bindparam("cid"), C.c.state != "closed")
-    .values(last_seq=C.c.last_seq + bindparam("n"))
+    .values(last_seq=C.c.last_seq + bindparam("n"), last_activity_at=bindparam("now"))
     .returning(C.c.last_seq)
 )
 BUMP_STAFF = (
     update(C)
     .where(C.c.id == bindparam("cid"), C.c.state == "active", C.c.assigned_staff_id == bindparam("sid"))
-    .values(last_seq=C.c.last_seq + bindparam("n"))
+    .values(last_seq=C.c.last_seq + bindparam("n"), last_activity_at=bindparam("now"))
     .returning(C.c.last_seq)
 )
 INSERT_MESSAGE = M.insert()
@@ -118,26 +128,8 @@ async def held_by(engine: AsyncEngine, staff_id: int) -> list[ConversationRecord
     return [_conv(r) for r in rows]
 
 
-async def waiting(engine: AsyncEngine, teams: Sequence[str] | None = None) -> list[ConversationRecord]:
-    """Queued conversations, most urgent first, then longest waiting; ``teams=None`` means all."""
-    q = select(*_CONV_COLS).where(C.c.state == "queued")
-    if teams is not None:
-        q = q.where(C.c.team.in_(list(teams)))
-    async with engine.connect() as conn:
-        rows = await conn.execute(q.order_by(C.c.priority.desc(), C.c.created_at, C.c.id))
-    return [_conv(r) for r in rows]
 
 
-async def recent_waits(engine: AsyncEngine, limit: int = 20) -> list[float]:
-    """Seconds from start to claim of the most recently claimed conversations."""
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            select(C.c.created_at, C.c.claimed_at)
-            .where(C.c.claimed_at.is_not(None))
-            .order_by(C.c.claimed_at.desc())
-            .limit(limit)
-        )
-    return [(claimed - created).total_seconds() for created, claimed in rows]
 
 
 Seal = Callable[[int], bytes]  # the text, encrypted for the seq it is given (the seq is part of its AAD)
@@ -160,9 +152,9 @@ async def append(
     same UPDATE that takes the sequence number.
     """
     if sender == "staff":
-        next_seq, params = BUMP_STAFF, {"cid": conversation_id, "sid": staff_id, "n": 1}
+        next_seq, params = BUMP_STAFF, {"cid": conversation_id, "sid": staff_id, "n": 1, "now": now}
     else:
-        next_seq, params = BUMP_VISITOR, {"cid": conversation_id, "n": 1}
+        next_seq, params = BUMP_VISITOR, {"cid": conversation_id, "n": 1, "now": now}
     try:
         async with engine.begin() as conn:
             seq = (await conn.execute(next_seq, params)).scalar_one_or_none()
@@ -210,16 +202,6 @@ async def after(engine: AsyncEngine, conversation_id: str, after_seq: int, limit
     return [_msg(r) for r in rows]
 
 
-async def claim(engine: AsyncEngine, conversation_id: str, staff_id: int, teams: Sequence[str] | None, now: datetime) -> bool:
-    """Conditional UPDATE: of two racing claims, on any number of instances, exactly one matches the row."""
-    cond = [C.c.id == conversation_id, C.c.state == "queued"]
-    if teams is not None:
-        cond.append(C.c.team.in_(list(teams)))
-    async with engine.begin() as conn:
-        res = await conn.execute(
-            update(C).where(and_(*cond)).values(state="active", assigned_staff_id=staff_id, claimed_at=now)
-        )
-    return bool(res.rowcount == 1)
 
 
 async def close(
@@ -261,17 +243,33 @@ async def add_feedback(engine: AsyncEngine, conversation_id: str, rating: int, c
     return True
 
 
-async def add_note(engine: AsyncEngine, conversation_id: str, staff_id: int, body: bytes, now: datetime) -> None:
+async def add_note(
+    engine: AsyncEngine, conversation_id: str, staff_id: int, body: bytes, now: datetime, kind: str = "note"
+) -> None:
     async with engine.begin() as conn:
-        await conn.execute(N.insert().values(conversation_id=conversation_id, staff_id=staff_id, body=body, created_at=now))
+        await conn.execute(
+            N.insert().values(conversation_id=conversation_id, staff_id=staff_id, body=body, created_at=now, kind=kind)
+        )
 
 
-async def notes(engine: AsyncEngine, conversation_id: str) -> list[tuple[int | None, bytes, datetime]]:
+@dataclass(frozen=True)
+class NoteRecord:
+    staff_id: int | None
+    author: str | None
+    kind: str  # "note" or "transfer"
+    body: bytes  # ciphertext
+    created_at: datetime
+
+
+async def notes(engine: AsyncEngine, conversation_id: str) -> list[NoteRecord]:
     async with engine.connect() as conn:
         rows = await conn.execute(
-            select(N.c.staff_id, N.c.body, N.c.created_at).where(N.c.conversation_id == conversation_id).order_by(N.c.id)
+            select(N.c.staff_id, S.c.display_name, N.c.kind, N.c.body, N.c.created_at)
+            .select_from(N.outerjoin(S, S.c.id == N.c.staff_id))
+            .where(N.c.conversation_id == conversation_id)
+            .order_by(N.c.id)
         )
-    return [(r.staff_id, r.body, r.created_at) for r in rows]
+    return [NoteRecord(*r) for r in rows]
 
 
 async def wrapped_dek(engine: AsyncEngine, conversation_id: str) -> tuple[str | None, bytes | None] | None:

@@ -95,6 +95,17 @@ class Conversation(SQLModel, table=True):
     wrapped_dek: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     kek_id: str | None = Field(default=None, sa_column=Column(String(64), index=True))
     shredded_at: datetime | None = _ts(nullable=True)
+    # Triage (migration 0003). The queue is ordered by priority, then queued_at (set on entering a queue).
+    queued_at: datetime | None = _ts(nullable=True)
+    reasons: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    risk: str | None = Field(default=None, sa_column=Column(String(100)))  # categories, comma-separated; never text
+    screening: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # latest scores
+    preferred_staff_id: int | None = Field(default=None, sa_column=Column(Integer))
+    offered_to: int | None = Field(default=None, sa_column=Column(Integer))
+    offer_expires_at: datetime | None = _ts(nullable=True)
+    after_hours: bool = Field(default=False)
+    reopened_count: int = Field(default=0)
+    last_activity_at: datetime | None = _ts(nullable=True)
 
 
 class Message(SQLModel, table=True):
@@ -127,6 +138,36 @@ class Note(SQLModel, table=True):
     staff_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("staff.id", ondelete="SET NULL")))
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # ciphertext
     created_at: datetime = _ts()
+    kind: str = Field(default="note", sa_column=Column(String(16), nullable=False, server_default="note"))
+
+
+class Screening(SQLModel, table=True):
+    """A self-test: the score and zone in clear (staff and statistics read them), the answers encrypted."""
+
+    __tablename__ = "screenings"
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    instrument: str = Field(sa_column=Column(String(16), nullable=False))
+    score: int = Field(sa_column=Column(Integer, nullable=False))
+    zone: str = Field(sa_column=Column(String(32), nullable=False))
+    answers: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # ciphertext
+    created_at: datetime = _ts()
+
+
+class Offer(SQLModel, table=True):
+    """Each automatic offer of a conversation to a counsellor and how it ended."""
+
+    __tablename__ = "offers"
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    staff_id: int = Field(sa_column=Column(Integer, ForeignKey("staff.id", ondelete="CASCADE"), nullable=False))
+    offered_at: datetime = _ts()
+    ended_at: datetime | None = _ts(nullable=True)
+    outcome: str = Field(sa_column=Column(String(16), nullable=False))  # pending, accepted, declined, expired, withdrawn
 
 
 class Feedback(SQLModel, table=True):

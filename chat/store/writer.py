@@ -108,12 +108,11 @@ class MessageWriter:
         rows: list[dict[str, Any]] = []
         async with self.engine.begin() as conn:
             for (cid, sender, sid), members in sorted(groups.items(), key=lambda kv: kv[0][0]):
-                stmt, params = (
-                    (conversations.BUMP_STAFF, {"cid": cid, "sid": sid})
-                    if sender == "staff"
-                    else (conversations.BUMP_VISITOR, {"cid": cid})
-                )
-                last = (await conn.execute(stmt, {**params, "n": len(members)})).scalar_one_or_none()
+                stmt = conversations.BUMP_STAFF if sender == "staff" else conversations.BUMP_VISITOR
+                params: dict[str, Any] = {"cid": cid, "n": len(members), "now": batch[members[-1]].now}
+                if sender == "staff":
+                    params["sid"] = sid
+                last = (await conn.execute(stmt, params)).scalar_one_or_none()
                 if last is None:
                     raise _Irregular
                 for offset, i in enumerate(members):

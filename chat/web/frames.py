@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from chat.errors import BadInput, Code
-from chat.store.conversations import ConversationRecord
+from chat.service.summaries import summary as summary  # handlers render conversations with it
 
 ClientMsgId = Annotated[StrictStr, Field(min_length=1, max_length=64)]
 ConversationId = Annotated[StrictStr, Field(min_length=1, max_length=64)]
@@ -59,16 +59,23 @@ class Read(Frame):
 class Screening(Frame):
     type: Literal["screening"]
     instrument: Literal["audit", "dudit"]
-    answers: list[StrictInt]
+    answers: Annotated[list[StrictInt], Field(max_length=20)]
 
 
 class Ping(Frame):
     type: Literal["ping"]
 
 
-ClientFrame = Annotated[Hello | Msg | Typing | Read | Screening | Ping, Field(discriminator="type")]
+class Presence(Frame):
+    """Staff only: whether this person takes new conversations now."""
+
+    type: Literal["presence"]
+    status: Literal["available", "busy", "away"]
+
+
+ClientFrame = Annotated[Hello | Msg | Typing | Read | Screening | Ping | Presence, Field(discriminator="type")]
 _client = TypeAdapter(ClientFrame)
-KNOWN_TYPES = frozenset({"hello", "msg", "typing", "read", "screening", "ping"})
+KNOWN_TYPES = frozenset({"hello", "msg", "typing", "read", "screening", "ping", "presence"})
 
 
 class FrameError(BadInput):
@@ -79,7 +86,7 @@ class FrameError(BadInput):
         self.client_msg_id = client_msg_id
 
 
-def parse(raw: str) -> Hello | Msg | Typing | Read | Screening | Ping:
+def parse(raw: str) -> Hello | Msg | Typing | Read | Screening | Ping | Presence:
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, RecursionError):
@@ -119,7 +126,7 @@ class Body(BaseModel):
 
 
 class StartBody(Body):
-    role: Literal["young", "relative"]
+    role: Literal["young", "relative"] | None = None  # required unless return_code is given
     municipality: Annotated[str, Field(pattern=r"^\d{4}$")] | None = None
     topic: Literal["alcohol", "drugs", "medicines", "doping", "gambling", "mental_health", "other"] | None = None
     age_band: Literal["6-12", "13-15", "16-17", "18-21", "22-25", "adult"] | None = None
@@ -138,6 +145,8 @@ class StartedBody(BaseModel):
     visitor_token: str
     return_code: str
     queue: QueueInfo
+    state: str = "queued"  # "active" or "closed" too when a return code opened an earlier conversation
+    reopened: bool = False  # a return code re-opened a closed conversation
 
 
 class FeedbackBody(Body):
@@ -204,11 +213,3 @@ def _fields(err: ValidationError, skip: int) -> str:
             names.add(".".join(str(p) for p in e["loc"][skip:]) or "(the frame itself)")
     return ", ".join(sorted(names))
 
-
-def summary(c: ConversationRecord) -> dict[str, Any]:
-    """A conversation as staff see it in queues and lists (no content)."""
-    return {
-        "conversation_id": c.id, "state": c.state, "role": c.role, "municipality": c.municipality,
-        "topic": c.topic, "age_band": c.age_band, "team": c.team, "priority": c.priority,
-        "created_at": c.created_at.isoformat().replace("+00:00", "Z"), "last_seq": c.last_seq,
-    }

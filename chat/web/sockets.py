@@ -18,9 +18,10 @@ from starlette.websockets import WebSocket
 from chat import logs
 from chat.crypto import tokens
 from chat.errors import ChatError, Code, Conflict, Forbidden, NotFound, Unauthorized
-from chat.service import accounts, conversations, events, keys, queue
+from chat.service import accounts, conversations, events, keys, queue, routing, selftest, signals, transcripts
 from chat.service.access import Principal
 from chat.service.context import Context
+from chat.service.presence import Availability, Tracker
 from chat.store import conversations as conv_store
 from chat.store.conversations import MessageRecord
 from chat.web import frames
@@ -207,10 +208,16 @@ class VisitorConnection(Connection):
             self.outbox.release()
             raise
         self._place = (place.position, place.estimated_wait_s) if place else None
+        now = self.ctx.clock()
+        is_open = fresh.state != "queued" or routing.team_open(self.ctx.region, fresh.team, now)
+        opens_at = None if is_open else routing.team_opens_at(self.ctx.region, fresh.team, now)
         welcome = {
             "type": "welcome", "conversation_id": conv.id, "state": fresh.state, "staff": staff_name,
             "queue": {"position": place.position, "estimated_wait_s": place.estimated_wait_s} if place else None,
-            "last_seq": fresh.last_seq,
+            "last_seq": fresh.last_seq, "open": is_open, "opens_at": routing.iso(opens_at),
+            "hours": routing.weekly_hours(self.ctx.region, fresh.team),
+            # Shown at once when the chat is closed or the conversation carried a risk signal.
+            "crisis": routing.crisis(self.ctx.region, now) if (fresh.risk or not is_open) else None,
         }
         self.outbox.release_with(welcome)
         self.outbox.catch_up(conv.id)
@@ -223,9 +230,15 @@ class VisitorConnection(Connection):
             text = frames.check_text(frame, self.ctx.settings.max_text_chars)
             self.outbox.unacked.add(frame.client_msg_id)
             try:
-                await conversations.post(self.ctx, self.conversation_id, text, frame.client_msg_id, on_stored=self.ack)
+                _, created = await conversations.post(
+                    self.ctx, self.conversation_id, text, frame.client_msg_id, on_stored=self.ack
+                )
             finally:
                 self.outbox.unacked.discard(frame.client_msg_id)
+            if created:
+                crisis = await signals.on_visitor_text(self.ctx, self.conversation_id, text)
+                if crisis is not None:
+                    self.outbox.frame(crisis)
         elif isinstance(frame, frames.Typing):
             await conversations.typing(self.ctx, self.conversation_id, "visitor", frame.on)
         elif isinstance(frame, frames.Read):
@@ -233,7 +246,11 @@ class VisitorConnection(Connection):
             assert conv is not None
             await conversations.read(self.ctx, conv, "visitor", frame.seq)
         elif isinstance(frame, frames.Screening):
-            raise FrameError(Code.UNSUPPORTED, "Self-tests are not offered yet.")
+            conv = await conv_store.get(self.ctx.engine, self.conversation_id)
+            assert conv is not None
+            self.outbox.frame(await selftest.submit(self.ctx, conv, frame.instrument, list(frame.answers)))
+        elif isinstance(frame, frames.Presence):
+            raise FrameError(Code.INVALID, "Only staff set a presence.")
 
     def on_snapshot(self, snapshot: queue.Snapshot) -> None:
         place = snapshot.place(self.conversation_id)
@@ -249,12 +266,25 @@ class StaffConnection(Connection):
     route = "/ws/staff"
     side = "staff"
 
-    def __init__(self, ws: WebSocket, ctx: Context, watcher: QueueWatcher, p: Principal, session: str) -> None:
+    def __init__(
+        self, ws: WebSocket, ctx: Context, watcher: QueueWatcher, tracker: Tracker, p: Principal, session: str
+    ) -> None:
         super().__init__(ws, ctx, watcher)
         self.p = p
+        self.tracker = tracker
         self.session_hash = tokens.token_hash(session)
         self.log_fields["staff_id"] = p.id
-        self._queue_ids: list[tuple[str, int]] | None = None
+        self._queue_ids: list[tuple[Any, ...]] | None = None
+        self._alerted: set[tuple[str, str]] = set()
+        self._present = False
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            if self._present:
+                with contextlib.suppress(Exception):
+                    await self.tracker.disconnect(id(self), self.p.id)
 
     async def hello(self, frame: frames.Hello) -> None:
         if frame.token is not None or isinstance(frame.last_seq, int):
@@ -268,9 +298,10 @@ class StaffConnection(Connection):
                 raise FrameError(Code.BAD_LAST_SEQ, "last_seq must be between 0 and the last message's seq.")
         self.outbox.hold()
         try:
-            channel = events.staff_channel(self.p.id)
-            await self.ctx.bus.subscribe(channel, self.outbox.on_bus)
-            self.channels.append(channel)
+            teams = [t.id for t in self.ctx.region.teams] if self.p.sees_all_teams else list(self.p.teams)
+            for channel in [events.staff_channel(self.p.id), *(events.team_channel(t) for t in teams)]:
+                await self.ctx.bus.subscribe(channel, self.outbox.on_bus)
+                self.channels.append(channel)
             held = await conv_store.held_by(self.ctx.engine, self.p.id)
             for conv in held:
                 await self.follow(conv.id, wanted.get(conv.id, 0))
@@ -284,14 +315,17 @@ class StaffConnection(Connection):
         welcome = {
             "type": "welcome",
             "staff": {"username": self.p.username, "display_name": self.p.display_name,
-                      "roles": list(self.p.roles), "teams": list(self.p.teams)},
+                      "roles": list(self.p.roles), "teams": list(self.p.teams), "status": str(Availability.AVAILABLE)},
             "conversations": [frames.summary(c) for c in held],
         }
         self.outbox.release_with(welcome)
         self._send_queue(waiting)
         for cid in self.outbox.last_seq:
             self.outbox.catch_up(cid)
+            await self._send_notes(cid)
         self.watcher.listeners.add(self)
+        await self.tracker.connect(id(self), self.p.id, self.p.display_name, tuple(self.p.teams))
+        self._present = True
 
     def check_alive(self) -> None:
         if self.p.session_expires is not None and self.ctx.clock() >= self.p.session_expires:
@@ -301,6 +335,10 @@ class StaffConnection(Connection):
         cid = getattr(frame, "conversation_id", None)
         if isinstance(frame, frames.Screening):
             raise FrameError(Code.INVALID, "Staff do not send self-tests.")
+        if isinstance(frame, frames.Presence):
+            await self.tracker.set_status(id(self), self.p.id, Availability(frame.status))
+            self.outbox.frame({"type": "presence", "status": frame.status})
+            return
         if cid is None:
             raise FrameError(Code.INVALID, "Staff frames name their conversation_id.", getattr(frame, "client_msg_id", None))
         if isinstance(frame, frames.Msg):
@@ -336,7 +374,41 @@ class StaffConnection(Connection):
             self.refuse(Code.UNAUTHORIZED, "You have logged out.")
             self.close(CLOSE_UNAUTHORIZED)
             return True
+        if kind in {"offer", "offer_withdrawn", "screening"}:
+            self.outbox.frame(event)
+            return True
+        if kind == "alert":
+            key = (event["conversation_id"], ",".join(event.get("categories", [])))
+            if key not in self._alerted:  # the same alert arrives once per team channel this person is in
+                self._alerted.add(key)
+                self.outbox.frame(event)
+            return True
+        if kind == "released":
+            await self._release(event["conversation_id"])
+            self.outbox.frame(event)
+            return True
+        if kind == "note":
+            if events.conversation_channel(event["conversation_id"]) in self.channels:
+                await self._send_notes(event["conversation_id"])
+            return True
         return False
+
+    async def _release(self, conversation_id: str) -> None:
+        """Stop following a conversation this person no longer holds (it was transferred away)."""
+        channel = events.conversation_channel(conversation_id)
+        if channel in self.channels:
+            self.channels.remove(channel)
+            with contextlib.suppress(Exception):
+                await self.ctx.bus.unsubscribe(channel, self.outbox.on_bus)
+        self.outbox.last_seq.pop(conversation_id, None)
+
+    async def _send_notes(self, conversation_id: str) -> None:
+        try:
+            notes = await transcripts.notes_for_holder(self.ctx, self.p, conversation_id)
+        except ChatError:
+            return
+        if notes:
+            self.outbox.frame({"type": "notes", "conversation_id": conversation_id, "notes": notes})
 
     async def _adopt(self, conversation_id: str) -> None:
         channel = events.conversation_channel(conversation_id)
@@ -348,12 +420,13 @@ class StaffConnection(Connection):
             self.outbox.frame({"type": "state", "conversation_id": conversation_id, "state": conv.state,
                                "staff": self.p.display_name})
         self.outbox.catch_up(conversation_id)
+        await self._send_notes(conversation_id)
 
     def on_snapshot(self, snapshot: queue.Snapshot) -> None:
         self._send_queue(snapshot.for_staff(self.p))
 
     def _send_queue(self, waiting: list[Any]) -> None:
-        ids = [(c.id, c.priority) for c in waiting]
+        ids = [(c.id, c.priority, c.team, c.offered_to, c.risk, len(c.reasons), str(c.screening)) for c in waiting]
         if ids != self._queue_ids:
             self._queue_ids = ids
             self.outbox.frame({"type": "queue_update", "queue": [frames.summary(c) for c in waiting]})
@@ -381,7 +454,7 @@ async def staff_endpoint(ws: WebSocket) -> None:
         logs.event("ws_refused", route="/ws/staff", code=err.code)
         return
     assert session is not None
-    await StaffConnection(ws, ctx, ws.app.state.watcher, p, session).run()
+    await StaffConnection(ws, ctx, ws.app.state.watcher, ws.app.state.tracker, p, session).run()
 
 
 __all__ = ["staff_endpoint", "visitor_endpoint"]

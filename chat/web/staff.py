@@ -1,4 +1,5 @@
-"""Staff HTTP: login, logout, me, queue, claim, close, notes, transcript (transfer comes with triage)."""
+"""Staff HTTP: login, logout, me, queue, teams, presence, claim, accept/decline offers, transfer, close, notes,
+transcript."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from chat.crypto import tokens
-from chat.service import accounts, conversations, queue, transcripts
+from chat.service import accounts, conversations, handoff, queue, staffing, transcripts
 from chat.web import frames
 from chat.web.auth import COOKIE, check_origin, context, session_token, staff
 from chat.web.errors import NO_STORE
@@ -59,6 +60,42 @@ async def claim(request: Request) -> Response:
     p = await staff(request)
     conv = await queue.claim(context(request), p, request.path_params["id"])
     return JSONResponse(frames.summary(conv), headers=NO_STORE)
+
+
+async def accept(request: Request) -> Response:
+    p = await staff(request)
+    conv = await queue.accept(context(request), p, request.path_params["id"])
+    return JSONResponse(frames.summary(conv), headers=NO_STORE)
+
+
+async def decline(request: Request) -> Response:
+    p = await staff(request)
+    await queue.decline(context(request), p, request.path_params["id"])
+    return JSONResponse({"ok": True}, headers=NO_STORE)
+
+
+async def transfer(request: Request) -> Response:
+    p = await staff(request)
+    body = frames.parse_body(await request.body(), frames.TransferBody)
+    conv = await handoff.transfer(context(request), p, request.path_params["id"], team=body.team, staff=body.staff,
+                                  note=body.note)
+    return JSONResponse(frames.summary(conv), headers=NO_STORE)
+
+
+async def teams(request: Request) -> Response:
+    p = await staff(request)
+    return JSONResponse({"teams": await staffing.teams(context(request), p)}, headers=NO_STORE)
+
+
+async def presence(request: Request) -> Response:
+    p = await staff(request)
+    return JSONResponse({"online": await staffing.online(context(request), p)}, headers=NO_STORE)
+
+
+async def notes(request: Request) -> Response:
+    p = await staff(request)
+    found = await transcripts.notes_for_holder(context(request), p, request.path_params["id"])
+    return JSONResponse({"notes": found}, headers=NO_STORE)
 
 
 async def close(request: Request) -> Response:

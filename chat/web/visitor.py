@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from chat.service import conversations, intake, queue
+from chat.service import conversations, handoff, intake, queue
 from chat.web import frames
 from chat.web.auth import bearer, context
 from chat.web.errors import NO_STORE
@@ -18,19 +18,24 @@ async def get_intake(request: Request) -> Response:
 async def start(request: Request) -> Response:
     ctx = context(request)
     body = frames.parse_body(await request.body(), frames.StartBody)
-    started = await conversations.start(
-        ctx,
-        conversations.StartRequest(
-            role=body.role, municipality=body.municipality, topic=body.topic, age_band=body.age_band,
-            gender=body.gender, language=body.language,
-        ),
-    )
-    place = (await queue.snapshot(ctx)).place(started.conversation.id) or queue.Place(1, queue.DEFAULT_WAIT_PER_PLACE_S)
+    if body.return_code:
+        started = await handoff.resume(ctx, body.return_code)
+    else:
+        started = await conversations.start(
+            ctx,
+            conversations.StartRequest(
+                role=body.role, municipality=body.municipality, topic=body.topic, age_band=body.age_band,
+                gender=body.gender, language=body.language,
+            ),
+        )
+    place = (await queue.snapshot(ctx)).place(started.conversation.id) or queue.Place(0, 0)
     out = frames.StartedBody(
         conversation_id=started.conversation.id,
         visitor_token=started.visitor_token,
         return_code=started.return_code,
         queue=frames.QueueInfo(position=place.position, estimated_wait_s=place.estimated_wait_s),
+        state=started.conversation.state,
+        reopened=started.reopened,
     )
     return JSONResponse(out.model_dump(), status_code=201, headers=NO_STORE)
 

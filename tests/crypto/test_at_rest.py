@@ -201,7 +201,7 @@ def check_bus(chat: Chat, sniffed: Sniffed, prefix: str) -> list[dict[str, Any]]
         assert not leaked(base64.b64decode(e["ct"]), chat.secrets)
     for e in events:
         if e["type"] != "msg":  # typing, read, state: they carry no words at all
-            assert e["type"] in {"typing", "read", "state"} and not {"text", "ct"} & set(e)
+            assert e["type"] in {"typing", "read", "state", "note", "screening"} and not {"text", "ct"} & set(e)
     return msgs
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from chat.store import conversations as store
+from chat.store import queue as queue_store
 from chat.store.db import create_engine
 from tests.client import Visitor
 from tests.conftest import Running
@@ -67,7 +68,7 @@ async def test_the_same_client_id_from_the_other_side_is_a_different_message(ser
     from chat.service import accounts
 
     staff_id = await accounts.add_staff(server.ctx, "anna", "correct horse battery", ["reception"], ["reception"])
-    assert await store.claim(server.ctx.engine, v.id, staff_id, None, now)
+    assert await queue_store.claim(server.ctx.engine, v.id, staff_id, None, now)
     a, _ = await store.append(
         server.ctx.engine, conversation_id=v.id, sender="visitor", seal=plain("x"), client_msg_id="1", now=now
     )

@@ -58,7 +58,7 @@ async def test_intake_lists_dalarnas_municipalities_and_crisis_numbers(server: R
     async with httpx.AsyncClient(base_url=server.base) as http:
         body = (await http.get("/api/v1/intake")).json()
     assert len(body["municipalities"]) == 15
-    assert {"code": "2039", "name": "Älvdalen"} in body["municipalities"]
+    assert {"code": "2039", "name": "Älvdalen", "area": "north"} in body["municipalities"]
     assert body["crisis"][0]["number"] == "112"
     assert {t["id"] for t in body["topics"]} >= {"alcohol", "drugs", "gambling"}
 

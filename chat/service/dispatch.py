@@ -1,0 +1,154 @@
+"""The dispatcher: ends offers that ran out, offers waiting conversations in "offer" teams, and moves
+waiting conversations on when their team has nobody online or has kept them waiting too long.
+
+One runs on every instance, on every queue or presence change and at least every ``interval_s``. Each
+step is a conditional UPDATE in the store, so instances racing over one conversation cannot both act:
+one offer at a time, one move. A declined or timed-out offer puts the conversation back in the queue,
+where it stays visible and is offered to the next person; nothing is ever dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+
+from chat import logs
+from chat.service import events, presence, routing
+from chat.service.context import Context
+from chat.service.summaries import summary
+from chat.store import queue as queue_store
+from chat.store.conversations import ConversationRecord
+from triage.region import Pickup
+from triage.router import Counsellor, choose_counsellor, overflow
+
+# A counsellor who declined (or let run out) an offer of a conversation is not offered it again for this
+# long, unless nobody else is there.
+DECLINE_MEMORY = timedelta(minutes=10)
+
+
+class Dispatcher:
+    def __init__(self, ctx: Context, interval_s: float = 1.0) -> None:
+        self.ctx = ctx
+        self.interval_s = interval_s
+        self._dirty = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.ctx.bus.subscribe(events.QUEUE, self._on_event)
+        self._task = asyncio.create_task(self._run(), name="dispatcher")
+
+    async def stop(self) -> None:
+        await self.ctx.bus.unsubscribe(events.QUEUE, self._on_event)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _on_event(self, _channel: str, _payload: bytes | None) -> None:
+        self._dirty.set()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.interval_s):
+                    await self._dirty.wait()
+            self._dirty.clear()
+            try:
+                await tick(self.ctx)
+            except Exception as err:  # the database or bus may be briefly away: the next round retries
+                logs.event("dispatch_failed", error=type(err).__name__)
+                await asyncio.sleep(self.interval_s)
+
+
+async def tick(ctx: Context) -> None:
+    now = ctx.clock()
+    changed = await _expire_offers(ctx, now)
+    waiting = await queue_store.waiting(ctx.engine)
+    if not waiting:
+        if changed:
+            await _queue_changed(ctx)
+        return
+    online = await presence.counsellors(ctx)
+    changed = await _overflow(ctx, waiting, online, now) or changed
+    if changed:
+        waiting = await queue_store.waiting(ctx.engine)
+    changed = await _offer(ctx, waiting, online, now) or changed
+    if changed:
+        await _queue_changed(ctx)
+
+
+async def _queue_changed(ctx: Context) -> None:
+    await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+
+
+async def _expire_offers(ctx: Context, now: datetime) -> bool:
+    changed = False
+    for cid, staff_id in await queue_store.expired_offers(ctx.engine, now):
+        if await queue_store.end_offer(ctx.engine, cid, staff_id, "expired", now):
+            changed = True
+            event = {"type": "offer_withdrawn", "conversation_id": cid, "reason": "expired"}
+            await ctx.bus.publish(events.staff_channel(staff_id), events.encode(event))
+            logs.event("offer_expired", conversation_id=cid, staff_id=staff_id)
+    return changed
+
+
+async def _overflow(ctx: Context, waiting: list[ConversationRecord], online: list[Counsellor], now: datetime) -> bool:
+    changed = False
+    for team_id in dict.fromkeys(c.team for c in waiting):
+        line = [c for c in waiting if c.team == team_id and c.offered_to is None]
+        if not line:
+            continue
+        oldest = min(c.queued_at or c.created_at for c in line)
+        verdict = overflow(ctx.region, team_id, now, online=online, oldest_wait_s=(now - oldest).total_seconds())
+        if verdict is None:
+            continue
+        to_team, reason = verdict
+        for conv in line:
+            reasons = [*conv.reasons, routing.reason_json(reason)]
+            if await queue_store.move(ctx.engine, conv.id, team_id, to_team, reasons):
+                changed = True
+                logs.event("conversation_overflowed", conversation_id=conv.id, team=team_id, to_team=to_team)
+    return changed
+
+
+async def _offer(ctx: Context, waiting: list[ConversationRecord], online: list[Counsellor], now: datetime) -> bool:
+    """Offer each waiting conversation of an offer team, most urgent first, to one person at a time;
+    nobody gets a second offer while one is open."""
+    busy = {c.offered_to for c in waiting if c.offered_to is not None}
+    candidates = [c for c in waiting if c.offered_to is None and _offers(ctx, c.team)]
+    if not candidates or not online:
+        return False
+    declined = await queue_store.declined_by(ctx.engine, [c.id for c in candidates], now - DECLINE_MEMORY)
+    changed = False
+    load = {o.staff_id: o.open_chats for o in online}
+    for conv in candidates:
+        team = ctx.region.team(conv.team)
+        assert team is not None
+        people = [
+            Counsellor(o.staff_id, o.teams, load[o.staff_id], o.available, o.capacity) for o in online
+        ]
+        exclude = frozenset(busy | declined.get(conv.id, set()))
+        staff_id = choose_counsellor(ctx.region, conv.team, people, exclude)
+        if staff_id is None and declined.get(conv.id):
+            # Everyone has said no recently: ask again rather than let it wait unseen.
+            staff_id = choose_counsellor(ctx.region, conv.team, people, frozenset(busy))
+        if staff_id is None:
+            continue
+        expires = now + timedelta(seconds=team.offer_timeout_s)
+        if await queue_store.offer(ctx.engine, conv.id, conv.team, staff_id, now, expires):
+            busy.add(staff_id)
+            changed = True
+            await announce_offer(ctx, conv, staff_id, expires)
+    return changed
+
+
+def _offers(ctx: Context, team_id: str) -> bool:
+    team = ctx.region.team(team_id)
+    return team is not None and team.pickup == Pickup.OFFER
+
+
+async def announce_offer(ctx: Context, conv: ConversationRecord, staff_id: int, expires: datetime) -> None:
+    event = {"type": "offer", "conversation_id": conv.id, "expires_at": routing.iso(expires), "conversation": summary(conv)}
+    await ctx.bus.publish(events.staff_channel(staff_id), events.encode(event))
+    logs.event("offer_made", conversation_id=conv.id, staff_id=staff_id)

@@ -1,0 +1,147 @@
+"""Hand-offs: a transfer to another team or a named counsellor with a note, and a returning visitor's
+return code re-opening their earlier conversation.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from chat import logs
+from chat.crypto import envelope, tokens
+from chat.errors import BadInput, Code, Conflict, Forbidden, Gone, TooMany
+from chat.service import conversations, dispatch, events, keys, routing
+from chat.service.access import Principal
+from chat.service.context import Context
+from chat.store import conversations as store
+from chat.store import queue as queue_store
+from chat.store import staff as staff_store
+from chat.store.conversations import ConversationRecord
+from triage.region import Priority
+from triage.router import Reason, Signals
+
+JOINED = {"sv": "{name} har anslutit till samtalet.", "en": "{name} has joined the conversation."}
+MOVED = {
+    "sv": "Samtalet har lämnats över till {team}. Någon därifrån svarar så snart de kan.",
+    "en": "The conversation has been handed over to {team}. Someone there will answer as soon as they can.",
+}
+
+
+def _say(template: dict[str, str], language: str, **values: str) -> str:
+    return template.get(language, template["sv"]).format(**values)
+
+
+async def transfer(
+    ctx: Context, p: Principal, conversation_id: str, *, team: str | None, staff: str | None, note: str
+) -> ConversationRecord:
+    """Hand an active conversation to a team's queue or straight to a named counsellor. The note is
+    stored (encrypted) first, so the receiving side finds it with the history; the visitor sees a line
+    saying who joined or where the conversation went."""
+    if (team is None) == (staff is None):
+        raise BadInput(Code.INVALID, "Give exactly one of team and staff.")
+    conv = await conversations.accessible(ctx, p, conversation_id)
+    if conv.state != "active":
+        raise Conflict(Code.NOT_CLAIMED, "Only a conversation someone holds can be transferred; claim it first.")
+    if conv.assigned_staff_id != p.id and not p.sees_all_teams:
+        raise Forbidden(Code.NOT_CLAIMED, "You do not hold this conversation.")
+    target_id: int | None = None
+    target_name = ""
+    if team is not None:
+        found = ctx.region.team(team)
+        if found is None:
+            raise BadInput(Code.UNKNOWN_TEAM, "There is no team with that id.")
+        to_team, to_label = found.id, found.name
+    else:
+        assert staff is not None
+        person = await staff_store.by_username(ctx.engine, staff)
+        if person is None or not person.active:
+            raise BadInput(Code.UNKNOWN_STAFF, "There is no active staff member with that username.")
+        if person.id == conv.assigned_staff_id:
+            raise BadInput(Code.INVALID, "That person already holds the conversation.")
+        target_id, target_name = person.id, person.display_name
+        to_team = conv.team if conv.team in person.teams or not person.teams else person.teams[0]
+        to_label = person.display_name
+    now = ctx.clock()
+    if note.strip():
+        sealed = envelope.seal(await keys.dek_for(ctx, conversation_id), note, keys.note_aad(conversation_id, now))
+        await store.add_note(ctx.engine, conversation_id, p.id, sealed, now, kind="transfer")
+    reason = Reason(
+        "transfer", f"överlämnat av {p.display_name} → {to_label}", f"transferred by {p.display_name} → {to_label}"
+    )
+    holder = None if p.sees_all_teams else p.id
+    ok = await queue_store.transfer(
+        ctx.engine, conversation_id, holder, team=to_team, to_staff=target_id,
+        reasons=[*conv.reasons, routing.reason_json(reason)], now=now,
+    )
+    if not ok:
+        raise Conflict(Code.CONFLICT, "The conversation changed hands meanwhile; look again.")
+    if conv.assigned_staff_id is not None:
+        released = {"type": "released", "conversation_id": conversation_id, "reason": "transferred"}
+        await ctx.bus.publish(events.staff_channel(conv.assigned_staff_id), events.encode(released))
+    if target_id is not None:
+        await conversations.post_system(ctx, conversation_id, _say(JOINED, conv.language, name=target_name))
+        await conversations.publish_state(ctx, conversation_id, "active", target_name)
+        claimed = {"type": "claimed", "conversation_id": conversation_id, "transferred": True}
+        await ctx.bus.publish(events.staff_channel(target_id), events.encode(claimed))
+    else:
+        team_name = to_label
+        await conversations.post_system(ctx, conversation_id, _say(MOVED, conv.language, team=team_name))
+        await conversations.publish_state(ctx, conversation_id, "queued", None)
+    await ctx.bus.publish(events.conversation_channel(conversation_id),
+                          events.encode({"type": "note", "conversation_id": conversation_id}))
+    await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+    logs.event("conversation_transferred", conversation_id=conversation_id, staff_id=p.id, team=conv.team, to_team=to_team)
+    fresh = await store.get(ctx.engine, conversation_id)
+    assert fresh is not None
+    return fresh
+
+
+async def resume(ctx: Context, code: str) -> conversations.Started:
+    """A returning visitor's code: a fresh visitor token for the same conversation. A closed one is
+    re-opened (counted), back in a queue, and offered first to the counsellor who had it if they are
+    online and free."""
+    attempts = await ctx.bus.hit("return-code-attempts", 60)
+    if attempts > ctx.settings.return_code_attempts_per_minute:
+        raise TooMany("Too many attempts with return codes just now; wait a minute and try again.")
+    conv = await queue_store.by_return_code_hash(ctx.engine, tokens.return_code_hash(code))
+    if conv is None:
+        raise BadInput(Code.RETURN_CODE_INVALID, "That return code is not valid. Check it and try again.")
+    if conv.shredded_at is not None:
+        raise Gone(Code.DELETED_BY_RETENTION, "This conversation was deleted under the retention rules.")
+    now = ctx.clock()
+    token = tokens.new_token()
+    expires = now + timedelta(hours=ctx.settings.visitor_token_hours)
+    requeue = None
+    offered_to: int | None = None
+    offer_expires = None
+    if conv.state == "closed":
+        risk = frozenset(conv.risk.split(",")) if conv.risk else frozenset()
+        decision = await routing.route(
+            ctx, conversations.intake_of(conv), signals=Signals(risk=risk), previous_staff=conv.assigned_staff_id
+        )
+        count = conv.reopened_count + 1
+        back = Reason("returning", f"återkommande med kod (öppnat igen {count} gånger)",
+                      f"returning with a code (re-opened {count} times)")
+        offered_to = decision.preferred_staff
+        team = ctx.region.team(decision.team)
+        if offered_to is not None and team is not None:
+            offer_expires = now + timedelta(seconds=team.offer_timeout_s)
+        requeue = {
+            "team": decision.team, "priority": int(max(decision.priority, Priority(conv.priority))),
+            "reasons": [*conv.reasons, *routing.reasons_json(decision.reasons), routing.reason_json(back)],
+            "preferred_staff_id": decision.preferred_staff, "offered_to": offered_to,
+            "offer_expires_at": offer_expires, "after_hours": not decision.open,
+        }
+    if not await queue_store.reopen(ctx.engine, conv.id, token_hash=tokens.token_hash(token), token_expires_at=expires,
+                                    now=now, requeue=requeue):
+        raise Conflict(Code.CONFLICT, "The conversation changed meanwhile; try the code again.")
+    fresh = await store.get(ctx.engine, conv.id)
+    assert fresh is not None
+    if requeue is not None:
+        await conversations.publish_state(ctx, conv.id, "queued", None)
+        await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+        if offered_to is not None and offer_expires is not None:
+            await dispatch.announce_offer(ctx, fresh, offered_to, offer_expires)
+        logs.event("conversation_reopened", conversation_id=conv.id, team=fresh.team)
+    else:
+        logs.event("conversation_resumed", conversation_id=conv.id)
+    return conversations.Started(fresh, token, tokens.normalize_return_code(code), reopened=requeue is not None)

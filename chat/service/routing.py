@@ -1,0 +1,84 @@
+"""The service side of triage: what the router needs from the outside world, and what its answers become.
+
+triage/ decides; this module gathers its inputs (who is online with what load, the time) and turns
+its reasons into what is stored and shown. Opening hours and crisis resources for the pages live here too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chat.service import presence
+from chat.service.context import Context
+from triage import hours
+from triage.region import CrisisResource, Region
+from triage.router import Counsellor, Decision, Intake, Reason, Signals, decide
+
+
+def reason_json(r: Reason) -> dict[str, str]:
+    return {"code": r.code, "sv": r.sv, "en": r.en}
+
+
+def reasons_json(rs: tuple[Reason, ...] | list[Reason]) -> list[dict[str, str]]:
+    return [reason_json(r) for r in rs]
+
+
+def iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+async def route(
+    ctx: Context, intake: Intake, *, signals: Signals | None = None, previous_staff: int | None = None,
+    online: list[Counsellor] | None = None,
+) -> Decision:
+    people = online if online is not None else await presence.counsellors(ctx)
+    kwargs: dict[str, Any] = {"online": people, "previous_staff": previous_staff}
+    if signals is not None:
+        kwargs["signals"] = signals
+    return decide(ctx.region, intake, ctx.clock(), **kwargs)
+
+
+def team_open(region: Region, team_id: str, at: datetime) -> bool:
+    team = region.team(team_id)
+    return team is not None and hours.is_open(team.hours, at, region.timezone, region.holidays)
+
+
+def team_opens_at(region: Region, team_id: str, at: datetime) -> datetime | None:
+    team = region.team(team_id)
+    if team is None:
+        return None
+    return hours.next_opening(team.hours, at, region.timezone, region.holidays)
+
+
+def chat_open(region: Region, at: datetime) -> tuple[bool, datetime | None]:
+    """Whether any team is open now, and when the chat (its first team) opens next."""
+    if any(hours.is_open(t.hours, at, region.timezone, region.holidays) for t in region.teams):
+        return True, at
+    nexts = [hours.next_opening(t.hours, at, region.timezone, region.holidays) for t in region.teams]
+    found = [n for n in nexts if n is not None]
+    return False, min(found) if found else None
+
+
+def weekly_hours(region: Region, team_id: str) -> dict[str, list[str]]:
+    """A team's weekly hours as "HH:MM–HH:MM" per weekday, for pages."""
+    from triage.region import WEEKDAYS
+
+    team = region.team(team_id)
+    if team is None:
+        return {}
+    return {day: [f"{s.start // 60:02d}:{s.start % 60:02d}–{s.end // 60:02d}:{s.end % 60:02d}" for s in spans]
+            for day, spans in zip(WEEKDAYS, team.hours.weekly, strict=True)}
+
+
+def crisis(region: Region, at: datetime) -> list[dict[str, Any]]:
+    """The crisis resources in the region's order (112 first), each with whether it is open now."""
+    return [_resource(region, c, at) for c in region.crisis]
+
+
+def _resource(region: Region, c: CrisisResource, at: datetime) -> dict[str, Any]:
+    open_now = c.hours is None or hours.is_open(c.hours, at, region.timezone, region.holidays)
+    out: dict[str, Any] = {"name": c.name, "number": c.number, "text": c.text, "open_now": open_now}
+    if c.ages:
+        out["ages"] = c.ages
+    return out

@@ -1,0 +1,55 @@
+"""Self-tests (AUDIT, DUDIT) a waiting or chatting visitor fills in: scored by triage, the answers stored
+encrypted, the score shown to staff, and a high score raising the conversation's priority."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chat import logs
+from chat.crypto import envelope
+from chat.errors import BadInput, Code, Conflict
+from chat.service import events, keys, routing
+from chat.service.context import Context
+from chat.store import queue as queue_store
+from chat.store.conversations import ConversationRecord
+from triage.region import Priority
+from triage.router import Signals, escalate
+from triage.screening import ScreeningError, ScreeningResult, explain, score
+
+
+async def submit(ctx: Context, conv: ConversationRecord, instrument: str, answers: list[int]) -> dict[str, Any]:
+    """Score, store and announce a self-test; returns the visitor's ``screening_result`` frame."""
+    if conv.state == "closed":
+        raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is closed.")
+    inst = ctx.region.instrument(instrument)
+    if inst is None:
+        raise BadInput(Code.UNSUPPORTED, "That self-test is not offered here.")
+    try:
+        result = score(inst, answers, age_band=conv.age_band, gender=conv.gender)
+    except ScreeningError as err:
+        raise BadInput(Code.INVALID_ANSWERS, str(err)) from None
+    now = ctx.clock()
+    sealed = envelope.seal(
+        await keys.dek_for(ctx, conv.id), json.dumps(answers), keys.screening_aad(conv.id, instrument, now)
+    )
+    shown = staff_view(result) | {"at": routing.iso(now)}
+    await queue_store.add_screening(ctx.engine, conv.id, instrument, result.score, result.zone, sealed,
+                                    {**conv.screening, instrument: shown}, now)
+    esc = escalate(ctx.region, Priority(conv.priority), Signals(screening=(result,)))
+    if esc.priority > conv.priority:
+        await queue_store.raise_priority(ctx.engine, conv.id, int(esc.priority),
+                                         [*conv.reasons, *routing.reasons_json(esc.reasons)], conv.risk)
+    event = {"type": "screening", "conversation_id": conv.id, "instrument": instrument, **shown}
+    await ctx.bus.publish(events.conversation_channel(conv.id), events.encode(event))
+    await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+    logs.event("screening_stored", conversation_id=conv.id, instrument=instrument)
+    return {
+        "type": "screening_result", "instrument": instrument, "score": result.score, "max_score": result.max_score,
+        "zone": result.zone, "explanation": {lang: explain(result, lang) for lang in ctx.region.languages},
+    }
+
+
+def staff_view(result: ScreeningResult) -> dict[str, Any]:
+    return {"score": result.score, "max_score": result.max_score, "zone": result.zone, "flagged": result.flagged,
+            "cutoff": result.cutoff}

@@ -1,0 +1,46 @@
+"""Risk signals in a visitor's words: the conversation becomes urgent, the team and the alert teams
+(reception) are alerted, and the visitor is shown the crisis resources at once.
+
+The matching is triage's (pure, compiled once); only the categories are kept, never the words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chat import logs
+from chat.service import events, routing
+from chat.service.context import Context
+from chat.store import conversations as store
+from chat.store import queue as queue_store
+from triage.region import Priority
+from triage.router import Signals, escalate
+
+
+async def on_visitor_text(ctx: Context, conversation_id: str, text: str) -> dict[str, Any] | None:
+    """Called after a visitor's message is stored. Returns the ``crisis`` frame for the visitor when the
+    text carries a risk signal, else None. Staff are alerted once per new category."""
+    found = ctx.risk.scan(text)
+    if not found:
+        return None
+    conv = await store.get(ctx.engine, conversation_id)
+    if conv is None:
+        return None
+    known = frozenset(conv.risk.split(",")) if conv.risk else frozenset()
+    every = known | {str(c) for c in found}
+    if every != known:
+        esc = escalate(ctx.region, Priority(conv.priority), Signals(risk=every))
+        await queue_store.raise_priority(ctx.engine, conv.id, int(max(esc.priority, Priority(conv.priority))),
+                                         [*conv.reasons, *routing.reasons_json(esc.reasons)], ",".join(sorted(every)))
+        alert = {
+            "type": "alert", "conversation_id": conv.id, "team": conv.team, "state": conv.state,
+            "categories": sorted(every - known), "priority": int(max(esc.priority, Priority(conv.priority))),
+        }
+        payload = events.encode(alert)
+        for team in dict.fromkeys([conv.team, *ctx.region.alert_teams]):
+            await ctx.bus.publish(events.team_channel(team), payload)
+        if conv.assigned_staff_id is not None:
+            await ctx.bus.publish(events.staff_channel(conv.assigned_staff_id), payload)
+        await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+        logs.event("risk_signal", conversation_id=conv.id, team=conv.team)
+    return {"type": "crisis", "reason": "risk", "resources": routing.crisis(ctx.region, ctx.clock())}

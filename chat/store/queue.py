@@ -1,0 +1,243 @@
+"""Queues and hand-offs in the store: waiting lists, loads, offers, moves, transfers, re-opening, screening.
+
+Every change of who has or may have a conversation is one conditional UPDATE, so two instances (or two
+staff members) racing over the same conversation can never both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from chat.store.conversations import _CONV_COLS, C, ConversationRecord, _conv
+from chat.store.models import Offer, Screening
+
+O = Offer.__table__  # type: ignore[attr-defined]  # noqa: E741
+SC = Screening.__table__  # type: ignore[attr-defined]
+
+
+async def waiting(engine: AsyncEngine, teams: Sequence[str] | None = None) -> list[ConversationRecord]:
+    """Queued conversations, most urgent first, then longest waiting; ``teams=None`` means all."""
+    q = select(*_CONV_COLS).where(C.c.state == "queued")
+    if teams is not None:
+        q = q.where(C.c.team.in_(list(teams)))
+    async with engine.connect() as conn:
+        rows = await conn.execute(q.order_by(C.c.priority.desc(), C.c.queued_at, C.c.id))
+    return [_conv(r) for r in rows]
+
+
+async def loads(engine: AsyncEngine) -> dict[int, int]:
+    """Open (active) conversations per staff member."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(C.c.assigned_staff_id, func.count())
+            .where(C.c.state == "active", C.c.assigned_staff_id.is_not(None))
+            .group_by(C.c.assigned_staff_id)
+        )
+    return {int(sid): int(n) for sid, n in rows}
+
+
+async def handling_times(engine: AsyncEngine, limit: int = 30) -> list[tuple[str, float]]:
+    """(team, seconds from claim to close) of the most recently closed conversations."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(C.c.team, C.c.claimed_at, C.c.closed_at)
+            .where(C.c.claimed_at.is_not(None), C.c.closed_at.is_not(None))
+            .order_by(C.c.closed_at.desc())
+            .limit(limit)
+        )
+    return [(team, (closed - claimed).total_seconds()) for team, claimed, closed in rows]
+
+
+def _offer_free(staff_id: int, now: datetime) -> Any:
+    """Nobody else holds a live offer on the row (an expired offer no longer binds)."""
+    return or_(C.c.offered_to.is_(None), C.c.offered_to == staff_id, C.c.offer_expires_at <= now)
+
+
+async def claim(
+    engine: AsyncEngine, conversation_id: str, staff_id: int, teams: Sequence[str] | None, now: datetime
+) -> bool:
+    """Conditional UPDATE: of racing claims, on any number of instances, exactly one matches the row.
+    A conversation on offer to someone else cannot be claimed until that offer ends."""
+    cond = [C.c.id == conversation_id, C.c.state == "queued", _offer_free(staff_id, now)]
+    if teams is not None:
+        cond.append(C.c.team.in_(list(teams)))
+    async with engine.begin() as conn:
+        res = await conn.execute(
+            update(C).where(and_(*cond)).values(
+                state="active", assigned_staff_id=staff_id, claimed_at=now, offered_to=None, offer_expires_at=None,
+            )
+        )
+        if res.rowcount != 1:
+            return False
+        await _end_offers(conn, conversation_id, now, accepted_by=staff_id)
+    return True
+
+
+async def _end_offers(conn: AsyncConnection, conversation_id: str, now: datetime, accepted_by: int | None) -> None:
+    pending = [O.c.conversation_id == conversation_id, O.c.outcome == "pending"]
+    if accepted_by is not None:
+        await conn.execute(
+            update(O).where(*pending, O.c.staff_id == accepted_by).values(outcome="accepted", ended_at=now)
+        )
+    await conn.execute(update(O).where(*pending).values(outcome="withdrawn", ended_at=now))
+
+
+async def offer(engine: AsyncEngine, conversation_id: str, team: str, staff_id: int, now: datetime, expires: datetime) -> bool:
+    """Offer a waiting conversation to one person, unless it is already on offer, taken, or moved."""
+    async with engine.begin() as conn:
+        res = await conn.execute(
+            update(C)
+            .where(C.c.id == conversation_id, C.c.state == "queued", C.c.team == team, C.c.offered_to.is_(None))
+            .values(offered_to=staff_id, offer_expires_at=expires)
+        )
+        if res.rowcount != 1:
+            return False
+        await conn.execute(O.insert().values(conversation_id=conversation_id, staff_id=staff_id, offered_at=now,
+                                             outcome="pending"))
+    return True
+
+
+async def end_offer(engine: AsyncEngine, conversation_id: str, staff_id: int, outcome: str, now: datetime) -> bool:
+    """End a live offer as declined or expired; False when it was not (or no longer) on offer to them."""
+    async with engine.begin() as conn:
+        res = await conn.execute(
+            update(C)
+            .where(C.c.id == conversation_id, C.c.offered_to == staff_id)
+            .values(offered_to=None, offer_expires_at=None)
+        )
+        if res.rowcount != 1:
+            return False
+        await conn.execute(
+            update(O)
+            .where(O.c.conversation_id == conversation_id, O.c.staff_id == staff_id, O.c.outcome == "pending")
+            .values(outcome=outcome, ended_at=now)
+        )
+    return True
+
+
+async def expired_offers(engine: AsyncEngine, now: datetime) -> list[tuple[str, int]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(C.c.id, C.c.offered_to).where(C.c.offered_to.is_not(None), C.c.offer_expires_at <= now)
+        )
+    return [(cid, int(sid)) for cid, sid in rows]
+
+
+async def declined_by(engine: AsyncEngine, conversation_ids: Sequence[str], since: datetime) -> dict[str, set[int]]:
+    """Who declined or let an offer of each conversation run out since ``since``."""
+    if not conversation_ids:
+        return {}
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(O.c.conversation_id, O.c.staff_id).where(
+                O.c.conversation_id.in_(list(conversation_ids)),
+                O.c.outcome.in_(["declined", "expired"]),
+                O.c.ended_at >= since,
+            )
+        )
+    out: dict[str, set[int]] = {}
+    for cid, sid in rows:
+        out.setdefault(cid, set()).add(int(sid))
+    return out
+
+
+async def move(
+    engine: AsyncEngine, conversation_id: str, from_team: str, to_team: str, reasons: list[dict[str, str]]
+) -> bool:
+    """Overflow: a waiting conversation not on offer moves to another team's queue, keeping its place in
+    time (queued_at), with the reason appended."""
+    async with engine.begin() as conn:
+        res = await conn.execute(
+            update(C)
+            .where(C.c.id == conversation_id, C.c.state == "queued", C.c.team == from_team, C.c.offered_to.is_(None))
+            .values(team=to_team, reasons=reasons)
+        )
+    return bool(res.rowcount == 1)
+
+
+async def transfer(
+    engine: AsyncEngine,
+    conversation_id: str,
+    holder: int | None,
+    *,
+    team: str,
+    to_staff: int | None,
+    reasons: list[dict[str, str]],
+    now: datetime,
+) -> bool:
+    """Hand an active conversation on: to a team's queue (``to_staff`` None) or straight to a person.
+    ``holder`` None (a supervisor) matches whoever holds it."""
+    cond = [C.c.id == conversation_id, C.c.state == "active"]
+    if holder is not None:
+        cond.append(C.c.assigned_staff_id == holder)
+    if to_staff is None:
+        values: dict[str, Any] = {"state": "queued", "team": team, "assigned_staff_id": None, "claimed_at": None,
+                                  "queued_at": now, "reasons": reasons, "offered_to": None, "offer_expires_at": None}
+    else:
+        values = {"team": team, "assigned_staff_id": to_staff, "claimed_at": now, "reasons": reasons}
+    async with engine.begin() as conn:
+        res = await conn.execute(update(C).where(and_(*cond)).values(**values))
+    return bool(res.rowcount == 1)
+
+
+async def raise_priority(
+    engine: AsyncEngine, conversation_id: str, priority: int, reasons: list[dict[str, str]], risk: str | None
+) -> bool:
+    """Set a higher priority (never lower: the condition), the reasons and the risk categories."""
+    async with engine.begin() as conn:
+        res = await conn.execute(
+            update(C)
+            .where(C.c.id == conversation_id, C.c.priority <= priority)
+            .values(priority=priority, reasons=reasons, risk=risk)
+        )
+    return bool(res.rowcount == 1)
+
+
+async def add_screening(
+    engine: AsyncEngine, conversation_id: str, instrument: str, score: int, zone: str, answers: bytes,
+    summary: dict[str, Any], now: datetime,
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(SC.insert().values(conversation_id=conversation_id, instrument=instrument, score=score,
+                                              zone=zone, answers=answers, created_at=now))
+        await conn.execute(update(C).where(C.c.id == conversation_id).values(screening=summary))
+
+
+async def by_return_code_hash(engine: AsyncEngine, code_hash: str) -> ConversationRecord | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(*_CONV_COLS).where(C.c.return_code_hash == code_hash))).first()
+    return _conv(row) if row else None
+
+
+async def reopen(engine: AsyncEngine, conversation_id: str, *, token_hash: str, token_expires_at: datetime,
+                 now: datetime, requeue: dict[str, Any] | None) -> bool:
+    """A returning visitor: a fresh token for the conversation; ``requeue`` (team, priority, reasons,
+    preferred/offer) puts a closed one back in a queue, counted as re-opened."""
+    values: dict[str, Any] = {"visitor_token_hash": token_hash, "token_expires_at": token_expires_at}
+    cond = [C.c.id == conversation_id, C.c.shredded_at.is_(None)]
+    if requeue is not None:
+        cond.append(C.c.state == "closed")
+        values.update(state="queued", queued_at=now, assigned_staff_id=None, claimed_at=None, closed_at=None,
+                      outcome=None, reopened_count=C.c.reopened_count + 1, last_activity_at=now, **requeue)
+    async with engine.begin() as conn:
+        res = await conn.execute(update(C).where(and_(*cond)).values(**values))
+        if res.rowcount == 1 and requeue is not None and requeue.get("offered_to") is not None:
+            await conn.execute(O.insert().values(conversation_id=conversation_id, staff_id=requeue["offered_to"],
+                                                 offered_at=now, outcome="pending"))
+    return bool(res.rowcount == 1)
+
+
+async def idle(engine: AsyncEngine, before: datetime, limit: int = 500) -> list[str]:
+    """Open conversations with no message and no start since ``before``."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(C.c.id)
+            .where(C.c.state != "closed", func.coalesce(C.c.last_activity_at, C.c.created_at) < before)
+            .limit(limit)
+        )
+    return [r[0] for r in rows]
