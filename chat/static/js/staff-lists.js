@@ -30,14 +30,50 @@ export function drawQueue(list, empty, queue, onClaim) {
   empty.hidden = queue.length > 0;
   list.replaceChildren(...queue.map((c) => {
     const text = make("p", { className: "row__text", id: `q-${c.conversation_id}` });
-    const parts = [describe(c), i18n.t("staff.waitingSince", { time: clock(c.created_at) })];
-    if (c.priority > 0) parts.push(i18n.t("staff.priority", { level: c.priority }));
+    const parts = [describe(c), i18n.t("staff.waitingSince", { time: clock(c.queued_at ?? c.created_at) })];
+    if (c.priority >= 2) parts.unshift(i18n.t("staff.urgent"));
+    else if (c.priority > 0) parts.push(i18n.t("staff.priority", { level: c.priority }));
+    if (c.after_hours) parts.push(i18n.t("staff.afterHours"));
+    if (c.reopened) parts.push(i18n.t("staff.reopened"));
+    for (const [name, s] of Object.entries(c.screening ?? {})) parts.push(`${name.toUpperCase()} ${s.score}/${s.max_score} (${s.zone})`);
+    const why = (c.reasons ?? []).map((r) => r[i18n.current()] ?? r.sv);
+    if (why.length) parts.push(why.join("; "));
     text.textContent = parts.join(" · ");
     const button = make("button", { type: "button", className: "button", textContent: i18n.t("staff.claim") });
     button.setAttribute("aria-describedby", text.id);
     button.addEventListener("click", () => onClaim(c.conversation_id, button));
-    const li = make("li", { className: "row" });
+    const li = make("li", { className: c.priority >= 2 ? "row row--urgent" : "row" });
     li.append(text, button);
+    return li;
+  }));
+}
+
+// offers: [{conversation_id, expires_at, conversation}]
+export function drawOffers(panel, list, offers, onAnswer) {
+  panel.hidden = offers.length === 0;
+  list.replaceChildren(...offers.map((o) => {
+    const text = make("p", { className: "row__text", id: `o-${o.conversation_id}` });
+    text.textContent = i18n.t("staff.offer", { time: clock(o.expires_at), what: describe(o.conversation) });
+    const buttons = ["accept", "decline"].map((verb) => {
+      const b = make("button", { type: "button", className: verb === "accept" ? "button" : "button button--quiet",
+        textContent: i18n.t(`staff.${verb}`) });
+      b.setAttribute("aria-describedby", text.id);
+      b.addEventListener("click", () => onAnswer(o.conversation_id, verb, b));
+      return b;
+    });
+    const li = make("li", { className: "row" });
+    li.append(text, ...buttons);
+    return li;
+  }));
+}
+
+// notes: [{kind, author, text, ts}] — internal, drawn visibly apart from the conversation.
+export function drawNotes(box, list, notes) {
+  box.hidden = !notes?.length;
+  list.replaceChildren(...(notes ?? []).map((n) => {
+    const head = [n.kind === "transfer" ? i18n.t("staff.transferNote") : null, n.author, clock(n.ts)].filter(Boolean).join(" · ");
+    const li = make("li", { className: "note-item" });
+    li.append(make("strong", { textContent: head }), make("p", { textContent: n.text ?? "" }));
     return li;
   }));
 }

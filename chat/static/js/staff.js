@@ -5,18 +5,35 @@ import * as api from "./api.js";
 import * as i18n from "./i18n.js";
 import { MessageList } from "./messages.js";
 import { ChatSocket, newMessageId } from "./socket.js";
-import { describe, drawHeld, drawQueue, setLabels } from "./staff-lists.js";
+import { describe, drawHeld, drawNotes, drawOffers, drawQueue, setLabels } from "./staff-lists.js";
 
 const $ = (id) => document.getElementById(id);
 const convs = new Map(); // conversation_id → {id, summary, state, list, unread}
 let socket = null;
 let queue = [];
 let selected = null;
+const offers = new Map(); // conversation_id → offer frame
 
 const notice = (key) => i18n.text($("notice"), key);
 
 function renderQueue() {
   drawQueue($("queue"), $("queue-empty"), queue, claim);
+}
+
+function renderOffers() {
+  drawOffers($("offers-panel"), $("offers"), [...offers.values()], answerOffer);
+}
+
+async function answerOffer(id, verb, button) {
+  button.disabled = true;
+  const r = await api.post(`/api/v1/staff/conversations/${encodeURIComponent(id)}/${verb}`);
+  offers.delete(id);
+  renderOffers();
+  if (!r.ok) return failed(r);
+  if (verb === "accept") {
+    adopt(r.data);
+    select(id);
+  }
 }
 
 function renderHeld() {
@@ -30,6 +47,7 @@ function renderConv() {
   $("send-form").hidden = !open;
   $("close").hidden = !open;
   if (!conv) {
+    drawNotes($("notes-box"), $("notes"), []);
     i18n.text(heading, "staff.convNone");
     $("conv-state").textContent = "";
     $("log").replaceChildren();
@@ -37,6 +55,7 @@ function renderConv() {
   }
   delete heading.dataset.i18n;
   heading.textContent = describe(conv.summary);
+  drawNotes($("notes-box"), $("notes"), conv.notes);
   i18n.text($("conv-state"), open ? "staff.convActive" : "staff.convClosed");
   if ($("log").firstChild !== conv.list.el) $("log").replaceChildren(conv.list.el);
 }
@@ -107,7 +126,28 @@ function onFrame(f) {
       renderHeld();
     }
   } else if (f.type === "ack") for (const conv of convs.values()) conv.list.acked(f.client_msg_id, f.seq);
-  else if (f.type === "error") onError(f);
+  else if (f.type === "offer") {
+    offers.set(f.conversation_id, f);
+    renderOffers();
+  } else if (f.type === "offer_withdrawn") {
+    offers.delete(f.conversation_id);
+    renderOffers();
+  } else if (f.type === "alert") {
+    const c = queue.find((q) => q.conversation_id === f.conversation_id) ?? convs.get(f.conversation_id)?.summary;
+    i18n.text($("notice"), "staff.alert", { what: c ? describe(c) : f.conversation_id.slice(0, 8) });
+  } else if (f.type === "released") {
+    convs.delete(f.conversation_id);
+    if (selected === f.conversation_id) selected = null;
+    notice("staff.released");
+    renderHeld();
+    renderConv();
+  } else if (f.type === "notes") {
+    const conv = convs.get(f.conversation_id);
+    if (conv) {
+      conv.notes = f.notes;
+      if (conv.id === selected) renderConv();
+    }
+  } else if (f.type === "error") onError(f);
 }
 
 function onError(f) {

@@ -46,7 +46,22 @@ function renderIntake(intake) {
   });
   for (const m of intake.municipalities) $("municipality").append(option(m.code, m.name));
   for (const topic of intake.topics) $("topic").append(option(topic.id, topic.label));
-  const crisis = [...intake.crisis].sort((a, b) => (b.number === "112") - (a.number === "112"));
+  renderCrisis(intake.crisis);
+  const note = $("start-note");
+  $("start-button").disabled = false; // out of hours a message can still be left
+  if (intake.open_now) note.hidden = true;
+  else i18n.text(note, "start.closedNow", { time: when(intake.next_opening) });
+}
+
+// "tisdag 09:00": a next opening in the reader's language.
+function when(iso) {
+  if (!iso) return "–";
+  return new Date(iso).toLocaleString(i18n.current() === "en" ? "en-GB" : "sv-SE",
+    { weekday: "long", hour: "2-digit", minute: "2-digit" });
+}
+
+function renderCrisis(resources) {
+  const crisis = [...resources].sort((a, b) => (b.number === "112") - (a.number === "112"));
   $("crisis").replaceChildren(...crisis.map((c) => {
     const li = document.createElement("li");
     const a = Object.assign(document.createElement("a"), { className: "crisis__number", href: `tel:${c.number.replace(/\s/g, "")}` });
@@ -56,13 +71,13 @@ function renderIntake(intake) {
     li.append(a, " ", name, " – ", i18n.label(document.createElement("span"), c.text));
     return li;
   }));
-  const note = $("start-note");
-  if (intake.open_now) {
-    note.hidden = true;
-    $("start-button").disabled = false;
-  } else {
-    i18n.text(note, "start.closedNow");
-  }
+}
+
+// A risk signal in what the person wrote, or a closed chat: the crisis numbers, open and announced.
+function showCrisis(resources, key) {
+  if (resources?.length) renderCrisis(resources);
+  $("crisis-box").open = true;
+  i18n.text($("crisis-note"), key);
 }
 
 async function loadIntake() {
@@ -124,8 +139,13 @@ function showState(state, queue) {
 }
 
 function onFrame(f) {
-  if (f.type === "welcome") showState(f.state, f.queue);
+  if (f.type === "welcome") {
+    showState(f.state, f.queue);
+    if (f.open === false) i18n.text($("state"), "state.closedNow", { time: when(f.opens_at) });
+    if (f.crisis) showCrisis(f.crisis, f.open === false ? "crisis.closed" : "crisis.risk");
+  } else if (f.type === "crisis") showCrisis(f.resources, "crisis.risk");
   else if (f.type === "queue") showQueue(f);
+  else if (f.type === "screening_result") i18n.text($("state"), "state.selftest", { score: f.score, max: f.max_score });
   else if (f.type === "state") {
     if (f.staff) staffName = f.staff;
     showState(f.state);
