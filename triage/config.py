@@ -142,14 +142,23 @@ class _Parser:
     def __init__(self, text: str, source: str, data: Table) -> None:
         self.source, self.data, self.lines = source, data, _Lines(text)
         self.found: list[tuple[int, str]] = []
+        self.gone: set[Key] = set()  # keys reported missing or of the wrong type: nothing more is said inside them
 
     # -- reporting -------------------------------------------------------------------------------------
 
     def add(self, path: Key, message: str) -> None:
+        if any(path[:n] in self.gone for n in range(len(path) + 1)):
+            return
         line = self.lines.line(path)
         where = f"{self.source}:{line}" if line else self.source
         label = self._label(path)
-        self.found.append((line or 0, f"{where}: {label}: {message}" if label else f"{where}: {message}"))
+        problem = (line or 0, f"{where}: {label}: {message}" if label else f"{where}: {message}")
+        if problem not in self.found:
+            self.found.append(problem)
+
+    def missing(self, path: Key, message: str = "required, but missing") -> None:
+        self.add(path, message)
+        self.gone.add(path)
 
     def _label(self, path: Key) -> str:
         out = ""
@@ -176,7 +185,7 @@ class _Parser:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.add(path, f"must be a table, not {_kind(value)}")
+            self.missing(path, f"must be a table, not {_kind(value)}")
             return {}
         for key in value:
             if keys is not None and key not in keys:
@@ -184,28 +193,28 @@ class _Parser:
                 self.add((*path, key), f'unknown key "{key}"{_near(key, keys) or known}')
         for key in required:
             if key not in value:
-                self.add((*path, key), "required, but missing")
+                self.missing((*path, key))
         return value
 
     def tables_in(self, table: Table, key: str, path: Key) -> Iterator[tuple[int, Table]]:
         value = table.get(key, [])
         if not isinstance(value, list):
-            self.add((*path, key), f"must be a list of tables ([[{key}]]), not {_kind(value)}")
+            self.missing((*path, key), f"must be a list of tables ([[{key}]]), not {_kind(value)}")
             return
         for i, item in enumerate(value):
             if isinstance(item, dict):
                 yield i, item
             else:
-                self.add((*path, key, i), f"must be a table, not {_kind(item)}")
+                self.missing((*path, key, i), f"must be a table, not {_kind(item)}")
 
     def _wrong(self, table: Table, key: str, path: Key, required: bool, ok: bool, what: str) -> bool:
         """True when the value is there and of the right type; otherwise says why (missing, or its type)."""
         if key not in table:
             if required:
-                self.add((*path, key), "required, but missing")
+                self.missing((*path, key))
             return False
         if not ok:
-            self.add((*path, key), f"must be {what}, not {_kind(table[key])}")
+            self.missing((*path, key), f"must be {what}, not {_kind(table[key])}")
         return ok
 
     def text(self, table: Table, key: str, path: Key, required: bool = True) -> str | None:
