@@ -475,8 +475,8 @@ class _Parser:
         for i, entry in self.tables_in(root, "rules", ()):
             at: Key = ("rules", i)
             self.table(entry, at, ("name", "when", "team", "by", "priority"), ("name",))
-            when = self.table(entry.get("when"), (*at, "when"), WHEN_KEYS)
             before = self.count()
+            when = self.table(entry.get("when"), (*at, "when"), WHEN_KEYS)
             w = (*at, "when")
             cond = Condition(
                 roles=self.some_of(when, "roles", w, list(Role), "role"),
@@ -531,7 +531,9 @@ class _Parser:
         for i, entry in self.tables_in(root, "crisis", ()):
             at: Key = ("crisis", i)
             hint = f" (a crisis entry has name, number, ages, hours and one text per region language: {', '.join(languages)})"
-            self.table(entry, at, ("name", "number", "ages", "hours", *languages), ("name", "number"), hint)
+            # Without a valid [region].languages (reported there) the language keys cannot be told from typos.
+            keys = ("name", "number", "ages", "hours", *languages) if languages else None
+            self.table(entry, at, keys, ("name", "number"), hint)
             number = self.text(entry, "number", at)
             if number is not None and not re.fullmatch(r"\+?[0-9][0-9 -]*", number):
                 self.add((*at, "number"), f'"{number}" is not a phone number (digits, spaces and dashes)')

@@ -340,3 +340,19 @@ def test_load_region_reads_a_file_and_names_it_in_problems(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as caught:
         load_region(path)
     assert caught.value.problems == [f'{path}:99: teams[1] "reception".capacity: must be at least 1, not 0']
+
+
+def test_a_missing_table_is_one_problem_not_one_per_key() -> None:
+    """A misspelt [region] header: the table is missing and the header unknown; nothing about each key inside it."""
+    text = edited([("[region]\n", "[regio]\n")])
+    assert problems(text) == [
+        "dalarna.toml: region: required, but missing",
+        f'dalarna.toml:{line_of(text, "[regio]")}: regio: unknown key "regio" (did you mean "region"?)',
+    ]
+
+
+def test_a_key_of_the_wrong_type_is_one_problem() -> None:
+    """A rule's `when` as text: one message, and the rule is not taken for a catch-all hiding the rules after it."""
+    text = edited([('when = { roles = ["relative"] }', 'when = "relatives"')])
+    line = line_of(text, 'when = "relatives"')
+    assert problems(text) == [f'dalarna.toml:{line}: rules[3] "relatives".when: must be a table, not text']
