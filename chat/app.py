@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -17,7 +18,7 @@ from chat.bus.memory import MemoryBus
 from chat.crypto.envelope import DekCache
 from chat.crypto.keyring import EnvKeyRing, FileKeyRing, KeyError_, KeyProvider
 from chat.service import keys, retention
-from chat.service.context import Context
+from chat.service.context import Context, utcnow
 from chat.service.dispatch import Dispatcher
 from chat.service.presence import Tracker
 from chat.settings import Settings
@@ -102,7 +103,14 @@ def background_jobs(ctx: Context) -> list[Job]:
     return jobs
 
 
-def create_app(settings: Settings, region: Region | None = None, keyring: KeyProvider | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    region: Region | None = None,
+    keyring: KeyProvider | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Starlette:
+    """The app. ``clock`` replaces the wall clock (aware UTC) for everything time-dependent: opening
+    hours, offers, expiry; tests of out-of-hours behaviour pass a shifted one."""
     region = region or load_region(settings.region_config)
     keyring = keyring or make_keyring(settings)
     engine = create_engine(settings.database_url)
@@ -110,7 +118,8 @@ def create_app(settings: Settings, region: Region | None = None, keyring: KeyPro
     # SQLite has one writer anyway; on PostgreSQL a few batches can be in flight at once.
     writer = MessageWriter(engine, workers=1 if settings.is_sqlite else 4)
     ctx = Context(
-        settings=settings, engine=engine, bus=bus, region=region, writer=writer, keys=keyring, deks=DekCache()
+        settings=settings, engine=engine, bus=bus, region=region, writer=writer, keys=keyring, deks=DekCache(),
+        clock=clock or utcnow,
     )
     watcher = QueueWatcher(ctx)
     tracker = Tracker(ctx)

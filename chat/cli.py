@@ -25,10 +25,19 @@ from triage import ConfigError, Region, load_region
 
 T = TypeVar("T")
 
-DEMO_STAFF = [
-    ("reception", "Reception (demo)", ["reception"], ["reception"]),
-    ("supervisor", "Supervisor (demo)", ["supervisor", "reception"], ["reception"]),
-]
+def demo_staff(region: Region) -> list[tuple[str, str, list[str], list[str]]]:
+    """The demo accounts: reception and a supervisor on the default team, and one member of every other
+    team (username = the team's id), so each queue, offer and transfer can be tried by hand."""
+    accounts = [
+        ("reception", "Reception (demo)", ["reception"], [region.default_team]),
+        ("supervisor", "Supervisor (demo)", ["supervisor", "reception"], [region.default_team]),
+    ]
+    for team in region.teams:
+        if team.id == region.default_team or team.id in {"reception", "supervisor"}:
+            continue
+        role = "ambulant" if team.kind == "ambulant" else "counsellor"
+        accounts.append((team.id, f"{team.name.split(' (')[0]} (demo)", [role], [team.id]))
+    return accounts
 
 
 def _settings() -> Settings:
@@ -101,7 +110,7 @@ async def _demo_staff(settings: Settings, region: Region) -> None:
 
     async with _context(settings, region) as ctx:
         print("minimaria: demo staff accounts (passwords change at every --demo start):", flush=True)
-        for username, name, roles, teams in DEMO_STAFF:
+        for username, name, roles, teams in demo_staff(region):
             password = secrets.token_urlsafe(9)
             try:
                 await accounts.add_staff(ctx, username, password, roles, teams, name)
