@@ -65,7 +65,7 @@ def parse_region(text: str, source: str = "<config>") -> Region:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         at = re.search(r"at line (\d+)", str(err))
-        raise ConfigError([f"{source}:{at.group(1) if at else '?'}: not valid TOML: {err}"]) from None
+        raise ConfigError([f"{source}{':' + at.group(1) if at else ''}: not valid TOML: {err}"]) from None
     return _Parser(text, source, data).region()
 
 
