@@ -15,6 +15,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -33,8 +34,9 @@ from tests import services
 from tests.client import Staff, Visitor
 from tests.fault.flow import Clients
 from tests.fault.procs import Procs
+from triage import Region
 
-TABLES = "staff, staff_sessions, conversations, messages, notes, feedback, audit_log"
+TABLES = "staff, staff_sessions, conversations, messages, notes, feedback, audit_log, screenings, offers"
 
 
 class InProcessServer(uvicorn.Server):
@@ -58,8 +60,10 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[Running]:
-    app = create_app(settings)
+async def serve(
+    settings: Settings, region: Region | None = None, clock: Callable[[], datetime] | None = None
+) -> AsyncIterator[Running]:
+    app = create_app(settings, region, clock=clock)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -140,9 +144,12 @@ StaffFactory = Callable[..., Awaitable[Staff]]
 async def make_staff(server: Running) -> AsyncIterator[StaffFactory]:
     made: list[Staff] = []
 
-    async def make(username: str = "anna", roles: tuple[str, ...] = ("reception",), connect: bool = True) -> Staff:
+    async def make(
+        username: str = "anna", roles: tuple[str, ...] = ("reception",), connect: bool = True,
+        teams: tuple[str, ...] = ("reception",),
+    ) -> Staff:
         password = "correct horse battery"
-        await accounts.add_staff(server.ctx, username, password, list(roles), ["reception"], username.title())
+        await accounts.add_staff(server.ctx, username, password, list(roles), list(teams), username.title())
         s = Staff(server.base, username, password)
         await s.login()
         if connect:
