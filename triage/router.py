@@ -100,9 +100,12 @@ def decide(
     signals: Signals = NO_SIGNALS,
     online: Sequence[Counsellor] = (),
     previous_staff: int | None = None,
+    previous_team: str | None = None,
 ) -> Decision:
     """Rules in order, first match wins; a closed team hands on along its fallback chain to the first
-    open one; everything ends at the default team, so nothing is unroutable."""
+    open one; everything ends at the default team, so nothing is unroutable. A returning visitor goes back
+    to ``previous_staff`` in ``previous_team`` (where the conversation was last) when that person can take
+    it there now, whatever the rules would choose today."""
     reasons: list[Reason] = [*_facts(intake)]
     rule, team, routing = _route(region, intake)
     reasons += routing
@@ -121,8 +124,18 @@ def decide(
 
     preferred = None
     if previous_staff is not None:
-        preferred, returning = _preferred(region, chosen, previous_staff, online)
-        reasons.append(returning)
+        back = region.team(previous_team) if previous_team else None
+        if back is not None and back.id != chosen.id and _is_open(region, back, now):
+            preferred, _ = _preferred(region, back, previous_staff, online)
+            if preferred is not None:
+                chosen, is_open, opens_at = back, True, None
+                reasons.append(Reason(
+                    "returning", f"återkommande: tillbaka till tidigare samtalskontakt i {back.id}",
+                    f"returning: back to the earlier counsellor in {back.id}",
+                ))
+        if preferred is None:
+            preferred, returning = _preferred(region, chosen, previous_staff, online)
+            reasons.append(returning)
 
     return Decision(
         team=chosen.id,

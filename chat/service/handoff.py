@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from chat import logs
 from chat.crypto import envelope, tokens
-from chat.errors import BadInput, Code, Conflict, Forbidden, Gone, TooMany
+from chat.errors import BadInput, Code, Conflict, Forbidden, Gone, NotFound, TooMany
 from chat.service import conversations, dispatch, events, keys, routing
 from chat.service.access import Principal
 from chat.service.context import Context
@@ -38,7 +38,11 @@ async def transfer(
     saying who joined or where the conversation went."""
     if (team is None) == (staff is None):
         raise BadInput(Code.INVALID, "Give exactly one of team and staff.")
-    conv = await conversations.accessible(ctx, p, conversation_id)
+    # Not ``accessible()``: that answers 404 to anyone but the holder, and the protocol promises 409 for a
+    # conversation nobody holds and 403 for one someone else holds.
+    conv = await store.get(ctx.engine, conversation_id)
+    if conv is None:
+        raise NotFound()
     if conv.state != "active":
         raise Conflict(Code.NOT_CLAIMED, "Only a conversation someone holds can be transferred; claim it first.")
     if conv.assigned_staff_id != p.id and not p.sees_all_teams:
@@ -116,7 +120,8 @@ async def resume(ctx: Context, code: str) -> conversations.Started:
     if conv.state == "closed":
         risk = frozenset(conv.risk.split(",")) if conv.risk else frozenset()
         decision = await routing.route(
-            ctx, conversations.intake_of(conv), signals=Signals(risk=risk), previous_staff=conv.assigned_staff_id
+            ctx, conversations.intake_of(conv), signals=Signals(risk=risk), previous_staff=conv.assigned_staff_id,
+            previous_team=conv.team,
         )
         count = conv.reopened_count + 1
         back = Reason("returning", f"återkommande med kod (öppnat igen {count} gånger)",

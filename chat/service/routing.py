@@ -30,10 +30,10 @@ def iso(t: datetime | None) -> str | None:
 
 async def route(
     ctx: Context, intake: Intake, *, signals: Signals | None = None, previous_staff: int | None = None,
-    online: list[Counsellor] | None = None,
+    previous_team: str | None = None, online: list[Counsellor] | None = None,
 ) -> Decision:
     people = online if online is not None else await presence.counsellors(ctx)
-    kwargs: dict[str, Any] = {"online": people, "previous_staff": previous_staff}
+    kwargs: dict[str, Any] = {"online": people, "previous_staff": previous_staff, "previous_team": previous_team}
     if signals is not None:
         kwargs["signals"] = signals
     return decide(ctx.region, intake, ctx.clock(), **kwargs)

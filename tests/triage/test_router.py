@@ -473,6 +473,24 @@ def test_previous_staff_is_preferred_only_when_they_can_take_it(
     assert phrase in returning[0].en
 
 
+@pytest.mark.parametrize(
+    ("online", "team", "preferred"),
+    [
+        # the earlier counsellor held it in reception (after a transfer) and is free: back to them there
+        ([Counsellor(7, frozenset({"reception"}), 0)], "reception", 7),
+        # not free (at capacity) or not online: the rules decide again (north), no one preferred
+        ([Counsellor(7, frozenset({"reception"}), 4)], "north", None),
+        ([], "north", None),
+    ],
+)
+def test_a_returning_visitor_goes_back_to_the_earlier_counsellors_team_when_they_can_take_it(
+    dalarna: Region, online: list[Counsellor], team: str, preferred: int | None
+) -> None:
+    decision = decide(dalarna, YOUNG_NORTH, ALL_OPEN, online=online, previous_staff=7, previous_team="reception")
+    assert (decision.team, decision.preferred_staff) == (team, preferred)
+    assert any(r.code == "returning" for r in decision.reasons)
+
+
 def test_no_returning_reason_for_a_first_visit(dalarna: Region) -> None:
     decision = decide(dalarna, YOUNG_NORTH, ALL_OPEN, online=[Counsellor(7, frozenset({"north"}), 0)])
     assert decision.preferred_staff is None
