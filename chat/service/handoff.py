@@ -132,7 +132,8 @@ async def resume(ctx: Context, code: str) -> conversations.Started:
             offer_expires = now + timedelta(seconds=team.offer_timeout_s)
         requeue = {
             "team": decision.team, "priority": int(max(decision.priority, Priority(conv.priority))),
-            "reasons": [*conv.reasons, *routing.reasons_json(decision.reasons), routing.reason_json(back)],
+            # Decided afresh (risk signals included): the earlier path is in the closed conversation's history.
+            "reasons": [*routing.reasons_json(decision.reasons), routing.reason_json(back)],
             "preferred_staff_id": decision.preferred_staff, "offered_to": offered_to,
             "offer_expires_at": offer_expires, "after_hours": not decision.open,
         }
