@@ -3,29 +3,40 @@
 Owns the phrase file's format (``triage/data/risk_signals.toml``, described at its top), its compilation
 and ``RiskMatcher.scan``, which the chat calls on every visitor message.
 
-How a message is read. ``scan`` folds the text once (lower case, å/ä/ö/é → a/a/o/e, "ae"/"oe" → a/o,
-apostrophes dropped, leetspeak digits inside words → letters) and runs one regular expression over it.
-That expression is every phrase of every category merged into a trie, so at each word start the engine
-branches on the next letter instead of trying hundreds of phrases one by one. Each letter is ``x++``
-(any repeat: "dööö", "plzzz") and between any two letters, inside or between words, up to three
-non-letters may stand ("t a livet", "ta-livet", "OD:at"). All quantifiers are possessive, so there is
-no backtracking to blow up on hostile input; word classes (``{mig}``) are small bounded alternations.
-Only when that expression finds something (rare in normal chat) does ``scan`` do more: it asks each
-category's own expression whether it matches at that spot, then drops the hit if a negation cue
-stands right before it (with only "bridge" words between: "aldrig tänkt på att ...") or right after it
-("han slår mig inte"), or if a harmless idiom overlaps it ("skar mig i fingret", "dö av skratt").
+How a message is read. ``normalise`` folds it once, in C-speed string operations: Latin-1 bytes through
+one translation table (lower case, å/ä/ö/é → a/a/o/e, punctuation → " " or "." for a clause end,
+emoji → "."), apostrophes dropped, "ae"/"oe" → a/o, leetspeak inside words (t4 l1vet) and letters
+typed one by one (t a livet) rejoined. Then one regular expression, every phrase of every category
+merged into a trie, is searched once. Its first step is a separator and every root branch starts with
+a letter (or a class of letters), which the engine rejects at a glance, so a word that starts no
+phrase costs a few steps. Letters are ``xx*+`` (any repeat: "dööö", "plzzz"), words may be joined
+by up to three separators or none. Quantifiers are possessive and the rest is bounded alternation, so
+there is no backtracking to blow up on hostile input. Each phrase end is an empty group, so
+``Match.lastindex`` says which categories matched. Only on a hit (rare in normal chat) does more run:
+a negation cue right before the phrase (with only "bridge" words between: "aldrig tänkt på att ...",
+unless the cue follows a blocker: "orkar inte vill dö") or right after it ("han slår mig inte")
+cancels it, and so does an idiom that overlaps it ("skar mig i fingret", "dö av skratt"); idioms are
+phrases in the same trie, found in the same pass.
 
-Misspellings: words of eight letters or more get every one-typo variant that leaves a letter out or swaps
-two neighbours ("sjävmord", "självmrod"), generated at compile time into the same trie, so they cost
-nothing per message. Shorter words are not forgiven automatically: for them an edit is often another
-real word (skar/skär/sker, slår/sår, dö/då), which would flood staff with false alarms, so the phrase
-file lists their common misspellings instead (``{inte}`` = inte/int/inge/nt, ``{mig}`` = mig/mej/mäj).
+Misspellings: words of eight letters or more also match with one letter left out or two neighbours
+swapped ("sjävmord", "självmrod"), spelt out at compile time into the trie, so they cost nothing per
+message. Shorter words are not forgiven automatically: an edit of a short word is often another real
+word (skar/skär/sker, slår/sår, dö/då) and would flood staff with false alarms, so the phrase file
+lists their common misspellings instead (``{inte}`` = inte/int/inge/nt, ``{mig}`` = mig/mej/mäj).
 An edit-distance search per message would also cost far more than the 50 µs budget.
 
-Measured on the example table (``tests/triage/risk_examples.py``, 243 messages, written before the
-matcher): overall precision 0.96 and recall 0.97; per category precision/recall — suicide 0.94/0.98,
-self_harm 1.00/1.00, violence 1.00/1.00, abuse 1.00/0.95, overdose 0.92/1.00. ``python -m bench.risk_scan``
-gives about 5 µs for a 200-character message and 30 µs for 2,000 characters on the development machine.
+Measured. The example table (``tests/triage/risk_examples.py``, 243 messages written before the
+matcher): precision 0.99, recall 0.99 overall; suicide 0.98/1.00, self_harm 1.00/1.00, violence
+1.00/1.00, abuse 1.00/0.95, overdose 0.96/1.00. Fresh messages written after the phrases, and not
+used to tune them, score lower, which is the better guide: precision 0.86, recall 0.69 on 64 of them
+(0.93/0.75 after adding a few general phrases they showed were missing). ``python -m bench.risk_scan``:
+about 6 µs for a short message, 27 µs for 200 characters (38 µs with two signals in it) and 250 µs for
+2,000 characters, in CPU time, on the development machine; ``bundled()`` compiles in about 1.5 s.
+
+Known weaknesses: a phrase list cannot read intent (a film about självmord, "hur mycket är en
+överdos?", hyperbole like "i want to die this is so embarrassing" all raise a signal) nor context
+beyond a few words (the one who acts: "min styvpappa ... tar på mig"); word lists must end at a word
+end, so "ta livet avmig" is missed; characters outside Latin-1 are read as clause ends.
 """
 
 from __future__ import annotations
@@ -65,6 +76,7 @@ START = "[ .]"  # a phrase starts after a separator: a literal first step the en
 GAP = "[ .]{0,3}+"  # between two words of a phrase: spaces, punctuation, emoji, or nothing ("talivet")
 SEP = " {1,3}+"  # between a negation cue and a phrase: spaces only, never a clause boundary
 SPLIT_BUDGET = 12_000  # regex characters a leading word list may cost to be written out per first letter
+HARMLESS = "harmless"  # the section of idioms, and their tag in the regex
 END, OPEN = "$", "*"  # last step of a key: the phrase ends at a word end / may run on ("självmord*")
 CLAUSE = ".,!?;:\n\r"  # and "?" also stands for any character outside Latin-1 (emoji): a boundary
 LEET_FROM, LEET_TO = b"013457@$", b"oieastas"
@@ -133,6 +145,10 @@ def _typos(word: str) -> set[str]:
     return {_fold_word(w) for w in out} - {word}
 
 
+def _holds_idiom(node: Trie) -> bool:
+    return any(HARMLESS in below if step in (END, OPEN) else _holds_idiom(below) for step, below in node.items())
+
+
 def _spell_out_lead(pieces: list[str]) -> list[list[str]]:
     """A phrase's pieces with a leading (a|b) written out: (har|) svimmat → [har svimmat], [svimmat]."""
     if not pieces or not pieces[0].startswith("("):
@@ -185,28 +201,20 @@ class _Compiler:
         return out
 
     def root_forms(self, key: Key) -> list[Key]:
-        """``key`` fit for the root of the trie, where every branch must start with one plain step that the
-        regex engine can reject at a glance: a leading long word is split by its first letter (s +
-        "~sjalvmord/s", j + "~sjalvmord/j" for its typos); an optional leading word list becomes
-        two keys, with it (as a required list) and without it. (Word lists at the root are written as
-        ``[hdn…](?:(?<=h)…|(?<=d)…)``, see ``_dispatch``.)"""
+        """``key`` for the root of the trie: an optional leading word list becomes two keys, one with it (as a
+        required list, "{name}!") and one without, so every root branch has a first step to reject."""
         first = key[0]
-        if first.startswith("~"):
-            by_letter = self._by_first_letter(first)
-            for letter, rests in by_letter.items():
-                if f"{first}/{letter}" not in self.classes:
-                    self._register(f"{first}/{letter}", rests)
-            return [(letter, f"{first}/{letter}", *key[1:]) for letter in by_letter]
-        if first in self.optional:
-            if first + "!" not in self.classes:
-                self._register(first + "!", self.spellings[first])
-            return [(first + "!", " ", *key[1:]), *self.root_forms(key[1:])]
-        return [key]
+        if first not in self.optional:
+            return [key]
+        if first + "!" not in self.classes:
+            self._register(first + "!", self.spellings[first])
+        return [(first + "!", " ", *key[1:]), *self.root_forms(key[1:])]
 
     def _dispatch(self, step: str) -> str:
-        """A word list as a root branch: its first step is a character class of its first letters, so the
-        engine rejects it at a glance at most words; then a plain branch on the second letter, and only
-        then a one-character look back for the first: [hdn…](?:a(?:(?<=ha)n|(?<=pa)ppa…)|o(?:…)…)."""
+        """A word list as one root branch: a class of its first letters (rejected at a glance at most
+        words), a plain branch on the second letter, and only then a look back for the first:
+        [hdnp…](?:a(?:(?<=ha)a*+n…|(?<=pa)a*+p…)|o(?:…)…). Costs more per word than a split, but
+        the rest of the phrase is written once."""
         by_second: dict[str, dict[str, list[Key]]] = {}
         for spelling in self.spellings[step]:
             second = spelling[1] if len(spelling) > 2 and len(spelling[1]) == 1 and spelling[1].isalpha() else ""
@@ -247,7 +255,7 @@ class _Compiler:
     def phrase_keys(self, phrase: str, where: str) -> set[Key]:
         """The keys of one phrase: one per alternative of a leading (a|b), else one."""
         pieces = re.findall(r"\([^()]*\)|\S+", phrase)
-        bad = [p for p in pieces if not re.fullmatch(r"\([^()]*\)|\{[a-z_]+\}|[^(){}]+", p)]
+        bad = [p for p in pieces if not re.fullmatch(r"\([^(){}]*\)|\{[a-z_]+\}|[^(){}]+", p)]
         bad += [p for p in pieces if p.startswith("{") and p not in self.classes]
         if bad or not pieces:
             self.problems.append(f"{where}: {phrase!r}: bad or unknown {bad}; ( ) and {{ }} stand as whole words")
@@ -269,7 +277,7 @@ class _Compiler:
             if letters < 2 and len(spelt) < 2:
                 self.problems.append(f"{where}: {phrase!r}: too short to match safely")
                 return set()
-            keys.update(self.root_forms((*steps, OPEN if phrase.endswith(OPEN) else END)))
+            keys.update(self.root_forms((*steps, OPEN if spelt[-1].endswith(OPEN) else END)))
         return keys
 
     def pattern(
@@ -286,10 +294,13 @@ class _Compiler:
             if tag is not None:
                 node[tag] = {}
         if root:
-            for step in [t for t in trie if t[0] in "{("]:
+            # The engine rejects a root branch at a glance only if it starts with a letter (or a class of
+            # letters): a leading word list or long word is split by first letter, h + "{agent}/h" + rest,
+            # unless writing out the rest once per letter costs too much (then see _dispatch).
+            for step in [t for t in trie if t[0] in "{(~"]:
                 by_letter = self._by_first_letter(step)
                 if (len(by_letter) - 1) * len(self._emit(trie[step], None)) <= SPLIT_BUDGET:
-                    rest = trie.pop(step)  # written out once per first letter: h + "{agent}/h" + rest, ...
+                    rest = trie.pop(step)
                     for letter, rests in by_letter.items():
                         if f"{step}/{letter}" not in self.classes:
                             self._register(f"{step}/{letter}", rests)
@@ -303,11 +314,9 @@ class _Compiler:
         return by_letter
 
     def _emit(self, node: Trie, marks: list[frozenset[str]] | None, *, root: bool = False) -> str:
-        branches = [
-            (self._dispatch(t) if root and t[0] in "{(" else self._unit(t)) + self._emit(node[t], marks)
-            for t in sorted(node)
-            if t not in (END, OPEN)
-        ]
+        # idioms first: where an idiom and a signal start at the same word, the idiom is the match found
+        order = sorted((t for t in node if t not in (END, OPEN)), key=lambda t: (not _holds_idiom(node[t]), t))
+        branches = [(self._dispatch(t) if root and t[0] in "{(~" else self._unit(t)) + self._emit(node[t], marks) for t in order]
         alternatives = [branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"] if branches else []
         for step, tail in ((END, "(?![a-z])"), (OPEN, "")):
             if step in node:
@@ -338,17 +347,17 @@ class _Compiler:
 class RiskMatcher:
     """Compiled once from the phrase file; ``scan`` is pure and fast enough for every message."""
 
-    __slots__ = ("_any", "_blocked", "_harmless", "_marks", "_post", "_pre")
+    __slots__ = ("_any", "_blocked", "_marks", "_post", "_pre")
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         """Compile a parsed phrase file (see the bundled one for the format); raise ``PhraseError``."""
         problems: list[str] = []
-        known = {c.value for c in RiskCategory} | {"words", "harmless", "negation"}
+        known = {c.value for c in RiskCategory} | {"words", HARMLESS, "negation"}
         problems += [f"{key}: not a section of the phrase file" for key in data if key not in known]
         words = data.get("words", {})
         compiler = _Compiler(words if isinstance(words, Mapping) else {}, problems)
         tagged = [(key, c.value) for c in RiskCategory for key in self._section_keys(compiler, data, c.value)]
-        harmless = [(key, None) for key in self._section_keys(compiler, data, "harmless")]
+        tagged += [(key, HARMLESS) for key in self._section_keys(compiler, data, HARMLESS)]
         negation = data.get("negation", {})
         if not isinstance(negation, Mapping):
             problems.append("negation: a table of word lists")
@@ -363,10 +372,10 @@ class RiskMatcher:
             raise PhraseError(problems)
         self._any = re.compile(f"{START}(?:{every})")
         assert self._any.groups == len(marks), "one group per phrase end, and no other groups"
-        self._marks = tuple(frozenset(RiskCategory(c) for c in mark) for mark in marks)
-        self._harmless = re.compile(f"{START}(?:{compiler.pattern(harmless, root=True)})" if harmless else "(?!)")
-        self._pre = re.compile(rf"(?<![a-z]){cue}(?:{SEP}{bridge}){{0,4}}+{SEP}\Z")
-        self._blocked = re.compile(rf"(?<![a-z]){blocker}{SEP}\Z")
+        # per phrase end: its categories, or None for an idiom (an idiom and a phrase with the same words: idiom)
+        self._marks = tuple(None if HARMLESS in m else frozenset(RiskCategory(c) for c in m) for m in marks)
+        self._pre = re.compile(rf"[ .]{cue}(?:{SEP}{bridge}){{0,4}}+{SEP}\Z")
+        self._blocked = re.compile(rf"[ .]{blocker}{SEP}\Z")
         self._post = re.compile(rf"{SEP}{after}(?!{SEP}{unless})")
 
     @staticmethod
@@ -398,20 +407,26 @@ class RiskMatcher:
         return NOTHING if hit is None else self._confirm(folded, hit)
 
     def _confirm(self, folded: str, hit: re.Match[str] | None) -> frozenset[RiskCategory]:
-        """The categories of this hit and every later one, less those negated or inside an idiom."""
-        found: set[RiskCategory] = set()
-        harmless: list[tuple[int, int]] | None = None
-        while hit is not None and len(found) < len(RiskCategory):
+        """The categories of this hit and every later one, less those negated or inside an idiom.
+
+        Idioms are phrases in the same regex, so they are found in the same pass; a signal is decided
+        only at the end, as an idiom that cancels it may start after it ("vill dö av skratt")."""
+        signals: list[tuple[int, int, frozenset[RiskCategory]]] = []
+        idioms: list[tuple[int, int]] = []
+        while hit is not None:
             categories = self._marks[(hit.lastindex or 1) - 1]
             start = hit.start() + 1  # after the separator
             rest = WORD_REST.match(folded, hit.end())  # an open-ended phrase: up to the end of the word
             end = rest.end() if rest else hit.end()
-            if not categories <= found and not self._negated(folded, start, end):
-                if harmless is None:
-                    harmless = [(m.start() + 1, m.end()) for m in self._harmless.finditer(folded)]
-                if not any(s < end and start < e for s, e in harmless):
-                    found |= categories
+            if categories is None:
+                idioms.append((start, end))
+            elif not self._negated(folded, start, end):
+                signals.append((start, end, categories))
             hit = self._any.search(folded, start)
+        found: set[RiskCategory] = set()
+        for start, end, categories in signals:
+            if not any(s < end and start < e for s, e in idioms):
+                found |= categories
         return frozenset(found)
 
     def _negated(self, folded: str, start: int, end: int) -> bool:
@@ -419,4 +434,4 @@ class RiskMatcher:
             return True
         lo = max(0, start - 80)
         cue = self._pre.search(folded, lo, start)
-        return cue is not None and not self._blocked.search(folded, lo, cue.start())
+        return cue is not None and not self._blocked.search(folded, lo, cue.start() + 1)
