@@ -36,7 +36,7 @@ about 6 µs for a short message, 27 µs for 200 characters (38 µs with two sign
 Known weaknesses: a phrase list cannot read intent (a film about självmord, "hur mycket är en
 överdos?", hyperbole like "i want to die this is so embarrassing" all raise a signal) nor context
 beyond a few words (the one who acts: "min styvpappa ... tar på mig"); word lists must end at a word
-end, so "ta livet avmig" is missed; characters outside Latin-1 are read as clause ends.
+end, so "ta livet avmig" is missed; characters outside Latin-1 (after NFKC) are read as clause ends.
 """
 
 from __future__ import annotations
@@ -118,8 +118,8 @@ def normalise(text: str) -> str:
     Letters outside Latin-1 and emoji become "." (Swedish, English and their accents are all Latin-1).
     """
     if not text.isascii():
-        if not unicodedata.is_normalized("NFC", text):  # "a" + combining ring → "å"
-            text = unicodedata.normalize("NFC", text)
+        if not unicodedata.is_normalized("NFKC", text):  # "a" + combining ring → "å", ｖｉｌｌ → vill, … → ...
+            text = unicodedata.normalize("NFKC", text)
         if "’" in text or "‘" in text or "ʼ" in text:
             text = text.replace("’", "").replace("‘", "").replace("ʼ", "")
     raw = text.encode("latin-1", "replace").translate(_byte_table(), b"'`\xb4")  # don't → dont
@@ -397,8 +397,9 @@ class RiskMatcher:
 
     @classmethod
     def bundled(cls) -> RiskMatcher:
-        """The clinic's phrase file shipped in the package; compile it once at start."""
-        return cls.from_toml(resources.files("triage").joinpath("data/risk_signals.toml").read_text(encoding="utf-8"))
+        """The clinic's phrase file shipped in the package, compiled on the first call (about a second)
+        and shared after that: a matcher never changes, so every caller may hold the same one."""
+        return _bundled()
 
     def scan(self, text: str) -> frozenset[RiskCategory]:
         """The categories of danger this message signals; empty for almost every message."""
@@ -435,3 +436,8 @@ class RiskMatcher:
         lo = max(0, start - 80)
         cue = self._pre.search(folded, lo, start)
         return cue is not None and not self._blocked.search(folded, lo, cue.start() + 1)
+
+
+@functools.cache
+def _bundled() -> RiskMatcher:
+    return RiskMatcher.from_toml(resources.files("triage").joinpath("data/risk_signals.toml").read_text(encoding="utf-8"))
