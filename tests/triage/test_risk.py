@@ -123,6 +123,7 @@ def test_spellings_of_ta_livet_av_mig_all_match(matcher: RiskMatcher, text: str)
         "vill dö😭",
         "😭vill dö",
         "vill…dö",
+        "ＶＩＬＬ ＤÖ",  # full-width letters
     ],
 )
 def test_spellings_of_vill_do_all_match(matcher: RiskMatcher, text: str) -> None:
@@ -331,6 +332,11 @@ def test_100_kb_message_with_a_signal_at_the_end(matcher: RiskMatcher) -> None:
     """A signal after 100 KB of ordinary text is still found."""
     text = "jag mår typ dåligt och vet inte vad jag ska göra. " * 2_000 + "jag vill ta livet av mig"
     assert matcher.scan(text) == {S}
+
+
+def test_bundled_is_compiled_once_and_shared() -> None:
+    """The chat builds its context more than once (tests, workers); compiling costs about a second."""
+    assert RiskMatcher.bundled() is RiskMatcher.bundled()
 
 
 # --- the phrase file ---------------------------------------------------------------------------------
