@@ -192,3 +192,20 @@ async def test_readyz_and_openapi(server: Running) -> None:
     assert ready.json() == {"status": "ready", "database": True, "bus": True}
     assert "/api/v1/conversations" in schema["paths"]
     assert schema["components"]["schemas"]["StartBody"]["additionalProperties"] is False
+
+
+def test_every_api_route_is_in_the_openapi_schema() -> None:
+    from starlette.routing import Route
+
+    from chat.web.openapi import schema
+    from chat.web.routes import routes
+
+    paths = schema()["paths"]
+    missing = [
+        (method.lower(), r.path)
+        for r in routes()
+        if isinstance(r, Route) and r.path.startswith("/api/")
+        for method in (r.methods or set()) - {"HEAD"}
+        if method.lower() not in paths.get(r.path, {})
+    ]
+    assert missing == []
