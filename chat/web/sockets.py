@@ -255,6 +255,9 @@ class VisitorConnection(Connection):
     def on_snapshot(self, snapshot: queue.Snapshot) -> None:
         place = snapshot.place(self.conversation_id)
         if place is None:
+            # Not waiting (taken or closed): forget the last place told, so when it is queued again
+            # (transferred back, re-opened) the visitor hears their place even if it is the same one.
+            self._place = None
             return
         now = (place.position, place.estimated_wait_s)
         if now != self._place:
