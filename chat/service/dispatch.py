@@ -70,6 +70,7 @@ async def tick(ctx: Context) -> None:
             await _queue_changed(ctx)
         return
     online = await presence.counsellors(ctx)
+    changed = await _withdraw_from_absent(ctx, waiting, online, now) or changed
     changed = await _overflow(ctx, waiting, online, now) or changed
     if changed:
         waiting = await queue_store.waiting(ctx.engine)
@@ -90,6 +91,21 @@ async def _expire_offers(ctx: Context, now: datetime) -> bool:
             event = {"type": "offer_withdrawn", "conversation_id": cid, "reason": "expired"}
             await ctx.bus.publish(events.staff_channel(staff_id), events.encode(event))
             logs.event("offer_expired", conversation_id=cid, staff_id=staff_id)
+    return changed
+
+
+async def _withdraw_from_absent(
+    ctx: Context, waiting: list[ConversationRecord], online: list[Counsellor], now: datetime
+) -> bool:
+    """An offer to someone who went offline (closed the console, lost the network) ends at once instead
+    of holding the conversation until it runs out."""
+    here = {o.staff_id for o in online}
+    changed = False
+    for conv in waiting:
+        if conv.offered_to is not None and conv.offered_to not in here:
+            if await queue_store.end_offer(ctx.engine, conv.id, conv.offered_to, "withdrawn", now):
+                changed = True
+                logs.event("offer_withdrawn", conversation_id=conv.id, staff_id=conv.offered_to, reason="offline")
     return changed
 
 
@@ -116,7 +132,9 @@ async def _offer(ctx: Context, waiting: list[ConversationRecord], online: list[C
     """Offer each waiting conversation of an offer team, most urgent first, to one person at a time;
     nobody gets a second offer while one is open."""
     busy = {c.offered_to for c in waiting if c.offered_to is not None}
-    candidates = [c for c in waiting if c.offered_to is None and _offers(ctx, c.team)]
+    # A closed team's queue waits for it to open: nobody is offered work at night because they are logged in.
+    open_teams = {t.id for t in ctx.region.teams if routing.team_open(ctx.region, t.id, now)}
+    candidates = [c for c in waiting if c.offered_to is None and c.team in open_teams and _offers(ctx, c.team)]
     if not candidates or not online:
         return False
     declined = await queue_store.declined_by(ctx.engine, [c.id for c in candidates], now - DECLINE_MEMORY)

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from tests.conftest import Running
 from tests.triage_e2e.conftest import (
     NORTH,
+    TUESDAY_2330,
     Clinic,
     Clock,
     act,
@@ -138,3 +139,28 @@ async def test_claim_of_a_conversation_on_offer_to_someone_else_gets_409(clinic:
     assert (await act(anna, visitor.id, "accept")).status_code == 200
     late = await bo.claim(visitor.id)
     assert (late.status_code, error_code(late)) == (409, "already_claimed")
+
+
+async def test_an_offer_to_someone_who_goes_offline_goes_to_the_next_member_at_once(clinic: Clinic, day: Running) -> None:
+    """Not after the 60 s timeout: the conversation must not wait on a console that is gone."""
+    anna = await clinic.staff(day, "anna", ("north",), roles=("ambulant",))
+    visitor = await clinic.visitor(day, **NORTH)
+    await ws(anna).expect("offer", conversation_id=visitor.id)
+    bo = await clinic.staff(day, "bo", ("north",), roles=("ambulant",))
+    await ws(bo).nothing_more("offer")  # Anna holds the offer while she is there
+
+    await ws(anna).close()
+
+    await ws(bo).expect("offer", timeout=5, conversation_id=visitor.id)
+    assert [outcome for _, outcome in await _pending_offers(day, visitor.id)] == ["withdrawn", "pending"]
+
+
+async def test_a_closed_teams_queue_is_not_offered_to_a_member_online_at_night(clinic: Clinic, clock: Clock) -> None:
+    clock.set(TUESDAY_2330)
+    server = await clinic.open(clock)
+    visitor = await clinic.visitor(server, **NORTH)  # north is closed: it waits in north's queue for the morning
+    anna = await clinic.staff(server, "anna", ("north",), roles=("ambulant",))
+
+    await ws(anna).nothing_more("offer", within=2.5)  # two dispatcher rounds at least
+    waiting = entry(await http_queue(anna), visitor.id)
+    assert (waiting["team"], waiting["offered_to"]) == ("north", None)
