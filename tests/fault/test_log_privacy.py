@@ -54,9 +54,13 @@ async def test_logs_record_events_but_nothing_personal_(procs: Procs, clients: C
         r = await http.post("/api/v1/conversations", json={"role": "young", "topic": "drugs", "age_band": "16-17"})
         assert r.status_code == 201, r.text
         started = r.json()
-        # A returning visitor starts again with the return code of the first conversation.
+        # A returning visitor comes back with the return code: the same conversation, a new token (the old
+        # one stops working), so the rest of the chat goes on with the new one.
         again = await http.post("/api/v1/conversations", json={"role": "young", "return_code": started["return_code"]})
         assert again.status_code == 201, again.text
+        assert again.json()["conversation_id"] == started["conversation_id"]
+        first_token = started["visitor_token"]
+        started = again.json()
 
     visitor = Visitor(base, started)
     clients.add(visitor)
@@ -129,6 +133,7 @@ async def test_logs_record_events_but_nothing_personal_(procs: Procs, clients: C
     secrets = {
         "message text (marker)": marker,
         "visitor token": visitor.token,
+        "first visitor token": first_token,
         "return code": started["return_code"],
         "staff session cookie": cookie,
         "CSRF token": staff.csrf,
