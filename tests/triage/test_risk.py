@@ -20,6 +20,7 @@ import unicodedata
 import pytest
 
 from tests.triage.risk_examples import EXAMPLES
+from tests.triage.risk_holdout import HOLDOUT
 from triage.risk import PhraseError, RiskCategory, RiskMatcher
 
 S = RiskCategory.SUICIDE
@@ -41,11 +42,14 @@ def _names(categories: frozenset[RiskCategory]) -> str:
     return ", ".join(sorted(categories)) or "nothing"
 
 
-def _score_table(matcher: RiskMatcher) -> tuple[str, float, float]:
+def _score_table(
+    matcher: RiskMatcher, examples: list[tuple[str, set[RiskCategory]]] | None = None
+) -> tuple[str, float, float]:
     """Precision and recall over (message, category) pairs, per category and in total, as a printable table."""
+    examples = EXAMPLES if examples is None else examples
     counts = {c: [0, 0, 0] for c in RiskCategory}  # true positives, false positives, false negatives
     wrong: list[str] = []
-    for text, expected in EXAMPLES:
+    for text, expected in examples:
         got = matcher.scan(text)
         for category in RiskCategory:
             counts[category][0] += category in got and category in expected
@@ -61,7 +65,7 @@ def _score_table(matcher: RiskMatcher) -> tuple[str, float, float]:
     total = [sum(c[i] for c in counts.values()) for i in range(3)]
     for name, (tp, fp, fn) in [*((c.value, n) for c, n in counts.items()), ("overall", total)]:
         lines.append(f"{name:10} {ratio(tp, fp):9.2f} {ratio(tp, fn):7.2f} {tp:4} {fp:4} {fn:4}")
-    lines += [f"{len(EXAMPLES)} messages, {len(wrong)} scanned differently from the table:", *wrong]
+    lines += [f"{len(examples)} messages, {len(wrong)} scanned differently from the table:", *wrong]
     return "\n".join(lines), ratio(total[0], total[1]), ratio(total[0], total[2])
 
 
@@ -71,6 +75,15 @@ def test_example_table_precision_and_recall(matcher: RiskMatcher) -> None:
     print("\n" + table)
     assert precision >= 0.9, table
     assert recall >= 0.9, table
+
+
+def test_holdout_table_written_after_the_matcher(matcher: RiskMatcher) -> None:
+    """The honest figure: phrasings the phrase file was not written against (risk_holdout.py). Printed for
+    whoever extends the phrase file; the floor only catches a matcher that has broken."""
+    table, precision, recall = _score_table(matcher, HOLDOUT)
+    print("\nheld-out table\n" + table)
+    assert precision >= 0.8, table
+    assert recall >= 0.6, table
 
 
 def test_example_table_is_big_and_about_half_harmless() -> None:
