@@ -4,6 +4,7 @@
 import * as api from "./api.js";
 import * as i18n from "./i18n.js";
 import { MessageList } from "./messages.js";
+import * as selftest from "./selftest.js";
 import { ChatSocket, newMessageId } from "./socket.js";
 
 const KEY = "mm.visitor";
@@ -14,6 +15,7 @@ let session = null; // {token, conversation_id, return_code}
 let socket = null;
 let list = null;
 let staffName = null;
+let selfTests = []; // the instruments the region offers ("audit", "dudit")
 
 // Quick exit: forget everything and leave without a history entry to come back to.
 function quickExit() {
@@ -32,6 +34,7 @@ function option(value, labels) {
 }
 
 function renderIntake(intake) {
+  selfTests = intake.self_tests ?? [];
   const roles = $("roles");
   intake.roles.forEach((role, i) => {
     const wrap = document.createElement("div");
@@ -129,6 +132,8 @@ function showQueue(queue) {
 }
 
 function showState(state, queue) {
+  // The self-test is offered while waiting, not in the middle of a conversation.
+  $("selftest-open").hidden = state !== "queued" || selfTests.length === 0 || !$("selftest").hidden;
   if (state === "queued") return showQueue(queue);
   if (state === "active") {
     return staffName ? i18n.text($("state"), "state.active", { name: staffName }) : i18n.text($("state"), "state.activeNoName");
@@ -145,7 +150,7 @@ function onFrame(f) {
     if (f.crisis) showCrisis(f.crisis, f.open === false ? "crisis.closed" : "crisis.risk");
   } else if (f.type === "crisis") showCrisis(f.resources, "crisis.risk");
   else if (f.type === "queue") showQueue(f);
-  else if (f.type === "screening_result") i18n.text($("state"), "state.selftest", { score: f.score, max: f.max_score });
+  else if (f.type === "screening_result") selftest.result(f);
   else if (f.type === "state") {
     if (f.staff) staffName = f.staff;
     showState(f.state);
@@ -161,6 +166,7 @@ function onFrame(f) {
 
 function onError(f) {
   if (f.code === "unauthorized" || f.code === "token_expired") return endSession("start.expired");
+  if (f.code === "invalid_answers" || (f.code === "unsupported" && !f.client_msg_id)) return selftest.failed(f);
   if (f.code === "bad_last_seq") {
     list = new MessageList("visitor"); // our count is off: replay everything
     $("log").replaceChildren(list.el);
@@ -202,6 +208,10 @@ async function main() {
   $("start-form").addEventListener("submit", start);
   $("send-form").addEventListener("submit", send);
   $("new-chat").addEventListener("click", () => endSession(null));
+  $("selftest-open").addEventListener("click", () => {
+    $("selftest-open").hidden = true;
+    selftest.open($("selftest"), { instruments: selfTests, send: (frame) => socket?.send(frame) });
+  });
   $("text").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
