@@ -91,6 +91,13 @@ async def visitor_conversation(ctx: Context, token: str) -> ConversationRecord:
     return record
 
 
+async def forget(ctx: Context, token: str | None) -> None:
+    """Quick exit: the visitor token stops working at once (the return code still opens the conversation
+    later). Unknown or missing tokens are fine: the answer must not tell anyone anything."""
+    if token and await store.expire_token(ctx.engine, tokens.token_hash(token), ctx.clock()):
+        logs.event("visitor_token_forgotten")
+
+
 async def accessible(ctx: Context, p: Principal, conversation_id: str) -> ConversationRecord:
     record = await store.get(ctx.engine, conversation_id)
     if record is None or not (record.assigned_staff_id == p.id or p.sees_all_teams):

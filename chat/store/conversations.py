@@ -277,3 +277,12 @@ async def wrapped_dek(engine: AsyncEngine, conversation_id: str) -> tuple[str | 
     async with engine.connect() as conn:
         row = (await conn.execute(select(C.c.kek_id, C.c.wrapped_dek).where(C.c.id == conversation_id))).first()
     return (row.kek_id, row.wrapped_dek) if row else None
+
+
+async def expire_token(engine: AsyncEngine, token_hash: str, now: datetime) -> bool:
+    """End a visitor token now (quick exit); the return code still opens the conversation."""
+    async with engine.begin() as conn:
+        res = await conn.execute(
+            update(C).where(C.c.visitor_token_hash == token_hash, C.c.token_expires_at > now).values(token_expires_at=now)
+        )
+    return bool(res.rowcount == 1)

@@ -40,6 +40,18 @@ async def start(request: Request) -> Response:
     return JSONResponse(out.model_dump(), status_code=201, headers=NO_STORE)
 
 
+# Quick exit: the browser drops everything this origin stored (the page has cleared its own storage
+# already; this covers anything else, e.g. caches) and the token stops working.
+FORGET_HEADERS = {**NO_STORE, "Clear-Site-Data": '"cache", "storage"'}
+
+
+async def forget(request: Request) -> Response:
+    value = request.headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    await conversations.forget(context(request), token.strip() if scheme.lower() == "bearer" else None)
+    return Response(status_code=204, headers=FORGET_HEADERS)
+
+
 async def feedback(request: Request) -> Response:
     token = bearer(request)
     body = frames.parse_body(await request.body(), frames.FeedbackBody)

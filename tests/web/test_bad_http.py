@@ -209,3 +209,18 @@ def test_every_api_route_is_in_the_openapi_schema() -> None:
         if method.lower() not in paths.get(r.path, {})
     ]
     assert missing == []
+
+
+async def test_forget_clears_site_data_and_ends_the_token_whatever_is_sent(server: Running, visitor: Visitor) -> None:
+    async with httpx.AsyncClient(base_url=server.base) as http:
+        for headers in ({}, {"Authorization": "Bearer no-such-token"}, {"Authorization": "Basic x"}):
+            r = await http.post("/api/v1/visitor/forget", headers=headers)
+            assert (r.status_code, r.headers["clear-site-data"]) == (204, '"cache", "storage"')
+        r = await http.post("/api/v1/visitor/forget", headers={"Authorization": f"Bearer {visitor.token}"})
+        assert r.status_code == 204
+    ws = await WS.open(server.ws + "/ws/visitor")
+    try:
+        await ws.send(type="hello", token=visitor.token, last_seq=0)
+        assert (await ws.expect("error"))["code"] == "token_expired"
+    finally:
+        await ws.close()

@@ -9,8 +9,8 @@ export function setCsrf(token) {
 }
 
 // Never throws: {ok, status, data, code}; code is null on success, "network" when nothing answered.
-export async function request(method, path, body) {
-  const headers = {};
+export async function request(method, path, body, extra = {}) {
+  const headers = { ...extra };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (csrf && method !== "GET") headers["X-CSRF-Token"] = csrf;
   try {
@@ -23,4 +23,4 @@ export async function request(method, path, body) {
 }
 
 export const get = (path) => request("GET", path);
-export const post = (path, body = {}) => request("POST", path, body);
+export const post = (path, body = {}, extra = {}) => request("POST", path, body, extra);

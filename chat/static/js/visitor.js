@@ -17,9 +17,12 @@ let list = null;
 let staffName = null;
 let selfTests = []; // the instruments the region offers ("audit", "dudit")
 
-// Quick exit: forget everything and leave without a history entry to come back to.
+// Quick exit: forget everything and leave without a history entry to come back to. The server is asked
+// (keepalive: the request outlives the page) to end the token and to clear this origin's storage.
 function quickExit() {
   try {
+    const headers = session?.token ? { Authorization: `Bearer ${session.token}` } : {};
+    fetch("/api/v1/visitor/forget", { method: "POST", keepalive: true, headers }).catch(() => {});
     socket?.stop();
     sessionStorage.clear();
   } finally {
@@ -49,6 +52,8 @@ function renderIntake(intake) {
   });
   for (const m of intake.municipalities) $("municipality").append(option(m.code, m.name));
   for (const topic of intake.topics) $("topic").append(option(topic.id, topic.label));
+  for (const band of intake.age_bands) $("age").append(option(band.id, band.label));
+  if (intake.open_now) i18n.text($("start-hours"), "start.openNow");
   renderCrisis(intake.crisis);
   const note = $("start-note");
   $("start-button").disabled = false; // out of hours a message can still be left
@@ -93,7 +98,7 @@ async function start(event) {
   event.preventDefault();
   const form = new FormData($("start-form"));
   const body = { role: form.get("role"), language: i18n.current() };
-  for (const name of ["municipality", "topic"]) if (form.get(name)) body[name] = form.get(name);
+  for (const name of ["municipality", "topic", "age_band"]) if (form.get(name)) body[name] = form.get(name);
   const button = $("start-button");
   button.disabled = true;
   $("start-error").textContent = "";
@@ -115,6 +120,10 @@ function openChat() {
   $("return-code").textContent = session.return_code;
   $("send-form").hidden = false;
   $("new-chat").hidden = true;
+  $("end").hidden = true;
+  $("feedback-form").reset();
+  $("feedback-form").querySelectorAll("input, textarea, button").forEach((el) => { el.disabled = false; });
+  for (const id of ["feedback-note", "copy-note"]) $(id).textContent = "";
   list = new MessageList("visitor");
   $("log").replaceChildren(list.el);
   socket = new ChatSocket("/ws/visitor", {
@@ -141,6 +150,65 @@ function showState(state, queue) {
   i18n.text($("state"), "state.closed");
   $("send-form").hidden = true;
   $("new-chat").hidden = false;
+  showEnd();
+}
+
+// The end: the return code once more, with a copy button and what it is for, and a short feedback form.
+function showEnd() {
+  if (!$("end").hidden || !session) return;
+  $("end").hidden = false;
+  $("end-code").textContent = session.return_code;
+  $("end-heading").focus();
+}
+
+async function copyCode() {
+  try {
+    await navigator.clipboard.writeText(session.return_code);
+    i18n.text($("copy-note"), "end.copied");
+  } catch {
+    i18n.text($("copy-note"), "end.copyFailed");
+  }
+}
+
+function renderRatings() {
+  const box = $("feedback-form").querySelector("fieldset");
+  for (let n = 1; n <= 5; n += 1) {
+    const wrap = Object.assign(document.createElement("div"), { className: "choice" });
+    const input = Object.assign(document.createElement("input"), { type: "radio", name: "rating", value: String(n), id: `rating-${n}` });
+    const lab = Object.assign(document.createElement("label"), { htmlFor: input.id, textContent: String(n) });
+    wrap.append(input, lab);
+    box.append(wrap);
+  }
+}
+
+async function sendFeedback(event) {
+  event.preventDefault();
+  const rating = Number(new FormData($("feedback-form")).get("rating"));
+  if (!rating) return i18n.text($("feedback-note"), "feedback.pick");
+  const comment = $("feedback-comment").value.trim();
+  const r = await api.post(`/api/v1/conversations/${encodeURIComponent(session.conversation_id)}/feedback`,
+    comment ? { rating, comment } : { rating }, { Authorization: `Bearer ${session.token}` });
+  if (r.ok || r.code === "conflict") {
+    $("feedback-form").querySelectorAll("input, textarea, button").forEach((el) => { el.disabled = true; });
+    return i18n.text($("feedback-note"), "feedback.thanks");
+  }
+  i18n.text($("feedback-note"), "feedback.failed");
+}
+
+// "I have a code": the same conversation with a new token; its history is replayed from the start.
+async function returnWithCode(event) {
+  event.preventDefault();
+  const code = $("return-input").value.trim();
+  if (!code) return;
+  $("return-button").disabled = true;
+  $("return-error").textContent = "";
+  const r = await api.post("/api/v1/conversations", { return_code: code, language: i18n.current() });
+  $("return-button").disabled = false;
+  if (!r.ok) return i18n.text($("return-error"), r.status === 429 ? "return.tooMany" : "return.invalid");
+  $("return-input").value = "";
+  session = { token: r.data.visitor_token, conversation_id: r.data.conversation_id, return_code: r.data.return_code };
+  sessionStorage.setItem(KEY, JSON.stringify(session));
+  openChat();
 }
 
 function onFrame(f) {
@@ -206,6 +274,10 @@ async function main() {
   await i18n.init().catch(() => {}); // without the strings the page keeps its Swedish text
   i18n.bindSwitch($("lang"));
   $("start-form").addEventListener("submit", start);
+  $("return-form").addEventListener("submit", returnWithCode);
+  $("feedback-form").addEventListener("submit", sendFeedback);
+  $("copy-code").addEventListener("click", copyCode);
+  renderRatings();
   $("send-form").addEventListener("submit", send);
   $("new-chat").addEventListener("click", () => endSession(null));
   $("selftest-open").addEventListener("click", () => {
