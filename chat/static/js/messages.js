@@ -10,8 +10,11 @@ const toEnd = (list) => list.isConnected && window.scrollTo(0, document.document
 
 export class MessageList {
   // mine: the side whose messages are one's own ("visitor" or "staff")
-  constructor(mine) {
+  // onRetry(clientMsgId, text): send a failed message again, with the same id (the server stores it once)
+  constructor(mine, onRetry = null) {
     this.mine = mine;
+    this.onRetry = onRetry;
+    this.texts = new Map(); // client_msg_id → text, for a retry
     this.el = document.createElement("ol");
     this.el.className = "messages";
     this.el.setAttribute("aria-live", "polite");
@@ -25,6 +28,7 @@ export class MessageList {
     li.dataset.state = "sending";
     li.querySelector(".msg__status").append(i18n.text(document.createElement("span"), "msg.sending"));
     this.own.set(clientMsgId, li);
+    this.texts.set(clientMsgId, text);
     this.el.append(li);
     toEnd(this.el);
   }
@@ -59,6 +63,26 @@ export class MessageList {
     const status = li.querySelector(".msg__status");
     status.replaceChildren(i18n.text(document.createElement("span"), "msg.failed"), " ",
       i18n.text(document.createElement("span"), i18n.errorKey(code)));
+    if (!this.onRetry || !this.texts.has(clientMsgId)) return;
+    // Kept, never dropped: one tap sends it again with the same id.
+    const retry = Object.assign(document.createElement("button"), { type: "button", className: "button button--quiet msg__retry" });
+    i18n.text(retry, "msg.retry");
+    retry.addEventListener("click", () => {
+      li.dataset.state = "sending";
+      status.replaceChildren(i18n.text(document.createElement("span"), "msg.sending"));
+      this.onRetry(clientMsgId, this.texts.get(clientMsgId));
+    });
+    status.append(" ", retry);
+  }
+
+  // The other side has read everything up to seq: one's own sent messages up to it say so.
+  readUpTo(seq) {
+    for (const li of this.el.querySelectorAll('.msg--mine[data-state="sent"]')) {
+      if (Number(li.dataset.seq) <= seq && li.dataset.read !== "true") {
+        li.dataset.read = "true";
+        li.querySelector(".msg__status").replaceChildren(i18n.text(document.createElement("span"), "msg.read"));
+      }
+    }
   }
 
   #settle(li, seq) {

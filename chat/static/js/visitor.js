@@ -124,7 +124,8 @@ function openChat() {
   $("feedback-form").reset();
   $("feedback-form").querySelectorAll("input, textarea, button").forEach((el) => { el.disabled = false; });
   for (const id of ["feedback-note", "copy-note"]) $(id).textContent = "";
-  list = new MessageList("visitor");
+  readSent = 0;
+  list = new MessageList("visitor", (id, text) => socket?.send({ type: "msg", client_msg_id: id, text }));
   $("log").replaceChildren(list.el);
   socket = new ChatSocket("/ws/visitor", {
     hello: () => ({ type: "hello", token: session.token, last_seq: list.lastSeq }),
@@ -228,7 +229,13 @@ function onFrame(f) {
       staffName = f.author; // welcome names no one: learn the name from the messages
       if (!$("send-form").hidden) showState("active");
     }
+    if (f.from === "staff") {
+      showTyping(false);
+      markRead();
+    }
   } else if (f.type === "ack") list.acked(f.client_msg_id, f.seq);
+  else if (f.type === "typing" && f.from === "staff") showTyping(f.on);
+  else if (f.type === "read" && f.from === "staff") list.readUpTo(f.seq);
   else if (f.type === "error") onError(f);
 }
 
@@ -242,6 +249,43 @@ function onError(f) {
   }
   if (f.client_msg_id) list.failed(f.client_msg_id, f.code);
   if (f.code === "conversation_closed") showState("closed");
+}
+
+// "Anna skriver …" while staff type; cleared by their message or after a quiet while (the server never
+// sends "stopped" for someone who just went away).
+let typingTimer = null;
+function showTyping(on) {
+  clearTimeout(typingTimer);
+  $("typing").hidden = !on;
+  if (on) {
+    i18n.text($("typing"), staffName ? "chat.typingName" : "chat.typing", { name: staffName });
+    typingTimer = setTimeout(() => showTyping(false), 8000);
+  }
+}
+
+// Read receipts: what has been on screen while the page was visible.
+let readSent = 0;
+function markRead() {
+  if (document.visibilityState !== "visible" || !list || list.lastSeq <= readSent) return;
+  readSent = list.lastSeq;
+  socket?.send({ type: "read", seq: readSent });
+}
+
+// Our own typing: "on" at the first key, "off" after a quiet 4 s or when the message is sent.
+let typingOn = false;
+let quietTimer = null;
+function typed() {
+  if (!typingOn) {
+    typingOn = true;
+    socket?.send({ type: "typing", on: true });
+  }
+  clearTimeout(quietTimer);
+  quietTimer = setTimeout(stopTyping, 4000);
+}
+function stopTyping() {
+  clearTimeout(quietTimer);
+  if (typingOn) socket?.send({ type: "typing", on: false });
+  typingOn = false;
 }
 
 function endSession(noteKey) {
@@ -264,6 +308,7 @@ function send(event) {
   const id = newMessageId();
   list.sending(id, text);
   socket.send({ type: "msg", client_msg_id: id, text });
+  stopTyping();
   $("text").value = "";
   $("text").focus();
 }
@@ -274,6 +319,8 @@ async function main() {
   await i18n.init().catch(() => {}); // without the strings the page keeps its Swedish text
   i18n.bindSwitch($("lang"));
   $("start-form").addEventListener("submit", start);
+  $("text").addEventListener("input", typed);
+  document.addEventListener("visibilitychange", markRead);
   $("return-form").addEventListener("submit", returnWithCode);
   $("feedback-form").addEventListener("submit", sendFeedback);
   $("copy-code").addEventListener("click", copyCode);
