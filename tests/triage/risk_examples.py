@@ -32,6 +32,8 @@ def _(*categories: RiskCategory) -> frozenset[RiskCategory]:
 EXAMPLES: tuple[tuple[str, frozenset[RiskCategory]], ...] = (
     # --- suicide -------------------------------------------------------------------------------------
     ("jag vill inte leva längre", _(S)),
+    ("ibland vill jag inte leva längre", _(S)),
+    ("nu vill jag bara dö", _(S)),
     ("orkar inte leva mer asså", _(S)),
     ("vill bara dööö", _(S)),
     ("jag tänker ta livet av mej ikväll", _(S)),
