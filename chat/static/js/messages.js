@@ -41,6 +41,7 @@ export class MessageList {
     const li = this.own.get(frame.client_msg_id);
     if (li) {
       this.#settle(li, frame.seq);
+      if (frame.ts && !li.querySelector("time")) li.querySelector(".msg__head").append(" ", this.#time(frame.ts));
       this.el.insertBefore(li, this.#firstSending(li));
       return false;
     }
@@ -98,6 +99,13 @@ export class MessageList {
     return null;
   }
 
+  #time(ts) {
+    const time = document.createElement("time");
+    time.dateTime = ts;
+    time.textContent = new Date(ts).toLocaleTimeString("sv-SE", { hour: "2-digit", minute: "2-digit" });
+    return time;
+  }
+
   #item(from, author, text, ts) {
     const li = document.createElement("li");
     li.className = `msg msg--${from === this.mine ? "mine" : from}`;
@@ -109,12 +117,7 @@ export class MessageList {
     else if (author) who.textContent = author;
     else i18n.text(who, `msg.${from}`);
     head.append(who);
-    if (ts) {
-      const time = document.createElement("time");
-      time.dateTime = ts;
-      time.textContent = new Date(ts).toLocaleTimeString("sv-SE", { hour: "2-digit", minute: "2-digit" });
-      head.append(" ", time);
-    }
+    if (ts) head.append(" ", this.#time(ts));
     const body = document.createElement("p");
     body.className = "msg__text";
     // null: the stored text failed its integrity check; say so instead of showing anything.
