@@ -200,6 +200,18 @@ async def close(ctx: Context, p: Principal, conversation_id: str, outcome: str) 
     logs.event("conversation_closed", conversation_id=conversation_id, staff_id=p.id)
 
 
+async def visitor_close(ctx: Context, token: str, conversation_id: str) -> None:
+    """The young person ends the conversation themselves (outcome ``ended_by_visitor``)."""
+    conv = await visitor_conversation(ctx, token)
+    if conv.id != conversation_id:
+        raise Forbidden(Code.FORBIDDEN, "That token belongs to another conversation.")
+    if not await store.close(ctx.engine, conversation_id, "ended_by_visitor", ctx.clock(), None):
+        raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is already closed.")
+    await publish_state(ctx, conversation_id, "closed", None)
+    await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+    logs.event("conversation_closed", conversation_id=conversation_id, reason="visitor")
+
+
 async def publish_state(ctx: Context, conversation_id: str, state: str, staff_name: str | None) -> None:
     event = {"type": "state", "conversation_id": conversation_id, "state": state, "staff": staff_name}
     await ctx.bus.publish(events.conversation_channel(conversation_id), events.encode(event))

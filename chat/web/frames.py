@@ -131,7 +131,7 @@ class StartBody(Body):
     topic: Literal["alcohol", "drugs", "medicines", "doping", "gambling", "mental_health", "other"] | None = None
     age_band: Literal["6-12", "13-15", "16-17", "18-21", "22-25", "adult"] | None = None
     gender: Literal["girl", "boy", "other", "unsaid"] | None = None
-    language: Literal["sv", "en"] = "sv"
+    language: Annotated[str, Field(pattern=r"^[a-z]{2}$")] = "sv"  # one the region offers (checked by the service)
     return_code: Annotated[str, Field(max_length=32)] | None = None
 
 

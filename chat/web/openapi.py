@@ -15,6 +15,8 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, int, type[BaseMode
     ("post", "/api/v1/conversations", "Start an anonymous conversation, or return with a return code", frames.StartBody,
      201, frames.StartedBody),
     ("post", "/api/v1/conversations/{id}/feedback", "Visitor feedback (Bearer visitor token)", frames.FeedbackBody, 201, None),
+    ("post", "/api/v1/conversations/{id}/close", "The visitor ends the conversation (Bearer visitor token)", None, 200,
+     None),
     ("post", "/api/v1/visitor/forget", "Quick exit: Clear-Site-Data, and the Bearer visitor token (if sent) ends",
      None, 204, None),
     ("post", "/api/v1/staff/login", "Staff login; sets the session cookie", frames.LoginBody, 200, None),

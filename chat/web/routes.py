@@ -33,6 +33,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/intake", visitor.get_intake),
         Route("/api/v1/conversations", visitor.start, methods=["POST"]),
         Route("/api/v1/conversations/{id}/feedback", visitor.feedback, methods=["POST"]),
+        Route("/api/v1/conversations/{id}/close", visitor.close, methods=["POST"]),
         Route("/api/v1/visitor/forget", visitor.forget, methods=["POST"]),
         Route("/api/v1/staff/login", staff.login, methods=["POST"]),
         Route("/api/v1/staff/logout", staff.logout, methods=["POST"]),

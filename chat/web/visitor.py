@@ -52,6 +52,12 @@ async def forget(request: Request) -> Response:
     return Response(status_code=204, headers=FORGET_HEADERS)
 
 
+async def close(request: Request) -> Response:
+    token = bearer(request)
+    await conversations.visitor_close(context(request), token, request.path_params["id"])
+    return JSONResponse({"ok": True}, headers=NO_STORE)
+
+
 async def feedback(request: Request) -> Response:
     token = bearer(request)
     body = frames.parse_body(await request.body(), frames.FeedbackBody)

@@ -48,6 +48,17 @@ async def main(tmp: str) -> None:
             await page.click("#start-button")
             await expect(page.locator("#state")).to_contain_text("kön")
             await shot("waiting")
+            panel = page.locator("#selftest")
+            await page.click("#selftest-open")
+            await panel.get_by_role("button", name="AUDIT – om alkohol").click()
+            for _ in range(2):
+                await panel.locator(".selftest__option label").nth(1).click()
+                await panel.locator("button[type=submit]").click()
+            await expect(panel.locator("legend")).to_contain_text("Fråga 3 av 10")
+            await panel.locator(".selftest__option label").nth(1).click()
+            await panel.scroll_into_view_if_needed()
+            await shot("selftest")
+            await panel.get_by_role("button", name="Avbryt testet").click()
 
             await accounts.add_staff(server.ctx, "anna", "correct horse battery", ["reception"], ["reception"], "Anna")
             anna = Staff(server.base, "anna", "correct horse battery")

@@ -139,3 +139,20 @@ async def test_quick_exit_ends_the_token_on_the_server_too(server: Running, brow
         finally:
             await ws.close()
     assert code == "token_expired"
+
+
+async def test_the_young_person_can_end_the_conversation_and_staff_see_it_end(
+    server: Running, browser: Browser, make_staff: StaffFactory
+) -> None:
+    page = await phone(browser)
+    conversation_id = await _start_chat(page, server)
+    anna = await make_staff("anna")
+    assert (await anna.claim(conversation_id)).status_code == 200
+    assert anna.ws is not None
+    await anna.ws.expect("state", conversation_id=conversation_id, state="active")
+
+    await page.click("#end-chat")
+
+    await expect(page.locator("#end")).to_be_visible()
+    assert await page.is_hidden("#send-form")
+    await anna.ws.expect("state", conversation_id=conversation_id, state="closed")

@@ -224,3 +224,18 @@ async def test_forget_clears_site_data_and_ends_the_token_whatever_is_sent(serve
         assert (await ws.expect("error"))["code"] == "token_expired"
     finally:
         await ws.close()
+
+
+async def test_a_visitor_ends_only_their_own_open_conversation(server: Running, visitor: Visitor) -> None:
+    other = await Visitor.start(server.base)
+    async with httpx.AsyncClient(base_url=server.base) as http:
+        path = f"/api/v1/conversations/{visitor.id}/close"
+        assert (await http.post(path)).status_code == 401
+        wrong = await http.post(path, headers={"Authorization": f"Bearer {other.token}"})
+        assert (wrong.status_code, wrong.json()["error"]["code"]) == (403, "forbidden")
+        mine = {"Authorization": f"Bearer {visitor.token}"}
+        assert (await http.post(path, headers=mine)).status_code == 200
+        again = await http.post(path, headers=mine)
+        assert (again.status_code, again.json()["error"]["code"]) == (409, "conversation_closed")
+    assert visitor.ws is not None
+    assert (await visitor.ws.expect("state"))["state"] == "closed"

@@ -2,28 +2,32 @@
 // come from /static/i18n/<lang>.json. Elements carry their key (data-i18n) or the server's
 // {sv, en} labels (data-i18n-labels), so a switch re-translates the whole page in place.
 
-const LANGS = ["sv", "en"];
+// Adding a language is adding /static/i18n/<code>.json: the browser's languages are tried in order,
+// and a file that is not there (404) is skipped. Swedish is the fallback; the switch toggles to and from it.
 const KEY = "mm.lang"; // sessionStorage only: nothing about the visit outlives the tab
 let lang = "sv";
 let strings = {};
 const listeners = [];
 
-function preferred() {
+function wanted() {
   const saved = sessionStorage.getItem(KEY);
-  if (LANGS.includes(saved)) return saved;
-  for (const tag of navigator.languages || [navigator.language || ""]) {
-    const base = tag.slice(0, 2).toLowerCase();
-    if (LANGS.includes(base)) return base;
-  }
-  return "sv";
+  const tags = [saved, ...(navigator.languages || [navigator.language || ""])].filter(Boolean);
+  const codes = tags.map((tag) => tag.slice(0, 2).toLowerCase()).filter((c) => /^[a-z]{2}$/.test(c));
+  return [...new Set([...codes, "sv"])];
 }
 
 export function current() {
   return lang;
 }
 
-export function init() {
-  return use(preferred());
+export async function init() {
+  for (const code of wanted()) {
+    try {
+      return await use(code);
+    } catch {
+      // no such language file: try the next one
+    }
+  }
 }
 
 // remember: the person chose it (kept for this tab only), rather than the browser's preference.
@@ -47,7 +51,7 @@ export function bindSwitch(button) {
   const show = () => button.setAttribute("lang", lang === "sv" ? "en" : "sv");
   show();
   onChange(show);
-  button.addEventListener("click", () => use(lang === "sv" ? "en" : "sv", true));
+  button.addEventListener("click", () => use(lang === "sv" ? "en" : "sv", true).catch(() => {}));
 }
 
 export function t(key, vars) {

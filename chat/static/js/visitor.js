@@ -16,6 +16,10 @@ let socket = null;
 let list = null;
 let staffName = null;
 let selfTests = []; // the instruments the region offers ("audit", "dudit")
+let serverLanguages = ["sv"]; // the languages the region's staff and system lines use
+
+// The conversation's language for the server: the page's, when the region offers it.
+const conversationLanguage = () => (serverLanguages.includes(i18n.current()) ? i18n.current() : "sv");
 
 // Quick exit: forget everything and leave without a history entry to come back to. The server is asked
 // (keepalive: the request outlives the page) to end the token and to clear this origin's storage.
@@ -38,6 +42,7 @@ function option(value, labels) {
 
 function renderIntake(intake) {
   selfTests = intake.self_tests ?? [];
+  serverLanguages = intake.languages ?? ["sv"];
   const roles = $("roles");
   intake.roles.forEach((role, i) => {
     const wrap = document.createElement("div");
@@ -97,7 +102,7 @@ async function loadIntake() {
 async function start(event) {
   event.preventDefault();
   const form = new FormData($("start-form"));
-  const body = { role: form.get("role"), language: i18n.current() };
+  const body = { role: form.get("role"), language: conversationLanguage() };
   for (const name of ["municipality", "topic", "age_band"]) if (form.get(name)) body[name] = form.get(name);
   const button = $("start-button");
   button.disabled = true;
@@ -121,6 +126,7 @@ function openChat() {
   $("send-form").hidden = false;
   $("new-chat").hidden = true;
   $("end").hidden = true;
+  $("end-chat").hidden = false;
   $("feedback-form").reset();
   $("feedback-form").querySelectorAll("input, textarea, button").forEach((el) => { el.disabled = false; });
   for (const id of ["feedback-note", "copy-note"]) $(id).textContent = "";
@@ -150,6 +156,7 @@ function showState(state, queue) {
   }
   i18n.text($("state"), "state.closed");
   $("send-form").hidden = true;
+  $("end-chat").hidden = true;
   $("new-chat").hidden = false;
   showEnd();
 }
@@ -160,6 +167,12 @@ function showEnd() {
   $("end").hidden = false;
   $("end-code").textContent = session.return_code;
   $("end-heading").focus();
+}
+
+async function endChat() {
+  const r = await api.post(`/api/v1/conversations/${encodeURIComponent(session.conversation_id)}/close`, {},
+    { Authorization: `Bearer ${session.token}` });
+  if (r.ok || r.code === "conversation_closed") showState("closed");
 }
 
 async function copyCode() {
@@ -203,7 +216,7 @@ async function returnWithCode(event) {
   if (!code) return;
   $("return-button").disabled = true;
   $("return-error").textContent = "";
-  const r = await api.post("/api/v1/conversations", { return_code: code, language: i18n.current() });
+  const r = await api.post("/api/v1/conversations", { return_code: code, language: conversationLanguage() });
   $("return-button").disabled = false;
   if (!r.ok) return i18n.text($("return-error"), r.status === 429 ? "return.tooMany" : "return.invalid");
   $("return-input").value = "";
@@ -324,6 +337,7 @@ async function main() {
   $("return-form").addEventListener("submit", returnWithCode);
   $("feedback-form").addEventListener("submit", sendFeedback);
   $("copy-code").addEventListener("click", copyCode);
+  $("end-chat").addEventListener("click", endChat);
   renderRatings();
   $("send-form").addEventListener("submit", send);
   $("new-chat").addEventListener("click", () => endSession(null));
