@@ -36,7 +36,7 @@ from tests.fault.flow import Clients
 from tests.fault.procs import Procs
 from triage import Region
 
-TABLES = "staff, staff_sessions, conversations, messages, notes, feedback, audit_log, screenings, offers"
+TABLES = "staff, staff_sessions, conversations, messages, notes, feedback, audit_log, screenings, offers, concern_reports"
 
 
 class InProcessServer(uvicorn.Server):

@@ -70,6 +70,10 @@ def screening_aad(conversation_id: str, instrument: str, at: datetime) -> bytes:
     return envelope.aad(conversation_id, "screening", f"{instrument}@{at.isoformat()}", "visitor")
 
 
+def concern_aad(conversation_id: str, at: datetime) -> bytes:
+    return envelope.aad(conversation_id, "concern", at.isoformat(), "staff")
+
+
 def feedback_aad(conversation_id: str) -> bytes:
     return envelope.aad(conversation_id, "feedback", "0", "visitor")
 

@@ -170,6 +170,21 @@ class Offer(SQLModel, table=True):
     outcome: str = Field(sa_column=Column(String(16), nullable=False))  # pending, accepted, declined, expired, withdrawn
 
 
+class ConcernReport(SQLModel, table=True):
+    """That a staff member reported a concern for a child (socialtjänstlagen 14 kap. 1 §), when, and their
+    note (encrypted). It does not identify the child: the chat is anonymous. The row outlives retention;
+    its note becomes unreadable with the conversation's key."""
+
+    __tablename__ = "concern_reports"
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    staff_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("staff.id", ondelete="SET NULL")))
+    note: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # ciphertext
+    created_at: datetime = _ts()
+
+
 class Feedback(SQLModel, table=True):
     __tablename__ = "feedback"
     id: int | None = Field(default=None, primary_key=True)

@@ -171,6 +171,10 @@ class CloseBody(Body):
     ]
 
 
+class ConcernBody(Body):
+    note: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
 class NoteBody(Body):
     text: Annotated[str, Field(min_length=1, max_length=4000)]
 

@@ -34,6 +34,10 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, int, type[BaseMode
     ("post", "/api/v1/staff/conversations/{id}/notes", "Add an internal note", frames.NoteBody, 201, None),
     ("get", "/api/v1/staff/conversations/{id}/notes", "Internal and hand-over notes (holder or supervisor)", None, 200, None),
     ("get", "/api/v1/staff/conversations/{id}/transcript", "Transcript; every call is audited", None, 200, None),
+    ("post", "/api/v1/staff/conversations/{id}/concerns", "Record a concern report (SoL 14 kap. 1 §); audited",
+     frames.ConcernBody, 201, None),
+    ("get", "/api/v1/staff/conversations/{id}/concerns", "Concern reports of a conversation (holder or supervisor)",
+     None, 200, None),
     ("get", "/healthz", "Liveness", None, 200, None),
     ("get", "/readyz", "Readiness: database and bus reachable", None, 200, None),
 ]

@@ -49,6 +49,8 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/staff/conversations/{id}/notes", staff.add_note, methods=["POST"]),
         Route("/api/v1/staff/conversations/{id}/notes", staff.notes, methods=["GET"]),
         Route("/api/v1/staff/conversations/{id}/transcript", staff.transcript),
+        Route("/api/v1/staff/conversations/{id}/concerns", staff.report_concern, methods=["POST"]),
+        Route("/api/v1/staff/conversations/{id}/concerns", staff.list_concerns, methods=["GET"]),
         WebSocketRoute("/ws/visitor", sockets.visitor_endpoint),
         WebSocketRoute("/ws/staff", sockets.staff_endpoint),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from chat.crypto import tokens
-from chat.service import accounts, conversations, handoff, queue, staffing, transcripts
+from chat.service import accounts, concerns, conversations, handoff, queue, staffing, transcripts
 from chat.web import frames
 from chat.web.auth import COOKIE, check_origin, context, session_token, staff
 from chat.web.errors import NO_STORE
@@ -116,3 +116,16 @@ async def transcript(request: Request) -> Response:
     p = await staff(request)
     t = await transcripts.read(context(request), p, request.path_params["id"])
     return JSONResponse(t, headers=NO_STORE)
+
+
+async def report_concern(request: Request) -> Response:
+    p = await staff(request)
+    body = frames.parse_body(await request.body(), frames.ConcernBody)
+    made = await concerns.report(context(request), p, request.path_params["id"], body.note)
+    return JSONResponse(made, status_code=201, headers=NO_STORE)
+
+
+async def list_concerns(request: Request) -> Response:
+    p = await staff(request)
+    found = await concerns.list_for(context(request), p, request.path_params["id"])
+    return JSONResponse({"concerns": found}, headers=NO_STORE)
