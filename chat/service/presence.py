@@ -20,6 +20,7 @@ from chat import logs
 from chat.service import events
 from chat.service.context import Context
 from chat.store import queue as queue_store
+from chat.store import staff as staff_store
 from triage.router import Counsellor
 
 NAMESPACE = "presence"
@@ -73,6 +74,14 @@ async def counsellors(ctx: Context) -> list[Counsellor]:
     ]
 
 
+async def set_availability(ctx: Context, staff_id: int, status: Availability) -> None:
+    """A person's availability, kept in the store (a reload or another device keeps it) and told to all
+    their sockets on every instance, whose trackers then write it to presence."""
+    await staff_store.set_availability(ctx.engine, staff_id, str(status))
+    event = {"type": "presence", "status": str(status)}
+    await ctx.bus.publish(events.staff_channel(staff_id), events.encode(event))
+
+
 class Tracker:
     """This instance's staff sockets and their statuses; writes and refreshes the shared entries."""
 
@@ -95,9 +104,11 @@ class Tracker:
             with contextlib.suppress(Exception):
                 await self.ctx.bus.drop_ephemeral(NAMESPACE, self._key(staff_id))
 
-    async def connect(self, socket_id: int, staff_id: int, name: str, teams: tuple[str, ...]) -> None:
+    async def connect(
+        self, socket_id: int, staff_id: int, name: str, teams: tuple[str, ...], status: Availability
+    ) -> None:
         self._people[staff_id] = (name, teams)
-        self._sockets[staff_id][socket_id] = Availability.AVAILABLE
+        self._sockets[staff_id][socket_id] = status
         await self._write(staff_id)
 
     async def set_status(self, socket_id: int, staff_id: int, status: Availability) -> None:

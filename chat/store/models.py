@@ -53,6 +53,9 @@ class Staff(SQLModel, table=True):
     failed_logins: int = Field(default=0)
     locked_until: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
+    # available / busy / away: what routing respects; kept here so a reload or a second device keeps it.
+    availability: str = Field(default="available", sa_column=Column(String(16), nullable=False,
+                                                                   server_default="available"))
 
 
 class StaffSession(SQLModel, table=True):

@@ -28,6 +28,7 @@ class StaffRecord:
     active: bool
     failed_logins: int
     locked_until: datetime | None
+    availability: str
 
 
 _COLS = [S.c[f] for f in StaffRecord.__dataclass_fields__]
@@ -118,3 +119,8 @@ async def close_session(engine: AsyncEngine, token_hash: str) -> None:
 async def audit(engine: AsyncEngine, staff_id: int | None, action: str, conversation_id: str | None, now: datetime) -> None:
     async with engine.begin() as conn:
         await conn.execute(A.insert().values(staff_id=staff_id, action=action, conversation_id=conversation_id, at=now))
+
+
+async def set_availability(engine: AsyncEngine, staff_id: int, availability: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(update(S).where(S.c.id == staff_id).values(availability=availability))

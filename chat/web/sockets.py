@@ -18,11 +18,12 @@ from starlette.websockets import WebSocket
 from chat import logs
 from chat.crypto import tokens
 from chat.errors import ChatError, Code, Conflict, Forbidden, NotFound, Unauthorized
-from chat.service import accounts, conversations, events, keys, queue, routing, selftest, signals, transcripts
+from chat.service import accounts, conversations, events, keys, presence, queue, routing, selftest, signals, transcripts
 from chat.service.access import Principal
 from chat.service.context import Context
 from chat.service.presence import Availability, Tracker
 from chat.store import conversations as conv_store
+from chat.store import staff as staff_store
 from chat.store.conversations import MessageRecord
 from chat.web import frames
 from chat.web.auth import COOKIE
@@ -315,10 +316,12 @@ class StaffConnection(Connection):
             await self.unfollow_all()
             self.outbox.release()
             raise
+        me = await staff_store.by_id(self.ctx.engine, self.p.id)
+        status = Availability(me.availability) if me is not None else Availability.AVAILABLE
         welcome = {
             "type": "welcome",
             "staff": {"username": self.p.username, "display_name": self.p.display_name,
-                      "roles": list(self.p.roles), "teams": list(self.p.teams), "status": str(Availability.AVAILABLE)},
+                      "roles": list(self.p.roles), "teams": list(self.p.teams), "status": str(status)},
             "conversations": [frames.summary(c) for c in held],
         }
         self.outbox.release_with(welcome)
@@ -327,7 +330,7 @@ class StaffConnection(Connection):
             self.outbox.catch_up(cid)
             await self._send_notes(cid)
         self.watcher.listeners.add(self)
-        await self.tracker.connect(id(self), self.p.id, self.p.display_name, tuple(self.p.teams))
+        await self.tracker.connect(id(self), self.p.id, self.p.display_name, tuple(self.p.teams), status)
         self._present = True
 
     def check_alive(self) -> None:
@@ -339,8 +342,8 @@ class StaffConnection(Connection):
         if isinstance(frame, frames.Screening):
             raise FrameError(Code.INVALID, "Staff do not send self-tests.")
         if isinstance(frame, frames.Presence):
-            await self.tracker.set_status(id(self), self.p.id, Availability(frame.status))
-            self.outbox.frame({"type": "presence", "status": frame.status})
+            # Answered (on every socket of this person) by the "presence" event on their staff channel.
+            await presence.set_availability(self.ctx, self.p.id, Availability(frame.status))
             return
         if cid is None:
             raise FrameError(Code.INVALID, "Staff frames name their conversation_id.", getattr(frame, "client_msg_id", None))
@@ -376,6 +379,10 @@ class StaffConnection(Connection):
         if kind == "logout" and event.get("session") == self.session_hash:
             self.refuse(Code.UNAUTHORIZED, "You have logged out.")
             self.close(CLOSE_UNAUTHORIZED)
+            return True
+        if kind == "presence":
+            await self.tracker.set_status(id(self), self.p.id, Availability(event["status"]))
+            self.outbox.frame(event)
             return True
         if kind in {"offer", "offer_withdrawn", "screening"}:
             self.outbox.frame(event)

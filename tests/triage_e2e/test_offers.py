@@ -164,3 +164,19 @@ async def test_a_closed_teams_queue_is_not_offered_to_a_member_online_at_night(c
     await ws(anna).nothing_more("offer", within=2.5)  # two dispatcher rounds at least
     waiting = entry(await http_queue(anna), visitor.id)
     assert (waiting["team"], waiting["offered_to"]) == ("north", None)
+
+
+async def test_busy_is_kept_across_a_reload_and_on_every_device(clinic: Clinic, day: Running) -> None:
+    anna = await clinic.staff(day, "anna", ("north",), roles=("ambulant",))
+    await present(anna, "busy")
+    await ws(anna).close()
+
+    welcome = await anna.connect()  # the console reloaded
+
+    assert welcome["staff"]["status"] == "busy"
+    visitor = await clinic.visitor(day, **NORTH)
+    await ws(anna).nothing_more("offer", within=2.5)
+    # Routing respects it: with nobody in north available, the conversation overflowed to reception.
+    async with day.ctx.engine.connect() as conn:
+        team = (await conn.execute(text("SELECT team FROM conversations WHERE id = :c"), {"c": visitor.id})).scalar_one()
+    assert team == "reception"
