@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -88,6 +87,20 @@ async def every(interval_s: float, job: Callable[[], Awaitable[object]], name: s
 
 
 Job = tuple[str, float, Callable[[], Awaitable[object]]]
+SHUTDOWN_STEP_S = 5.0
+
+
+async def _bounded(step: Awaitable[object], name: str) -> None:
+    """Await one shutdown step for at most SHUTDOWN_STEP_S; a step that fails or hangs is logged and left."""
+    try:
+        async with asyncio.timeout(SHUTDOWN_STEP_S):
+            await step
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise  # this shutdown itself is being cancelled; a cancelled job's own CancelledError is expected
+    except Exception as err:
+        logs.event("shutdown_step_failed", level=30, reason=name, error=type(err).__name__)
 
 
 def background_jobs(ctx: Context) -> list[Job]:
@@ -141,14 +154,12 @@ def create_app(
             for task in tasks:
                 task.cancel()
             for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await dispatcher.stop()
-            await tracker.stop()
-            await watcher.stop()
-            await writer.stop()
-            await bus.close()
-            await engine.dispose()
+                await _bounded(task, "job")
+            # Each step is bounded: a database or Redis call stuck at shutdown must not keep the process
+            # from exiting (the orchestrator would have to SIGKILL it); whatever was stored is stored.
+            for name, step in (("dispatcher", dispatcher.stop), ("presence", tracker.stop), ("watcher", watcher.stop),
+                               ("writer", writer.stop), ("bus", bus.close), ("engine", engine.dispose)):
+                await _bounded(step(), name)
             logs.event("stopped")
 
     app = Starlette(
