@@ -73,9 +73,17 @@ function adopt(c) {
   return conv;
 }
 
+// Read receipts for the open conversation: what has been on screen while the console was visible.
+function markRead(conv) {
+  if (document.visibilityState !== "visible" || conv.state !== "active" || conv.list.lastSeq <= (conv.readSent ?? 0)) return;
+  conv.readSent = conv.list.lastSeq;
+  socket?.send({ type: "read", conversation_id: conv.id, seq: conv.readSent });
+}
+
 function select(id) {
   selected = id;
   convs.get(id).unread = 0;
+  markRead(convs.get(id));
   renderHeld();
   renderConv();
   (convs.get(id).state === "active" ? $("text") : $("conv-heading")).focus();
@@ -125,6 +133,7 @@ function onFrame(f) {
       conv.unread += 1;
       renderHeld();
     }
+    if (conv.id === selected) markRead(conv);
   } else if (f.type === "ack") for (const conv of convs.values()) conv.list.acked(f.client_msg_id, f.seq);
   else if (f.type === "offer") {
     offers.set(f.conversation_id, f);
