@@ -9,25 +9,15 @@ from typing import Any
 
 from chat import logs
 from chat.crypto import envelope
-from chat.errors import Code, Gone, NotFound
-from chat.service import keys
-from chat.service.access import Principal, may_read_transcript
+from chat.service import keys, transcripts
+from chat.service.access import Principal
 from chat.service.context import Context
 from chat.store import concerns as store
-from chat.store import conversations as conv_store
-
-
-async def _conversation(ctx: Context, p: Principal, conversation_id: str) -> None:
-    conv = await conv_store.get(ctx.engine, conversation_id)
-    if conv is None or not may_read_transcript(p, conv):
-        raise NotFound()
-    if conv.shredded_at is not None:
-        raise Gone(Code.DELETED_BY_RETENTION, "This conversation was deleted under the retention rules.")
 
 
 async def report(ctx: Context, p: Principal, conversation_id: str, note: str) -> dict[str, Any]:
     """Record a concern report by the person holding the conversation (or a supervisor)."""
-    await _conversation(ctx, p, conversation_id)
+    await transcripts.check_holder(ctx, p, conversation_id)
     now = ctx.clock()
     sealed = envelope.seal(await keys.dek_for(ctx, conversation_id), note, keys.concern_aad(conversation_id, now))
     await store.add(ctx.engine, conversation_id, p.id, sealed, now)
@@ -36,15 +26,11 @@ async def report(ctx: Context, p: Principal, conversation_id: str, note: str) ->
 
 
 async def list_for(ctx: Context, p: Principal, conversation_id: str) -> list[dict[str, Any]]:
-    await _conversation(ctx, p, conversation_id)
+    await transcripts.check_holder(ctx, p, conversation_id)
     dek = await keys.dek_for(ctx, conversation_id)
     out = []
     for r in await store.of(ctx.engine, conversation_id):
-        try:
-            note: str | None = envelope.open_(dek, r.note, keys.concern_aad(conversation_id, r.created_at))
-        except envelope.Tampered:
-            logs.event("decrypt_failed", level=40, conversation_id=conversation_id, reason="concern")
-            note = None
+        note = keys.open_or_none(dek, r.note, keys.concern_aad(conversation_id, r.created_at), conversation_id, "concern")
         out.append({"staff_id": r.staff_id, "reported_by": r.reporter, "note": note,
                     "ts": r.created_at.isoformat().replace("+00:00", "Z")})
     return out

@@ -85,6 +85,15 @@ def message_sealer(dek: bytes, conversation_id: str, sender: str, text: str) -> 
     return seal
 
 
+def open_or_none(dek: bytes, body: bytes, aad: bytes, conversation_id: str, reason: str) -> str | None:
+    """A staff-side text (note, concern) decrypted, or None (logged) when it fails its integrity check."""
+    try:
+        return envelope.open_(dek, body, aad)
+    except envelope.Tampered:
+        logs.event("decrypt_failed", level=40, conversation_id=conversation_id, reason=reason)
+        return None
+
+
 def open_message(dek: bytes, m: MessageRecord) -> str | None:
     """The text, or None (logged) when the stored record fails its integrity check."""
     try:

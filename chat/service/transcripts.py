@@ -33,11 +33,7 @@ async def decrypted_notes(ctx: Context, conversation_id: str) -> list[dict[str, 
     dek = await keys.dek_for(ctx, conversation_id)
     out = []
     for n in await store.notes(ctx.engine, conversation_id):
-        try:
-            text: str | None = envelope.open_(dek, n.body, keys.note_aad(conversation_id, n.created_at))
-        except envelope.Tampered:
-            logs.event("decrypt_failed", level=40, conversation_id=conversation_id, reason="note")
-            text = None
+        text = keys.open_or_none(dek, n.body, keys.note_aad(conversation_id, n.created_at), conversation_id, "note")
         out.append({"staff_id": n.staff_id, "author": n.author, "kind": n.kind, "text": text,
                     "ts": n.created_at.isoformat().replace("+00:00", "Z")})
     return out
@@ -46,12 +42,17 @@ async def decrypted_notes(ctx: Context, conversation_id: str) -> list[dict[str, 
 async def notes_for_holder(ctx: Context, p: Principal, conversation_id: str) -> list[dict[str, Any]]:
     """The notes of a conversation the person holds (or a supervisor): part of working on it, like its
     messages, so not a transcript read."""
+    await check_holder(ctx, p, conversation_id)
+    return await decrypted_notes(ctx, conversation_id)
+
+
+async def check_holder(ctx: Context, p: Principal, conversation_id: str) -> None:
+    """The person holds the conversation (or is a supervisor) and it still exists; else not_found / gone."""
     conv = await store.get(ctx.engine, conversation_id)
     if conv is None or not may_read_transcript(p, conv):
         raise NotFound()
     if conv.shredded_at is not None:
         raise Gone(Code.DELETED_BY_RETENTION, "This conversation was deleted under the retention rules.")
-    return await decrypted_notes(ctx, conversation_id)
 
 
 async def add_note(ctx: Context, p: Principal, conversation_id: str, text: str) -> None:
