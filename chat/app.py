@@ -17,8 +17,9 @@ from chat.bus.memory import MemoryBus
 from chat.crypto.envelope import DekCache
 from chat.crypto.keyring import EnvKeyRing, FileKeyRing, KeyError_, KeyProvider
 from chat.service import keys, retention
-from chat.service.context import Context, utcnow
+from chat.service.context import Context, LiveRegion, utcnow
 from chat.service.dispatch import Dispatcher
+from chat.service.hours_overrides import OverridesWatcher
 from chat.service.presence import Tracker
 from chat.settings import Settings
 from chat.store.db import create_engine
@@ -131,16 +132,19 @@ def create_app(
     # SQLite has one writer anyway; on PostgreSQL a few batches can be in flight at once.
     writer = MessageWriter(engine, workers=1 if settings.is_sqlite else 4)
     ctx = Context(
-        settings=settings, engine=engine, bus=bus, region=region, writer=writer, keys=keyring, deks=DekCache(),
+        settings=settings, engine=engine, bus=bus, live_region=LiveRegion(region), writer=writer, keys=keyring,
+        deks=DekCache(),
         clock=clock or utcnow,
     )
     watcher = QueueWatcher(ctx)
     tracker = Tracker(ctx)
     dispatcher = Dispatcher(ctx, settings.dispatch_interval_s)
+    hours = OverridesWatcher(ctx)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await bus.start()
+        await hours.start()  # the region with the database's opening-hours overrides, before anything routes
         await writer.start()
         await watcher.start()
         await tracker.start()
@@ -158,6 +162,7 @@ def create_app(
             # Each step is bounded: a database or Redis call stuck at shutdown must not keep the process
             # from exiting (the orchestrator would have to SIGKILL it); whatever was stored is stored.
             for name, step in (("dispatcher", dispatcher.stop), ("presence", tracker.stop), ("watcher", watcher.stop),
+                               ("hours", hours.stop),
                                ("writer", writer.stop), ("bus", bus.close), ("engine", engine.dispose)):
                 await _bounded(step(), name)
             logs.event("stopped")

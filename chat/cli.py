@@ -19,24 +19,27 @@ from typing import TypeVar
 
 from chat import logs
 from chat.errors import ChatError
-from chat.service.context import Context
+from chat.service.context import Context, LiveRegion
 from chat.settings import Settings, SettingsError
 from triage import ConfigError, Region, load_region
 
 T = TypeVar("T")
 
 def demo_staff(region: Region) -> list[tuple[str, str, list[str], list[str]]]:
-    """The demo accounts: reception and a supervisor on the default team, and one member of every other
-    team (username = the team's id), so each queue, offer and transfer can be tried by hand."""
+    """The demo accounts: reception and a supervisor on the default team, an admin, and one member of every
+    other team (username = the team's id; the first of them also a lead, who edits the team's canned answers),
+    so each queue, offer, transfer and admin page can be tried by hand."""
     accounts = [
         ("reception", "Reception (demo)", ["reception"], [region.default_team]),
         ("supervisor", "Supervisor (demo)", ["supervisor", "reception"], [region.default_team]),
+        ("admin", "Admin (demo)", ["admin"], []),
     ]
     for team in region.teams:
-        if team.id == region.default_team or team.id in {"reception", "supervisor"}:
+        if team.id == region.default_team or team.id in {"reception", "supervisor", "admin"}:
             continue
         role = "ambulant" if team.kind == "ambulant" else "counsellor"
-        accounts.append((team.id, f"{team.name.split(' (')[0]} (demo)", [role], [team.id]))
+        lead = ["lead"] if len(accounts) == 3 else []
+        accounts.append((team.id, f"{team.name.split(' (')[0]} (demo)", [role, *lead], [team.id]))
     return accounts
 
 
@@ -98,7 +101,8 @@ async def _context(settings: Settings, region: Region) -> AsyncIterator[Context]
     engine = create_engine(settings.database_url)
     try:
         yield Context(
-            settings=settings, engine=engine, bus=make_bus(settings), region=region, writer=MessageWriter(engine),
+            settings=settings, engine=engine, bus=make_bus(settings), live_region=LiveRegion(region),
+            writer=MessageWriter(engine),
             keys=make_keyring(settings), deks=DekCache(),
         )
     finally:
@@ -107,6 +111,7 @@ async def _context(settings: Settings, region: Region) -> AsyncIterator[Context]
 
 async def _demo_staff(settings: Settings, region: Region) -> None:
     from chat.service import accounts
+    from chat.store import admin as admin_store
 
     async with _context(settings, region) as ctx:
         print("minimaria: demo staff accounts (passwords change at every --demo start):", flush=True)
@@ -116,6 +121,9 @@ async def _demo_staff(settings: Settings, region: Region) -> None:
                 await accounts.add_staff(ctx, username, password, roles, teams, name)
             except ChatError:
                 await accounts.set_password(ctx, username, password)
+                found = await admin_store.account(ctx.engine, username)
+                if found is not None and (found.roles, found.teams) != (roles, teams):  # older demo: give new roles
+                    await admin_store.change(ctx.engine, found.id, {"roles": roles, "teams": teams})
             print(f"  {username:<12} {password}   ({', '.join(roles)})", flush=True)
 
 

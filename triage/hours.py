@@ -4,14 +4,31 @@ Hours are local wall-clock times in the region's zone, so a team open 09:00–17
 on both sides of a daylight-saving change. Each span of a local day becomes an interval of instants:
 a wall time that does not exist (02:30 on the spring-forward night) means the first instant after the
 gap, and one that occurs twice (02:30 on the fall-back night) means its first occurrence (fold=0).
+
+Also here: dates with their own hours set at run time (``Override``, merged into a Region by
+``with_overrides``) and the parsing of spans written as "HH:MM-HH:MM".
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from triage.region import Hours, Span
+from triage.region import Hours, Region, Span
+from triage.toml_reading import Reader, span_text
+
+
+@dataclass(frozen=True)
+class Override:
+    """A date with its own hours for one team (``team`` None: every team); ``spans`` () = closed all day."""
+
+    day: date
+    team: str | None
+    spans: tuple[Span, ...]
+
 
 # How far closes_at follows spans that run on into each other (a team open round the clock ends there).
 _CONTINUOUS_DAYS = 31
@@ -85,3 +102,42 @@ def _instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
             return instant
         wall += timedelta(minutes=1)  # wall-clock arithmetic: the next minute on the local clock
     raise ValueError(f"no local time near {day} {minute // 60:02}:{minute % 60:02} exists in {zone.key}")
+
+
+def parse_spans(texts: Sequence[str]) -> tuple[Span, ...]:
+    """Spans written like the region file's ("09:00-12:00"), read by the same reader: sorted; ValueError
+    (naming every problem) when one is malformed, empty or overlaps another."""
+    reader = Reader("", "spans", {"spans": list(texts)})
+    spans = reader.spans(reader.data, "spans", ())
+    if reader.found:
+        raise ValueError("; ".join(message for _, message in reader.found))
+    return spans
+
+
+def spans_text(spans: Iterable[Span]) -> list[str]:
+    return [span_text(s) for s in spans]
+
+
+def with_overrides(region: Region, overrides: Iterable[Override]) -> Region:
+    """The region with dates that have their own hours: each replaces that day's hours (weekly, holiday or
+    the region file's own date) of its team, or of every team when ``team`` is None; a team's own override
+    wins over an every-team one for the same date. Overrides of teams the region lacks are left out."""
+    every: dict[date, tuple[Span, ...]] = {}
+    own: dict[str, dict[date, tuple[Span, ...]]] = {}
+    for o in overrides:
+        if o.team is None:
+            every[o.day] = o.spans
+        else:
+            own.setdefault(o.team, {})[o.day] = o.spans
+    if not every and not own:
+        return region
+    teams = []
+    for team in region.teams:
+        dates = {**every, **own.get(team.id, {})}
+        if not dates:
+            teams.append(team)
+            continue
+        merged = {**dict(team.hours.overrides), **dates}
+        hours = dataclasses.replace(team.hours, overrides=tuple(sorted(merged.items())))
+        teams.append(dataclasses.replace(team, hours=hours))
+    return dataclasses.replace(region, teams=tuple(teams))

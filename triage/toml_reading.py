@@ -75,7 +75,7 @@ def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02}:{minutes % 60:02}"
 
 
-def _span_text(span: Span) -> str:
+def span_text(span: Span) -> str:
     return f"{_hhmm(span.start)}-{_hhmm(span.end)}"
 
 
@@ -248,7 +248,7 @@ class Reader:
         spans.sort(key=lambda s: s.start)
         for a, b in itertools.pairwise(spans):
             if b.start < a.end:
-                self.add((*path, key), f"{_span_text(a)} and {_span_text(b)} overlap")
+                self.add((*path, key), f"{span_text(a)} and {span_text(b)} overlap")
         return tuple(spans)
 
     def hours(self, value: object, path: Key, never_open: str) -> Hours:

@@ -49,19 +49,31 @@ async def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise BadInput(Code.INVALID, f"A password needs at least {MIN_PASSWORD} characters.")
+
+
+def check_roles(roles: list[str]) -> None:
+    unknown = [r for r in roles if r not in set(StaffRole)]
+    if unknown or not roles:
+        raise BadInput(Code.INVALID, "Roles must be among: " + ", ".join(StaffRole))
+
+
+def check_teams(ctx: Context, teams: list[str]) -> None:
+    unknown_teams = [t for t in teams if ctx.region.team(t) is None]
+    if unknown_teams:
+        raise BadInput(Code.INVALID, "Teams must be among the region's: " + ", ".join(t.id for t in ctx.region.teams))
+
+
 async def add_staff(
     ctx: Context, username: str, password: str, roles: list[str], teams: list[str], display_name: str | None = None
 ) -> int:
     if not username or len(username) > 64 or not username.replace(".", "").replace("-", "").replace("_", "").isalnum():
         raise BadInput(Code.INVALID, "A username is 1–64 letters, digits, dots, dashes or underscores.")
-    if len(password) < MIN_PASSWORD:
-        raise BadInput(Code.INVALID, f"A password needs at least {MIN_PASSWORD} characters.")
-    unknown = [r for r in roles if r not in set(StaffRole)]
-    if unknown or not roles:
-        raise BadInput(Code.INVALID, "Roles must be among: " + ", ".join(StaffRole))
-    unknown_teams = [t for t in teams if ctx.region.team(t) is None]
-    if unknown_teams:
-        raise BadInput(Code.INVALID, "Unknown team: " + ", ".join(unknown_teams))
+    check_password(password)
+    check_roles(roles)
+    check_teams(ctx, teams)
     try:
         return await store.add(
             ctx.engine, username, display_name or username, await hash_password(password), roles, teams, ctx.clock()
@@ -71,8 +83,7 @@ async def add_staff(
 
 
 async def set_password(ctx: Context, username: str, password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise BadInput(Code.INVALID, f"A password needs at least {MIN_PASSWORD} characters.")
+    check_password(password)
     if not await store.set_password(ctx.engine, username, await hash_password(password)):
         raise BadInput(Code.NOT_FOUND, "No such staff member.")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,14 +22,31 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class LiveRegion:
+    """The region in effect: the configured one (TOML) with the opening-hours overrides from the database
+    merged in. Mutable on purpose, and the only mutable thing a Context holds: service/hours_overrides.py
+    replaces ``current`` (a whole new frozen Region, so readers never see half a change) when an admin
+    changes an override, on every instance."""
+
+    def __init__(self, configured: Region) -> None:
+        self.configured = configured
+        self.current = configured
+        self.lock = asyncio.Lock()  # one reload at a time: an older read never replaces a newer one
+
+
 @dataclass(frozen=True)
 class Context:
     settings: Settings
     engine: AsyncEngine
     bus: Bus
-    region: Region
+    live_region: LiveRegion
     writer: MessageWriter
     keys: KeyProvider
     deks: DekCache
     clock: Callable[[], datetime] = field(default=utcnow)
     risk: RiskMatcher = field(default_factory=RiskMatcher.bundled)  # compiled once per process
+
+    @property
+    def region(self) -> Region:
+        """The region as routing and the pages must see it now (overrides included)."""
+        return self.live_region.current

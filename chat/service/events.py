@@ -13,6 +13,8 @@ from typing import Any
 from chat.store.conversations import MessageRecord
 
 QUEUE = "queue"
+# An admin changed an opening-hours override: every instance reloads them (service/hours_overrides.py).
+HOURS = "hours"
 
 
 def conversation_channel(conversation_id: str) -> str:

@@ -1,0 +1,150 @@
+"""Opening-hours overrides: dates with their own hours that an admin sets while the service runs (a
+staff day, a storm), and keeping the region every use case reads (``ctx.region``) in step with them.
+
+The configured region (TOML) stays as it was read; the region in effect is it with the database's
+overrides merged in (``triage.hours.with_overrides``, pure). A change is stored, applied here at once,
+and announced on the bus (``events.HOURS``); each instance's ``OverridesWatcher`` then reloads, so
+routing and the pages use it on every instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chat import logs
+from chat.errors import BadInput, Code, Conflict, Forbidden, NotFound
+from chat.service import access, events
+from chat.service.access import Principal
+from chat.service.context import Context
+from chat.store import hours_overrides as store
+from chat.store import staff as staff_store
+from triage import hours
+
+
+async def refresh(ctx: Context) -> None:
+    """Read every override and put the merged region in effect. Serialised, so a slow read that began
+    before a change cannot overwrite the region a later read built."""
+    live = ctx.live_region
+    async with live.lock:
+        rows = await store.listed(ctx.engine)
+        found = []
+        for r in rows:
+            try:
+                found.append(hours.Override(r.date, r.team, hours.parse_spans(r.spans)))
+            except ValueError:  # written through add() only, so checked; a hand-edited row is left out
+                logs.event("hours_override_skipped", reason="malformed spans", team=r.team)
+        live.current = hours.with_overrides(live.configured, found)
+
+
+def _require_admin(p: Principal) -> None:
+    if not access.is_admin(p):
+        raise Forbidden(Code.FORBIDDEN, "Only an admin may change opening hours.")
+
+
+def _json(r: store.OverrideRecord) -> dict[str, Any]:
+    return {"id": r.id, "date": r.date.isoformat(), "team": r.team, "spans": list(r.spans), "label": r.label}
+
+
+def _target(day: date, team: str | None) -> str:
+    return day.isoformat() if team is None else f"{day.isoformat()} {team}"
+
+
+async def listed(ctx: Context, p: Principal) -> dict[str, Any]:
+    _require_admin(p)
+    rows = await store.listed(ctx.engine)
+    return {"overrides": [_json(r) for r in rows], "teams": [{"id": t.id, "name": t.name} for t in ctx.region.teams]}
+
+
+async def add(ctx: Context, p: Principal, day_text: str, team: str | None, spans: list[str], label: str) -> dict[str, Any]:
+    """A date with its own hours for a team (None: every team); ``spans`` [] closes it all day."""
+    _require_admin(p)
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        raise BadInput(Code.INVALID, "The date must be a calendar date like 2026-12-24.") from None
+    now = ctx.clock()
+    if day < now.astimezone(ZoneInfo(ctx.region.timezone)).date():
+        raise BadInput(Code.INVALID, "The date has already passed.")
+    if team is not None and ctx.region.team(team) is None:
+        raise BadInput(Code.UNKNOWN_TEAM, "There is no team with that id.")
+    try:
+        parsed = hours.parse_spans(spans)
+    except ValueError:
+        raise BadInput(Code.INVALID, 'Spans are times like "09:00-12:00" (24-hour clock), each ending after it '
+                                     "starts, none overlapping another.") from None
+    if any(r.date == day and r.team == team for r in await store.listed(ctx.engine)):
+        raise Conflict(Code.CONFLICT, "That date already has its own hours for that team; remove them first.")
+    override_id = await store.add(ctx.engine, day, team, hours.spans_text(parsed), label, p.id, now)
+    await staff_store.audit(ctx.engine, p.id, "hours_override_added", None, now, target=_target(day, team))
+    await _changed(ctx)
+    logs.event("hours_override_added", staff_id=p.id, team=team)
+    made = await store.get(ctx.engine, override_id)
+    assert made is not None
+    return _json(made)
+
+
+async def remove(ctx: Context, p: Principal, override_id: int) -> None:
+    _require_admin(p)
+    found = await store.get(ctx.engine, override_id)
+    if found is None or not await store.remove(ctx.engine, override_id):
+        raise NotFound()
+    await staff_store.audit(ctx.engine, p.id, "hours_override_removed", None, ctx.clock(),
+                            target=_target(found.date, found.team))
+    await _changed(ctx)
+    logs.event("hours_override_removed", staff_id=p.id, team=found.team)
+
+
+async def _changed(ctx: Context) -> None:
+    await refresh(ctx)  # this instance at once, before the answer goes out
+    await ctx.bus.publish(events.HOURS, events.encode({"type": "hours_changed"}))
+
+
+class OverridesWatcher:
+    """One per instance: loads the overrides at start and again whenever any instance changes one (or the
+    bus may have missed an announcement). A failed load is retried; meanwhile the last region stays."""
+
+    START_TIMEOUT_S = 5.0  # a database that is away at start must not hold the instance up
+    MAX_RETRY_S = 30.0
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._dirty = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.ctx.bus.subscribe(events.HOURS, self._on_event)  # first, so no change falls in between
+        try:
+            async with asyncio.timeout(self.START_TIMEOUT_S):
+                await refresh(self.ctx)
+        except Exception as err:  # the database may not be up yet: start with the configured hours, retry
+            logs.event("hours_overrides_load_failed", level=30, error=type(err).__name__)
+            self._dirty.set()
+        self._task = asyncio.create_task(self._run(), name="hours-overrides")
+
+    async def stop(self) -> None:
+        await self.ctx.bus.unsubscribe(events.HOURS, self._on_event)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _on_event(self, _channel: str, _payload: bytes | None) -> None:
+        self._dirty.set()
+
+    async def _run(self) -> None:
+        wait = 1.0
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            try:
+                await refresh(self.ctx)
+                wait = 1.0
+            except Exception as err:
+                logs.event("hours_overrides_load_failed", level=30, error=type(err).__name__)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, self.MAX_RETRY_S)
+                self._dirty.set()

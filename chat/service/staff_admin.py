@@ -1,0 +1,144 @@
+"""Administering staff accounts (role admin): list, create, change, deactivate, reset a password; and the
+audit log read back. Every change is audited with the account's username as its target.
+
+Deactivating someone ends their sessions, closes their sockets on every instance (a ``logout`` signal
+for all their sessions) and puts what they held back in their teams' queues. An admin may not lock
+themselves out: deactivating themselves or dropping their own admin role is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chat import logs
+from chat.errors import BadInput, Code, Conflict, Forbidden, NotFound
+from chat.service import access, accounts, conversations, events, routing
+from chat.service.access import Principal, StaffRole
+from chat.service.context import Context
+from chat.store import admin as store
+from chat.store import staff as staff_store
+from triage.router import Reason
+
+BACK_IN_QUEUE = {
+    "sv": "Samtalet är tillbaka i kön. Någon svarar så snart de kan.",
+    "en": "The conversation is back in the queue. Someone will answer as soon as they can.",
+}
+DEACTIVATED = Reason("staff_deactivated", "tillbaka i kön: handläggarens konto stängdes",
+                     "back in the queue: the staff member's account was closed")
+MAX_AUDIT = 1000
+
+
+def _require_admin(p: Principal) -> None:
+    if not access.is_admin(p):
+        raise Forbidden(Code.FORBIDDEN, "Only an admin may do this.")
+
+
+def _json(a: store.Account, now: datetime) -> dict[str, Any]:
+    return {
+        "id": a.id, "username": a.username, "display_name": a.display_name, "roles": list(a.roles),
+        "teams": list(a.teams), "active": a.active, "locked": a.locked_until is not None and a.locked_until > now,
+        "availability": a.availability, "created_at": a.created_at.isoformat(),
+    }
+
+
+async def _account(ctx: Context, username: str) -> store.Account:
+    found = await store.account(ctx.engine, username)
+    if found is None:
+        raise NotFound("There is no staff member with that username.")
+    return found
+
+
+async def listed(ctx: Context, p: Principal) -> list[dict[str, Any]]:
+    _require_admin(p)
+    now = ctx.clock()
+    return [_json(a, now) for a in await store.accounts(ctx.engine)]
+
+
+async def create(
+    ctx: Context, p: Principal, username: str, display_name: str | None, password: str, roles: list[str],
+    teams: list[str],
+) -> dict[str, Any]:
+    _require_admin(p)
+    staff_id = await accounts.add_staff(ctx, username, password, roles, teams, display_name)
+    await staff_store.audit(ctx.engine, p.id, "staff_created", None, ctx.clock(), target=username)
+    logs.event("staff_created", staff_id=staff_id)
+    return _json(await _account(ctx, username), ctx.clock())
+
+
+async def change(
+    ctx: Context, p: Principal, username: str, *, display_name: str | None = None, roles: list[str] | None = None,
+    teams: list[str] | None = None, active: bool | None = None,
+) -> dict[str, Any]:
+    """Change any of these; ``active=False`` deactivates (see the module docstring)."""
+    _require_admin(p)
+    if display_name is None and roles is None and teams is None and active is None:
+        raise BadInput(Code.INVALID, "Give at least one of display_name, roles, teams and active.")
+    found = await _account(ctx, username)
+    if found.id == p.id and (active is False or (roles is not None and StaffRole.ADMIN not in roles)):
+        raise Conflict(Code.CONFLICT, "You cannot deactivate yourself or remove your own admin role; ask another "
+                                      "admin to.")
+    values: dict[str, Any] = {}
+    if display_name is not None:
+        values["display_name"] = display_name
+    if roles is not None:
+        accounts.check_roles(roles)
+        values["roles"] = roles
+    if teams is not None:
+        accounts.check_teams(ctx, teams)
+        values["teams"] = teams
+    if active is True and not found.active:
+        values["active"] = True
+    if values:
+        await store.change(ctx.engine, found.id, values)
+        await staff_store.audit(ctx.engine, p.id, "staff_updated", None, ctx.clock(), target=username)
+        logs.event("staff_updated", staff_id=found.id)
+        if "roles" in values or "teams" in values or "display_name" in values:
+            # Open sockets hold the person as they were: they reconnect (1013) and follow the new teams.
+            await ctx.bus.publish(events.staff_channel(found.id), events.encode({"type": "access_changed"}))
+    if active is False and found.active:
+        await _deactivate(ctx, p, found)
+    return _json(await _account(ctx, username), ctx.clock())
+
+
+async def _deactivate(ctx: Context, p: Principal, who: store.Account) -> None:
+    now = ctx.clock()
+    released = await store.deactivate(ctx.engine, who.id, now, routing.reason_json(DEACTIVATED))
+    mine = events.staff_channel(who.id)
+    for cid, language in released.requeued:
+        await ctx.bus.publish(mine, events.encode({"type": "released", "conversation_id": cid, "reason": "deactivated"}))
+        await conversations.post_system(ctx, cid, BACK_IN_QUEUE.get(language, BACK_IN_QUEUE["sv"]))
+        await conversations.publish_state(ctx, cid, "queued", None)
+    for cid in released.unoffered:
+        withdrawn = {"type": "offer_withdrawn", "conversation_id": cid, "reason": "deactivated"}
+        await ctx.bus.publish(mine, events.encode(withdrawn))
+    await _end_sockets(ctx, who.id)
+    await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+    await staff_store.audit(ctx.engine, p.id, "staff_deactivated", None, now, target=who.username)
+    logs.event("staff_deactivated", staff_id=who.id, count=len(released.requeued))
+
+
+async def _end_sockets(ctx: Context, staff_id: int) -> None:
+    """Every socket of every session of this person, on every instance, closes (their sessions are gone)."""
+    await ctx.bus.publish(events.staff_channel(staff_id), events.encode({"type": "logout", "all": True}))
+
+
+async def reset_password(ctx: Context, p: Principal, username: str, password: str) -> None:
+    """A new password; the account is unlocked and every session of it ends."""
+    _require_admin(p)
+    found = await _account(ctx, username)
+    await accounts.set_password(ctx, username, password)  # checks the length; clears failures and the lock
+    await store.end_sessions(ctx.engine, found.id)
+    await _end_sockets(ctx, found.id)
+    await staff_store.audit(ctx.engine, p.id, "password_reset", None, ctx.clock(), target=username)
+    logs.event("staff_password_reset", staff_id=found.id)
+
+
+async def audit_log(ctx: Context, p: Principal, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` (1–1000) audit entries, newest first."""
+    _require_admin(p)
+    if not 1 <= limit <= MAX_AUDIT:
+        raise BadInput(Code.INVALID, f"limit must be between 1 and {MAX_AUDIT}.")
+    rows = await store.audit_entries(ctx.engine, limit)
+    return [{"at": r.at.isoformat(), "staff": r.username, "action": r.action, "conversation_id": r.conversation_id,
+             "target": r.target} for r in rows]
