@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 
 from chat.app import create_app, uvicorn_config
 from chat.crypto.keyring import FileKeyRing
-from chat.service import accounts
+from chat.service import accounts, hours_overrides
 from chat.service.context import Context
 from chat.settings import Settings
 from chat.store.migrate import upgrade
@@ -36,7 +36,10 @@ from tests.fault.flow import Clients
 from tests.fault.procs import Procs
 from triage import Region
 
-TABLES = "staff, staff_sessions, conversations, messages, notes, feedback, audit_log, screenings, offers, concern_reports"
+TABLES = (
+    "staff, staff_sessions, conversations, messages, notes, feedback, audit_log, screenings, offers, concern_reports, "
+    "canned_answers, hours_overrides"
+)
 
 
 class InProcessServer(uvicorn.Server):
@@ -134,6 +137,7 @@ async def server(settings: Settings) -> AsyncIterator[Running]:
         if not settings.is_sqlite:
             async with running.ctx.engine.begin() as conn:
                 await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+            await hours_overrides.refresh(running.ctx)  # loaded at start, before the truncate: forget them
         yield running
 
 

@@ -106,7 +106,7 @@ class _Parser(Reader):
         self.fallbacks(teams, default_team)
         self.coverage(municipalities, teams)
         rules = self.rules(root, municipalities, areas, by_id, clean)
-        crisis = self.crisis(root, languages)
+        crisis = self.crisis(root, languages, {m.code for m in municipalities}, areas)
         screening = self.screening(root)
         if self.found:
             raise ConfigError([message for _, message in sorted(self.found, key=lambda f: f[0])])
@@ -268,13 +268,15 @@ class _Parser(Reader):
                 self.add((*at, "by"), "no geographic team takes anyone this rule matches (check their roles, topics, "
                          "age_bands and municipalities)")
 
-    def crisis(self, root: Table, languages: tuple[str, ...]) -> tuple[CrisisResource, ...]:
+    def crisis(self, root: Table, languages: tuple[str, ...], codes: set[str],
+               areas: dict[str, frozenset[str]]) -> tuple[CrisisResource, ...]:
         out: list[CrisisResource] = []
         for i, entry in self.tables_in(root, "crisis", ()):
             at: Key = ("crisis", i)
-            hint = f" (a crisis entry has name, number, ages, hours and one text per region language: {', '.join(languages)})"
+            hint = (" (a crisis entry has name, number, ages, hours, municipalities, areas and one text per region "
+                    f"language: {', '.join(languages)})")
             # Without a valid [region].languages (reported there) the language keys cannot be told from typos.
-            keys = ("name", "number", "ages", "hours", *languages) if languages else None
+            keys = ("name", "number", "ages", "hours", "municipalities", "areas", *languages) if languages else None
             self.table(entry, at, keys, ("name", "number"), hint)
             number = self.text(entry, "number", at)
             if number is not None and not re.fullmatch(r"\+?[0-9][0-9 -]*", number):
@@ -289,8 +291,12 @@ class _Parser(Reader):
             if "hours" in entry:
                 never = "the line is never open: no weekday has a span (leave out [crisis.hours] if it is always open)"
                 hours = self.hours(entry["hours"], (*at, "hours"), never)
+            served = self.some_of(entry, "municipalities", at, codes, "municipality code", "not in [[municipalities]]")
+            for area in self.some_of(entry, "areas", at, areas, "area"):
+                served |= areas[area]
             out.append(CrisisResource(name=self.text(entry, "name", at) or "", number=number or "", text=text,
-                                      hours=hours, ages=self.text(entry, "ages", at, required=False)))
+                                      hours=hours, ages=self.text(entry, "ages", at, required=False),
+                                      municipalities=frozenset(served)))
         if not out:
             self.add(("crisis",), "no [[crisis]] entry: list at least 112 and the helplines young people can call")
         return tuple(out)

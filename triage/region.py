@@ -115,6 +115,10 @@ class CrisisResource:
     text: dict[str, str] = field(hash=False)  # language → one line
     hours: Hours | None = None  # None: always open
     ages: str | None = None  # e.g. "up to 18", shown as given
+    municipalities: frozenset[str] = frozenset()  # empty: the whole region (e.g. a municipality's social services on-call)
+
+    def serves(self, municipality: str | None) -> bool:
+        return not self.municipalities or municipality in self.municipalities
 
 
 @dataclass(frozen=True)

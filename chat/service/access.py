@@ -14,6 +14,7 @@ class StaffRole(StrEnum):
     RECEPTION = "reception"
     COUNSELLOR = "counsellor"
     AMBULANT = "ambulant"
+    LEAD = "lead"  # edits the canned answers of their own teams
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
 
@@ -32,6 +33,20 @@ class Principal:
     @property
     def sees_all_teams(self) -> bool:
         return StaffRole.SUPERVISOR in self.roles
+
+
+def is_admin(p: Principal) -> bool:
+    """Staff accounts, every team's canned answers, opening-hours overrides, the audit log."""
+    return StaffRole.ADMIN in p.roles
+
+
+def canned_teams(p: Principal) -> Sequence[str] | None:
+    """The teams whose canned answers this person reads; None means all of them."""
+    return None if is_admin(p) or p.sees_all_teams else p.teams
+
+
+def may_edit_canned(p: Principal, team: str) -> bool:
+    return is_admin(p) or (StaffRole.LEAD in p.roles and team in p.teams)
 
 
 def queue_teams(p: Principal) -> Sequence[str] | None:

@@ -30,8 +30,19 @@ def _say(template: dict[str, str], language: str, **values: str) -> str:
     return template.get(language, template["sv"]).format(**values)
 
 
-async def transfer(
+async def reassign(
     ctx: Context, p: Principal, conversation_id: str, *, team: str | None, staff: str | None, note: str
+) -> ConversationRecord:
+    """A supervisor moves a waiting or active conversation to a named counsellor or a team (a waiting one
+    keeps its place in time; an open offer on it is withdrawn)."""
+    if not p.sees_all_teams:
+        raise Forbidden(Code.FORBIDDEN, "Only a supervisor can reassign conversations.")
+    return await transfer(ctx, p, conversation_id, team=team, staff=staff, note=note, waiting_too=True)
+
+
+async def transfer(
+    ctx: Context, p: Principal, conversation_id: str, *, team: str | None, staff: str | None, note: str,
+    waiting_too: bool = False,
 ) -> ConversationRecord:
     """Hand an active conversation to a team's queue or straight to a named counsellor. The note is
     stored (encrypted) first, so the receiving side finds it with the history; the visitor sees a line
@@ -43,7 +54,7 @@ async def transfer(
     conv = await store.get(ctx.engine, conversation_id)
     if conv is None:
         raise NotFound()
-    if conv.state != "active":
+    if conv.state != "active" and not (waiting_too and conv.state == "queued"):
         raise Conflict(Code.NOT_CLAIMED, "Only a conversation someone holds can be transferred; claim it first.")
     if conv.assigned_staff_id != p.id and not p.sees_all_teams:
         raise Forbidden(Code.NOT_CLAIMED, "You do not hold this conversation.")
@@ -74,10 +85,13 @@ async def transfer(
     holder = None if p.sees_all_teams else p.id
     ok = await queue_store.transfer(
         ctx.engine, conversation_id, holder, team=to_team, to_staff=target_id,
-        reasons=[*conv.reasons, routing.reason_json(reason)], now=now,
+        reasons=[*conv.reasons, routing.reason_json(reason)], now=now, from_state=conv.state,
     )
     if not ok:
         raise Conflict(Code.CONFLICT, "The conversation changed hands meanwhile; look again.")
+    if conv.state == "queued" and conv.offered_to is not None:
+        withdrawn = {"type": "offer_withdrawn", "conversation_id": conversation_id, "reason": "reassigned"}
+        await ctx.bus.publish(events.staff_channel(conv.offered_to), events.encode(withdrawn))
     if conv.assigned_staff_id is not None:
         released = {"type": "released", "conversation_id": conversation_id, "reason": "transferred"}
         await ctx.bus.publish(events.staff_channel(conv.assigned_staff_id), events.encode(released))

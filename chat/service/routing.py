@@ -71,9 +71,11 @@ def weekly_hours(region: Region, team_id: str) -> dict[str, list[str]]:
             for day, spans in zip(WEEKDAYS, team.hours.weekly, strict=True)}
 
 
-def crisis(region: Region, at: datetime) -> list[dict[str, Any]]:
-    """The crisis resources in the region's order (112 first), each with whether it is open now."""
-    return [_resource(region, c, at) for c in region.crisis]
+def crisis(region: Region, at: datetime, municipality: str | None = None) -> list[dict[str, Any]]:
+    """The crisis resources in the region's order (112 first), each with whether it is open now; with a
+    municipality, also those that serve only it (e.g. its social services' on-call line)."""
+    return [_resource(region, c, at) for c in region.crisis
+            if not c.municipalities or (municipality is not None and municipality in c.municipalities)]
 
 
 def _resource(region: Region, c: CrisisResource, at: datetime) -> dict[str, Any]:

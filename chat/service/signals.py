@@ -43,4 +43,4 @@ async def on_visitor_text(ctx: Context, conversation_id: str, text: str) -> dict
             await ctx.bus.publish(events.staff_channel(conv.assigned_staff_id), payload)
         await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
         logs.event("risk_signal", conversation_id=conv.id, team=conv.team)
-    return {"type": "crisis", "reason": "risk", "resources": routing.crisis(ctx.region, ctx.clock())}
+    return {"type": "crisis", "reason": "risk", "resources": routing.crisis(ctx.region, ctx.clock(), conv.municipality)}

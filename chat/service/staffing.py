@@ -1,14 +1,17 @@
 """Who is working: the region's teams with whether they are open, who is online and how many wait;
-online staff with their load (the supervisor's live view, and the transfer dialog's choices)."""
+online staff with their load (the transfer dialog's choices); the supervisor's overview of it all."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from chat.errors import Code, Forbidden
 from chat.service import presence, routing
 from chat.service.access import Principal
 from chat.service.context import Context
+from chat.service.summaries import summary
 from chat.store import queue as queue_store
+from chat.store import staff as staff_store
 
 
 async def teams(ctx: Context, p: Principal) -> list[dict[str, Any]]:
@@ -32,13 +35,37 @@ async def teams(ctx: Context, p: Principal) -> list[dict[str, Any]]:
 
 async def online(ctx: Context, p: Principal) -> list[dict[str, Any]]:
     """Online staff with status and load; a supervisor sees everyone, others the people of their teams."""
-    people = await presence.online(ctx)
-    load = await queue_store.loads(ctx.engine) if people else {}
     mine = set(p.teams)
+    people = [o for o in await presence.online(ctx) if p.sees_all_teams or mine & set(o.teams)]
+    if not people:
+        return []
+    load = await queue_store.loads(ctx.engine)
+    names = await staff_store.usernames(ctx.engine, [o.staff_id for o in people])
     return [
-        {"staff_id": o.staff_id, "display_name": o.display_name, "teams": list(o.teams), "status": str(o.status),
-         "open_chats": load.get(o.staff_id, 0),
+        {"staff_id": o.staff_id, "username": names.get(o.staff_id), "display_name": o.display_name,
+         "teams": list(o.teams), "status": str(o.status), "open_chats": load.get(o.staff_id, 0),
          "capacity": min((t.capacity for t in ctx.region.teams if t.id in o.teams), default=None)}
         for o in people
-        if p.sees_all_teams or mine & set(o.teams)
     ]
+
+
+async def overview(ctx: Context, p: Principal) -> dict[str, Any]:
+    """The supervisor's live view: every team with its queue length and longest wait, who is online with
+    what load, and the whole queue."""
+    if not p.sees_all_teams:
+        raise Forbidden(Code.FORBIDDEN, "The overview is for supervisors.")
+    now = ctx.clock()
+    waiting = await queue_store.waiting(ctx.engine)
+    longest: dict[str, int] = {}
+    for c in waiting:
+        since = c.queued_at or c.created_at
+        longest[c.team] = max(longest.get(c.team, 0), max(0, int((now - since).total_seconds())))
+    team_rows = [{**t, "longest_wait_s": longest.get(t["id"], 0)} for t in await teams(ctx, p)]
+    held = await queue_store.active(ctx.engine)
+    holders = await staff_store.display_names(ctx.engine, sorted({c.assigned_staff_id for c in held
+                                                                   if c.assigned_staff_id is not None}))
+    return {
+        "teams": team_rows, "staff": await online(ctx, p), "queue": [summary(c) for c in waiting],
+        "active": [{**summary(c), "holder": holders.get(c.assigned_staff_id or 0, ""), "holder_id": c.assigned_staff_id}
+                   for c in held],
+    }

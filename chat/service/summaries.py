@@ -18,5 +18,5 @@ def summary(c: ConversationRecord) -> dict[str, Any]:
         "created_at": _z(c.created_at), "queued_at": _z(c.queued_at or c.created_at), "last_seq": c.last_seq,
         "reasons": c.reasons, "risk": c.risk.split(",") if c.risk else [], "screening": c.screening,
         "after_hours": c.after_hours, "reopened": c.reopened_count, "offered_to": c.offered_to,
-        "preferred_staff_id": c.preferred_staff_id,
+        "preferred_staff_id": c.preferred_staff_id, "part_start_seq": c.part_start_seq,
     }

@@ -1,7 +1,9 @@
-"""Transcripts for staff, each read written to the audit log first; internal notes."""
+"""Transcripts for staff, each read written to the audit log first; earlier parts of a re-opened
+conversation (listed freely, read only audited); internal notes."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from chat import logs
@@ -11,7 +13,9 @@ from chat.service import events, keys
 from chat.service.access import Principal, may_read_transcript
 from chat.service.context import Context
 from chat.store import conversations as store
+from chat.store import parts as parts_store
 from chat.store import staff as staff_store
+from chat.store.conversations import ConversationRecord
 
 
 async def read(ctx: Context, p: Principal, conversation_id: str) -> dict[str, Any]:
@@ -28,11 +32,16 @@ async def read(ctx: Context, p: Principal, conversation_id: str) -> dict[str, An
     return {"conversation_id": conversation_id, "state": conv.state, "messages": messages, "notes": notes}
 
 
-async def decrypted_notes(ctx: Context, conversation_id: str) -> list[dict[str, Any]]:
-    """Internal notes (and transfer notes) in order; the caller has checked access."""
+async def decrypted_notes(
+    ctx: Context, conversation_id: str, since: datetime | None = None, until: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Internal notes (and transfer notes) in order, optionally those written in [since, until]; the
+    caller has checked access."""
     dek = await keys.dek_for(ctx, conversation_id)
     out = []
     for n in await store.notes(ctx.engine, conversation_id):
+        if (since is not None and n.created_at < since) or (until is not None and n.created_at > until):
+            continue
         text = keys.open_or_none(dek, n.body, keys.note_aad(conversation_id, n.created_at), conversation_id, "note")
         out.append({"staff_id": n.staff_id, "author": n.author, "kind": n.kind, "text": text,
                     "ts": n.created_at.isoformat().replace("+00:00", "Z")})
@@ -40,19 +49,49 @@ async def decrypted_notes(ctx: Context, conversation_id: str) -> list[dict[str, 
 
 
 async def notes_for_holder(ctx: Context, p: Principal, conversation_id: str) -> list[dict[str, Any]]:
-    """The notes of a conversation the person holds (or a supervisor): part of working on it, like its
-    messages, so not a transcript read."""
-    await check_holder(ctx, p, conversation_id)
-    return await decrypted_notes(ctx, conversation_id)
+    """The notes of the current part of a conversation the person holds (or a supervisor): part of
+    working on it, like its messages, so not a transcript read."""
+    conv = await check_holder(ctx, p, conversation_id)
+    return await decrypted_notes(ctx, conversation_id, since=conv.part_started_at)
 
 
-async def check_holder(ctx: Context, p: Principal, conversation_id: str) -> None:
+async def check_holder(ctx: Context, p: Principal, conversation_id: str) -> ConversationRecord:
     """The person holds the conversation (or is a supervisor) and it still exists; else not_found / gone."""
     conv = await store.get(ctx.engine, conversation_id)
     if conv is None or not may_read_transcript(p, conv):
         raise NotFound()
     if conv.shredded_at is not None:
         raise Gone(Code.DELETED_BY_RETENTION, "This conversation was deleted under the retention rules.")
+    return conv
+
+
+def _z(t: datetime | None) -> str | None:
+    return t.isoformat().replace("+00:00", "Z") if t is not None else None
+
+
+async def earlier_parts(ctx: Context, p: Principal, conversation_id: str) -> list[dict[str, Any]]:
+    """What a returning young person's earlier parts were (when, where, who, how it ended): no content,
+    so listing them is not a transcript read."""
+    await check_holder(ctx, p, conversation_id)
+    return [
+        {"part": r.part, "from_seq": r.from_seq, "to_seq": r.to_seq, "started_at": _z(r.started_at),
+         "closed_at": _z(r.closed_at), "outcome": r.outcome, "team": r.team, "staff": r.staff}
+        for r in await parts_store.earlier(ctx.engine, conversation_id)
+    ]
+
+
+async def read_part(ctx: Context, p: Principal, conversation_id: str, part: int) -> dict[str, Any]:
+    """One earlier part's messages and notes, written to the audit log before it is read."""
+    await check_holder(ctx, p, conversation_id)
+    found = next((r for r in await parts_store.earlier(ctx.engine, conversation_id) if r.part == part), None)
+    if found is None:
+        raise NotFound()
+    await staff_store.audit(ctx.engine, p.id, "earlier_part_read", conversation_id, ctx.clock())
+    rows = await store.after(ctx.engine, conversation_id, found.from_seq - 1, limit=found.to_seq - found.from_seq + 1)
+    messages = await keys.message_frames(ctx, rows)
+    notes = await decrypted_notes(ctx, conversation_id, since=found.started_at, until=found.closed_at)
+    logs.event("earlier_part_read", conversation_id=conversation_id, staff_id=p.id, part=part)
+    return {"conversation_id": conversation_id, "part": part, "messages": messages, "notes": notes, "audited": True}
 
 
 async def add_note(ctx: Context, p: Principal, conversation_id: str, text: str) -> None:

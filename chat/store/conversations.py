@@ -54,6 +54,8 @@ class ConversationRecord:
     offer_expires_at: datetime | None
     after_hours: bool
     reopened_count: int
+    part_start_seq: int
+    part_started_at: datetime | None
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from datetime import date as date_
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -109,6 +111,9 @@ class Conversation(SQLModel, table=True):
     after_hours: bool = Field(default=False)
     reopened_count: int = Field(default=0)
     last_activity_at: datetime | None = _ts(nullable=True)
+    # The part a return code opened: messages after part_start_seq; earlier parts are ConversationParts.
+    part_start_seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    part_started_at: datetime | None = _ts(nullable=True)
 
 
 class Message(SQLModel, table=True):
@@ -173,6 +178,26 @@ class Offer(SQLModel, table=True):
     outcome: str = Field(sa_column=Column(String(16), nullable=False))  # pending, accepted, declined, expired, withdrawn
 
 
+class ConversationPart(SQLModel, table=True):
+    """An earlier, closed part of a conversation that a return code re-opened: which messages, when, who
+    held it and how it ended. No content: reading the part's messages is a transcript read (audited)."""
+
+    __tablename__ = "conversation_parts"
+    __table_args__ = (UniqueConstraint("conversation_id", "part"),)
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    part: int = Field(sa_column=Column(Integer, nullable=False))
+    from_seq: int = Field(sa_column=Column(Integer, nullable=False))
+    to_seq: int = Field(sa_column=Column(Integer, nullable=False))
+    started_at: datetime = _ts()
+    closed_at: datetime | None = _ts(nullable=True)
+    outcome: str | None = Field(default=None, sa_column=Column(String(32)))
+    team: str = Field(sa_column=Column(String(64), nullable=False))
+    staff_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("staff.id", ondelete="SET NULL")))
+
+
 class ConcernReport(SQLModel, table=True):
     """That a staff member reported a concern for a child (socialtjänstlagen 14 kap. 1 §), when, and their
     note (encrypted). It does not identify the child: the chat is anonymous. The row outlives retention;
@@ -208,6 +233,39 @@ class AuditEntry(SQLModel, table=True):
     staff_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("staff.id", ondelete="SET NULL")))
     action: str = Field(sa_column=Column(String(32), nullable=False))
     conversation_id: str | None = Field(default=None, sa_column=Column(String(36), index=True))
+    # What an admin change was about (migration 0007): a username, a canned answer's id or an override's
+    # date. Never a password or free text.
+    target: str | None = Field(default=None, sa_column=Column(String(100)))
+
+
+class CannedAnswer(SQLModel, table=True):
+    """A team's ready-made answer, written by staff (a lead or an admin): a template, not a visitor's words,
+    so it is stored in plain text."""
+
+    __tablename__ = "canned_answers"
+    __table_args__ = (Index("ix_canned_answers_team", "team"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team: str = Field(sa_column=Column(String(64), nullable=False))
+    language: str = Field(sa_column=Column(String(8), nullable=False))
+    title: str = Field(sa_column=Column(String(100), nullable=False))
+    body: str = Field(sa_column=Column(String(4000), nullable=False))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    updated_by: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("staff.id", ondelete="SET NULL")))
+
+
+class HoursOverride(SQLModel, table=True):
+    """A date with its own opening hours, set by an admin: for one team, or every team (``team`` NULL)."""
+
+    __tablename__ = "hours_overrides"
+    __table_args__ = (Index("ix_hours_overrides_date", "date"),)
+    id: int | None = Field(default=None, primary_key=True)
+    date: date_ = Field(sa_column=Column(Date, nullable=False))
+    team: str | None = Field(default=None, sa_column=Column(String(64)))
+    spans: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # "HH:MM-HH:MM"; [] = closed
+    label: str = Field(default="", sa_column=Column(String(100), nullable=False))
+    created_at: datetime = _ts()
+    created_by: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("staff.id", ondelete="SET NULL")))
 
 
 metadata = SQLModel.metadata

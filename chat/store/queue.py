@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from chat.store import parts
 from chat.store.conversations import _CONV_COLS, C, ConversationRecord, _conv
 from chat.store.models import Offer, Screening
 
@@ -39,6 +40,13 @@ async def loads(engine: AsyncEngine) -> dict[int, int]:
             .group_by(C.c.assigned_staff_id)
         )
     return {int(sid): int(n) for sid, n in rows}
+
+
+async def active(engine: AsyncEngine) -> list[ConversationRecord]:
+    """Conversations someone holds now, longest held first (the supervisor's overview)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(*_CONV_COLS).where(C.c.state == "active").order_by(C.c.claimed_at, C.c.id))
+    return [_conv(r) for r in rows]
 
 
 async def handling_times(engine: AsyncEngine, limit: int = 30) -> list[tuple[str, float]]:
@@ -169,19 +177,26 @@ async def transfer(
     to_staff: int | None,
     reasons: list[dict[str, str]],
     now: datetime,
+    from_state: str = "active",
 ) -> bool:
     """Hand an active conversation on: to a team's queue (``to_staff`` None) or straight to a person.
-    ``holder`` None (a supervisor) matches whoever holds it."""
-    cond = [C.c.id == conversation_id, C.c.state == "active"]
+    ``holder`` None (a supervisor) matches whoever holds it; ``from_state`` "queued" is a supervisor
+    reassigning a waiting one (any open offer on it is withdrawn)."""
+    cond = [C.c.id == conversation_id, C.c.state == from_state]
     if holder is not None:
         cond.append(C.c.assigned_staff_id == holder)
     if to_staff is None:
         values: dict[str, Any] = {"state": "queued", "team": team, "assigned_staff_id": None, "claimed_at": None,
                                   "queued_at": now, "reasons": reasons, "offered_to": None, "offer_expires_at": None}
     else:
-        values = {"team": team, "assigned_staff_id": to_staff, "claimed_at": now, "reasons": reasons}
+        values = {"state": "active", "team": team, "assigned_staff_id": to_staff, "claimed_at": now,
+                  "reasons": reasons, "offered_to": None, "offer_expires_at": None}
+    if from_state == "queued" and to_staff is None:
+        values.pop("queued_at")  # moved by a supervisor, it keeps its place in time
     async with engine.begin() as conn:
         res = await conn.execute(update(C).where(and_(*cond)).values(**values))
+        if res.rowcount == 1 and from_state == "queued":
+            await _end_offers(conn, conversation_id, now, accepted_by=None)
     return bool(res.rowcount == 1)
 
 
@@ -223,13 +238,29 @@ async def reopen(engine: AsyncEngine, conversation_id: str, *, token_hash: str, 
     if requeue is not None:
         cond.append(C.c.state == "closed")
         values.update(state="queued", queued_at=now, assigned_staff_id=None, claimed_at=None, closed_at=None,
-                      outcome=None, reopened_count=C.c.reopened_count + 1, last_activity_at=now, **requeue)
-    async with engine.begin() as conn:
-        res = await conn.execute(update(C).where(and_(*cond)).values(**values))
-        if res.rowcount == 1 and requeue is not None and requeue.get("offered_to") is not None:
-            await conn.execute(O.insert().values(conversation_id=conversation_id, staff_id=requeue["offered_to"],
-                                                 offered_at=now, outcome="pending"))
-    return bool(res.rowcount == 1)
+                      outcome=None, reopened_count=C.c.reopened_count + 1, last_activity_at=now,
+                      part_start_seq=C.c.last_seq, part_started_at=now, **requeue)
+    try:
+        async with engine.begin() as conn:
+            if requeue is not None:
+                # The closed stretch is kept as a part, in the same transaction that re-opens the conversation.
+                before = (await conn.execute(select(*_CONV_COLS).where(and_(*cond)).with_for_update())).first()
+                if before is None:
+                    return False
+                await parts.record(conn, _conv(before))
+            res = await conn.execute(update(C).where(and_(*cond)).values(**values))
+            if res.rowcount != 1:
+                raise _Changed
+            if requeue is not None and requeue.get("offered_to") is not None:
+                await conn.execute(O.insert().values(conversation_id=conversation_id, staff_id=requeue["offered_to"],
+                                                     offered_at=now, outcome="pending"))
+    except _Changed:  # rolled back: someone else re-opened it meanwhile
+        return False
+    return True
+
+
+class _Changed(Exception):
+    pass
 
 
 async def idle(engine: AsyncEngine, before: datetime, limit: int = 500) -> list[str]:

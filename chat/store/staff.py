@@ -116,11 +116,33 @@ async def close_session(engine: AsyncEngine, token_hash: str) -> None:
         await conn.execute(delete(SS).where(SS.c.token_hash == token_hash))
 
 
-async def audit(engine: AsyncEngine, staff_id: int | None, action: str, conversation_id: str | None, now: datetime) -> None:
+async def audit(
+    engine: AsyncEngine, staff_id: int | None, action: str, conversation_id: str | None, now: datetime,
+    target: str | None = None,
+) -> None:
+    """``target``: what an admin change was about (a username, a canned answer's id, a date), never free text."""
     async with engine.begin() as conn:
-        await conn.execute(A.insert().values(staff_id=staff_id, action=action, conversation_id=conversation_id, at=now))
+        await conn.execute(A.insert().values(staff_id=staff_id, action=action, conversation_id=conversation_id, at=now,
+                                             target=target))
 
 
 async def set_availability(engine: AsyncEngine, staff_id: int, availability: str) -> None:
     async with engine.begin() as conn:
         await conn.execute(update(S).where(S.c.id == staff_id).values(availability=availability))
+
+
+async def usernames(engine: AsyncEngine, staff_ids: list[int]) -> dict[int, str]:
+    """Usernames by id, for lists that name people to pick (transfer, reassign)."""
+    return await _by_id(engine, staff_ids, S.c.username)
+
+
+async def display_names(engine: AsyncEngine, staff_ids: list[int]) -> dict[int, str]:
+    return await _by_id(engine, staff_ids, S.c.display_name)
+
+
+async def _by_id(engine: AsyncEngine, staff_ids: list[int], column: Any) -> dict[int, str]:
+    if not staff_ids:
+        return {}
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(S.c.id, column).where(S.c.id.in_(staff_ids)))
+    return {int(r[0]): str(r[1]) for r in rows}

@@ -179,6 +179,51 @@ class NoteBody(Body):
     text: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
+# Administration (role admin) and canned answers (a lead of the team or an admin).
+
+Username = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+DisplayName = Annotated[StrictStr, Field(min_length=1, max_length=100)]
+Password = Annotated[StrictStr, Field(min_length=1, max_length=1024)]  # the length rule is the service's
+Roles = Annotated[list[Annotated[StrictStr, Field(max_length=32)]], Field(max_length=10)]
+Teams = Annotated[list[Annotated[StrictStr, Field(max_length=64)]], Field(max_length=50)]
+
+
+class StaffCreateBody(Body):
+    username: Username
+    display_name: DisplayName | None = None
+    password: Password
+    roles: Roles
+    teams: Teams = []
+
+
+class StaffChangeBody(Body):
+    display_name: DisplayName | None = None
+    roles: Roles | None = None
+    teams: Teams | None = None
+    active: StrictBool | None = None
+
+
+class PasswordBody(Body):
+    password: Password
+
+
+class CannedChangeBody(Body):
+    language: Literal["sv", "en"]
+    title: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+    body: Annotated[StrictStr, Field(min_length=1, max_length=4000)]
+
+
+class CannedBody(CannedChangeBody):
+    team: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+
+class HoursOverrideBody(Body):
+    date: Annotated[StrictStr, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    team: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None  # None: every team
+    spans: Annotated[list[Annotated[StrictStr, Field(max_length=16)]], Field(max_length=12)]  # [] = closed
+    label: Annotated[StrictStr, Field(max_length=100)] = ""
+
+
 class ErrorDetail(BaseModel):
     code: str
     message: str

@@ -38,6 +38,35 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, int, type[BaseMode
      frames.ConcernBody, 201, None),
     ("get", "/api/v1/staff/conversations/{id}/concerns", "Concern reports of a conversation (holder or supervisor)",
      None, 200, None),
+    ("get", "/api/v1/staff/conversations/{id}/earlier",
+     "Earlier, closed parts of a conversation a return code re-opened (metadata only)", None, 200, None),
+    ("get", "/api/v1/staff/conversations/{id}/earlier/{part}", "One earlier part's messages and notes; audited",
+     None, 200, None),
+    ("post", "/api/v1/staff/conversations/{id}/reassign",
+     "Supervisor: a waiting or active conversation to a team or a named counsellor", frames.TransferBody, 200, None),
+    ("get", "/api/v1/staff/outcomes", "The close outcomes, in order, in Swedish and English", None, 200, None),
+    ("get", "/api/v1/staff/crisis", "Crisis lines for a conversation's municipality (?municipality=CODE)", None, 200,
+     None),
+    ("get", "/api/v1/staff/overview", "Supervisor: every team's queue and longest wait, who is online with what load",
+     None, 200, None),
+    ("get", "/api/v1/staff/canned", "Canned answers of the person's teams (admin, supervisor: all) and the teams they "
+     "may edit", None, 200, None),
+    ("post", "/api/v1/staff/canned", "Lead of the team or admin: add a canned answer", frames.CannedBody, 201, None),
+    ("put", "/api/v1/staff/canned/{id}", "Lead of the team or admin: change a canned answer", frames.CannedChangeBody,
+     200, None),
+    ("delete", "/api/v1/staff/canned/{id}", "Lead of the team or admin: remove a canned answer", None, 200, None),
+    ("get", "/api/v1/admin/staff", "Admin: every staff account", None, 200, None),
+    ("post", "/api/v1/admin/staff", "Admin: add a staff account", frames.StaffCreateBody, 201, None),
+    ("patch", "/api/v1/admin/staff/{username}", "Admin: change an account; active=false ends its sessions and puts "
+     "its conversations back in the queues", frames.StaffChangeBody, 200, None),
+    ("post", "/api/v1/admin/staff/{username}/password", "Admin: set a new password; unlocks and ends its sessions",
+     frames.PasswordBody, 200, None),
+    ("get", "/api/v1/admin/hours", "Admin: dates with their own opening hours, and the teams", None, 200, None),
+    ("post", "/api/v1/admin/hours", "Admin: a date with its own hours (team null: every team; spans []: closed); in "
+     "effect at once on every instance", frames.HoursOverrideBody, 201, None),
+    ("delete", "/api/v1/admin/hours/{id}", "Admin: remove a date's own hours", None, 200, None),
+    ("get", "/api/v1/admin/audit", "Admin: the newest audit entries (?limit=N, default 100, at most 1000)", None, 200,
+     None),
     ("get", "/healthz", "Liveness", None, 200, None),
     ("get", "/readyz", "Readiness: database and bus reachable", None, 200, None),
 ]
@@ -66,6 +95,10 @@ def schema() -> dict[str, Any]:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body, components)}}}
         if "{id}" in path:
             op["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+        if "{part}" in path:
+            op["parameters"].append({"name": "part", "in": "path", "required": True, "schema": {"type": "integer"}})
+        if "{username}" in path:
+            op["parameters"] = [{"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}]
         paths.setdefault(path, {})[method] = op
     return {
         "openapi": "3.1.0",

@@ -9,7 +9,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from chat.web import ops, sockets, staff, visitor
+from chat.web import admin, canned, ops, sockets, staff, visitor
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 PAGE_HEADERS = {"Cache-Control": "no-store"}
@@ -23,10 +23,20 @@ async def staff_page(_request: Request) -> Response:
     return FileResponse(STATIC / "staff.html", headers=PAGE_HEADERS)
 
 
+async def supervisor_page(_request: Request) -> Response:
+    return FileResponse(STATIC / "supervisor.html", headers=PAGE_HEADERS)
+
+
+async def admin_page(_request: Request) -> Response:
+    return FileResponse(STATIC / "admin.html", headers=PAGE_HEADERS)
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/", visitor_page),
         Route("/staff", staff_page),
+        Route("/staff/supervisor", supervisor_page),
+        Route("/staff/admin", admin_page),
         Route("/healthz", ops.healthz),
         Route("/readyz", ops.readyz),
         Route("/openapi.json", ops.openapi),
@@ -51,6 +61,24 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/staff/conversations/{id}/transcript", staff.transcript),
         Route("/api/v1/staff/conversations/{id}/concerns", staff.report_concern, methods=["POST"]),
         Route("/api/v1/staff/conversations/{id}/concerns", staff.list_concerns, methods=["GET"]),
+        Route("/api/v1/staff/canned", canned.listed, methods=["GET"]),
+        Route("/api/v1/staff/canned", canned.add, methods=["POST"]),
+        Route("/api/v1/staff/canned/{id}", canned.change, methods=["PUT"]),
+        Route("/api/v1/staff/canned/{id}", canned.remove, methods=["DELETE"]),
+        Route("/api/v1/admin/staff", admin.list_staff, methods=["GET"]),
+        Route("/api/v1/admin/staff", admin.create_staff, methods=["POST"]),
+        Route("/api/v1/admin/staff/{username}", admin.change_staff, methods=["PATCH"]),
+        Route("/api/v1/admin/staff/{username}/password", admin.reset_password, methods=["POST"]),
+        Route("/api/v1/admin/hours", admin.list_hours, methods=["GET"]),
+        Route("/api/v1/admin/hours", admin.add_hours, methods=["POST"]),
+        Route("/api/v1/admin/hours/{id}", admin.remove_hours, methods=["DELETE"]),
+        Route("/api/v1/admin/audit", admin.audit, methods=["GET"]),
+        Route("/api/v1/staff/conversations/{id}/earlier", staff.earlier),
+        Route("/api/v1/staff/conversations/{id}/earlier/{part}", staff.earlier_part),
+        Route("/api/v1/staff/conversations/{id}/reassign", staff.reassign, methods=["POST"]),
+        Route("/api/v1/staff/outcomes", staff.outcomes_list),
+        Route("/api/v1/staff/crisis", staff.crisis),
+        Route("/api/v1/staff/overview", staff.overview),
         WebSocketRoute("/ws/visitor", sockets.visitor_endpoint),
         WebSocketRoute("/ws/staff", sockets.staff_endpoint),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -28,7 +28,7 @@ from chat.store.conversations import MessageRecord
 from chat.web import frames
 from chat.web.auth import COOKIE
 from chat.web.frames import FrameError
-from chat.web.outbox import CLOSE_GONE, CLOSE_HELLO_TIMEOUT, CLOSE_UNAUTHORIZED, Outbox, Throttle
+from chat.web.outbox import CLOSE_GONE, CLOSE_HELLO_TIMEOUT, CLOSE_TRY_AGAIN, CLOSE_UNAUTHORIZED, Outbox, Throttle
 from chat.web.watch import QueueWatcher
 
 TRANSIENT = (SQLAlchemyError, OSError, TimeoutError, ConnectionError)
@@ -218,7 +218,7 @@ class VisitorConnection(Connection):
             "last_seq": fresh.last_seq, "open": is_open, "opens_at": routing.iso(opens_at),
             "hours": routing.weekly_hours(self.ctx.region, fresh.team),
             # Shown at once when the chat is closed or the conversation carried a risk signal.
-            "crisis": routing.crisis(self.ctx.region, now) if (fresh.risk or not is_open) else None,
+            "crisis": routing.crisis(self.ctx.region, now, fresh.municipality) if (fresh.risk or not is_open) else None,
         }
         self.outbox.release_with(welcome)
         self.outbox.catch_up(conv.id)
@@ -307,8 +307,8 @@ class StaffConnection(Connection):
                 await self.ctx.bus.subscribe(channel, self.outbox.on_bus)
                 self.channels.append(channel)
             held = await conv_store.held_by(self.ctx.engine, self.p.id)
-            for conv in held:
-                await self.follow(conv.id, wanted.get(conv.id, 0))
+            for conv in held:  # the part a return code opened; earlier parts are read on purpose (audited)
+                await self.follow(conv.id, max(wanted.get(conv.id, 0), conv.part_start_seq))
             for cid, seq in wanted.items():
                 await self.follow(cid, seq)
             waiting = await queue.staff_queue(self.ctx, self.p)
@@ -380,6 +380,13 @@ class StaffConnection(Connection):
             self.refuse(Code.UNAUTHORIZED, "You have logged out.")
             self.close(CLOSE_UNAUTHORIZED)
             return True
+        if kind == "logout" and event.get("all") is True:  # an admin deactivated the account or reset its password
+            self.refuse(Code.UNAUTHORIZED, "Your session has ended; log in again.")
+            self.close(CLOSE_UNAUTHORIZED)
+            return True
+        if kind == "access_changed":  # roles, teams or name changed: reconnecting picks them up
+            self.close(CLOSE_TRY_AGAIN)
+            return True
         if kind == "presence":
             await self.tracker.set_status(id(self), self.p.id, Availability(event["status"]))
             self.outbox.frame(event)
@@ -424,8 +431,8 @@ class StaffConnection(Connection):
         channel = events.conversation_channel(conversation_id)
         if channel in self.channels:
             return
-        await self.follow(conversation_id, 0)
         conv = await conv_store.get(self.ctx.engine, conversation_id)
+        await self.follow(conversation_id, conv.part_start_seq if conv is not None else 0)
         if conv is not None:
             self.outbox.frame({"type": "state", "conversation_id": conversation_id, "state": conv.state,
                                "staff": self.p.display_name})

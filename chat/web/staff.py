@@ -1,5 +1,5 @@
 """Staff HTTP: login, logout, me, queue, teams, presence, claim, accept/decline offers, transfer, close, notes,
-transcript."""
+transcript, earlier parts, concerns, outcomes, crisis lines; the supervisor's overview and reassign."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from chat.crypto import tokens
-from chat.service import accounts, concerns, conversations, handoff, queue, staffing, transcripts
+from chat.errors import BadInput, Code
+from chat.service import accounts, concerns, conversations, handoff, outcomes, queue, routing, staffing, transcripts
 from chat.web import frames
 from chat.web.auth import COOKIE, check_origin, context, session_token, staff
 from chat.web.errors import NO_STORE
@@ -129,3 +130,45 @@ async def list_concerns(request: Request) -> Response:
     p = await staff(request)
     found = await concerns.list_for(context(request), p, request.path_params["id"])
     return JSONResponse({"concerns": found}, headers=NO_STORE)
+
+
+async def outcomes_list(request: Request) -> Response:
+    await staff(request)
+    return JSONResponse({"outcomes": outcomes.listing()}, headers=NO_STORE)
+
+
+async def crisis(request: Request) -> Response:
+    await staff(request)
+    ctx = context(request)
+    municipality = request.query_params.get("municipality") or None
+    if municipality is not None and ctx.region.municipality(municipality) is None:
+        raise BadInput(Code.INVALID, "Unknown municipality code.")
+    return JSONResponse({"crisis": routing.crisis(ctx.region, ctx.clock(), municipality)}, headers=NO_STORE)
+
+
+async def earlier(request: Request) -> Response:
+    p = await staff(request)
+    found = await transcripts.earlier_parts(context(request), p, request.path_params["id"])
+    return JSONResponse({"parts": found}, headers=NO_STORE)
+
+
+async def earlier_part(request: Request) -> Response:
+    p = await staff(request)
+    part = request.path_params["part"]
+    if not (part.isascii() and part.isdigit() and len(part) <= 6):
+        raise BadInput(Code.INVALID, "The part is a number (from the earlier list).")
+    t = await transcripts.read_part(context(request), p, request.path_params["id"], int(part))
+    return JSONResponse(t, headers=NO_STORE)
+
+
+async def reassign(request: Request) -> Response:
+    p = await staff(request)
+    body = frames.parse_body(await request.body(), frames.TransferBody)
+    conv = await handoff.reassign(context(request), p, request.path_params["id"], team=body.team, staff=body.staff,
+                                  note=body.note)
+    return JSONResponse(frames.summary(conv), headers=NO_STORE)
+
+
+async def overview(request: Request) -> Response:
+    p = await staff(request)
+    return JSONResponse(await staffing.overview(context(request), p), headers=NO_STORE)
