@@ -7,7 +7,8 @@ from typing import Any
 from chat.store.conversations import ConversationRecord
 
 
-def _z(t: Any) -> str | None:
+def iso(t: Any) -> str | None:
+    """A UTC time as the frames write it (…Z)."""
     return t.isoformat().replace("+00:00", "Z") if t is not None else None
 
 
@@ -15,8 +16,9 @@ def summary(c: ConversationRecord) -> dict[str, Any]:
     return {
         "conversation_id": c.id, "state": c.state, "role": c.role, "municipality": c.municipality,
         "topic": c.topic, "age_band": c.age_band, "team": c.team, "priority": c.priority,
-        "created_at": _z(c.created_at), "queued_at": _z(c.queued_at or c.created_at), "last_seq": c.last_seq,
+        "created_at": iso(c.created_at), "queued_at": iso(c.queued_at or c.created_at), "last_seq": c.last_seq,
         "reasons": c.reasons, "risk": c.risk.split(",") if c.risk else [], "screening": c.screening,
         "after_hours": c.after_hours, "reopened": c.reopened_count, "offered_to": c.offered_to,
         "preferred_staff_id": c.preferred_staff_id, "part_start_seq": c.part_start_seq,
+        "visitor_read_seq": c.visitor_read_seq,
     }

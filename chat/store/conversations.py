@@ -56,6 +56,7 @@ class ConversationRecord:
     reopened_count: int
     part_start_seq: int
     part_started_at: datetime | None
+    visitor_read_seq: int
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from chat.errors import BadInput, Code
+from chat.service.summaries import iso as iso
 from chat.service.summaries import summary as summary  # handlers render conversations with it
 
 ClientMsgId = Annotated[StrictStr, Field(min_length=1, max_length=64)]

@@ -377,11 +377,12 @@ class StaffConnection(Connection):
             await self._adopt(event["conversation_id"])
             return True
         if kind == "logout" and event.get("session") == self.session_hash:
-            self.refuse(Code.UNAUTHORIZED, "You have logged out.")
+            self.outbox.frame({**frames.error_frame(Code.UNAUTHORIZED, "You have logged out."), "reason": "logged_out"})
             self.close(CLOSE_UNAUTHORIZED)
             return True
         if kind == "logout" and event.get("all") is True:  # an admin deactivated the account or reset its password
-            self.refuse(Code.UNAUTHORIZED, "Your session has ended; log in again.")
+            self.outbox.frame({**frames.error_frame(Code.UNAUTHORIZED, "Your session has ended; log in again."),
+                               "reason": "ended_by_admin"})
             self.close(CLOSE_UNAUTHORIZED)
             return True
         if kind == "access_changed":  # roles, teams or name changed: reconnecting picks them up
@@ -446,7 +447,8 @@ class StaffConnection(Connection):
         ids = [(c.id, c.priority, c.team, c.offered_to, c.risk, len(c.reasons), str(c.screening)) for c in waiting]
         if ids != self._queue_ids:
             self._queue_ids = ids
-            self.outbox.frame({"type": "queue_update", "queue": [frames.summary(c) for c in waiting]})
+            self.outbox.frame({"type": "queue_update", "queue": [frames.summary(c) for c in waiting],
+                               "now": frames.iso(self.ctx.clock())})
 
 
 async def visitor_endpoint(ws: WebSocket) -> None:
