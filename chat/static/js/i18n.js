@@ -88,6 +88,7 @@ export function apply(root) {
   for (const el of root.querySelectorAll("[data-i18n-labels]")) {
     el.textContent = pick(JSON.parse(el.dataset.i18nLabels));
   }
+  for (const el of root.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
 }
 
 // The key for an error code from the server (HTTP or frame): its own sentence, or a general one.

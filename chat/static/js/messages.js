@@ -21,6 +21,7 @@ export class MessageList {
     this.seqs = new Set();
     this.own = new Map(); // client_msg_id → <li>
     this.lastSeq = 0;
+    this.readSeq = 0; // the other side has read up to here
   }
 
   sending(clientMsgId, text) {
@@ -47,6 +48,11 @@ export class MessageList {
     }
     const follow = atEnd();
     const item = this.#item(frame.from, frame.author, frame.text, frame.ts);
+    if (frame.from === this.mine) {
+      // One's own side, sent earlier or elsewhere (a reload, another tab): it can show "read" too.
+      this.#settle(item, frame.seq);
+      if (frame.seq <= this.readSeq) this.#markRead(item);
+    }
     this.el.insertBefore(item, this.#firstSending());
     if (follow) toEnd(this.el);
     return frame.from !== this.mine;
@@ -54,7 +60,9 @@ export class MessageList {
 
   acked(clientMsgId, seq) {
     const li = this.own.get(clientMsgId);
-    if (li) this.#settle(li, seq);
+    if (!li) return;
+    this.#settle(li, seq);
+    if (seq <= this.readSeq) this.#markRead(li);
   }
 
   failed(clientMsgId, code) {
@@ -78,12 +86,16 @@ export class MessageList {
 
   // The other side has read everything up to seq: one's own sent messages up to it say so.
   readUpTo(seq) {
+    this.readSeq = Math.max(this.readSeq, seq);
     for (const li of this.el.querySelectorAll('.msg--mine[data-state="sent"]')) {
-      if (Number(li.dataset.seq) <= seq && li.dataset.read !== "true") {
-        li.dataset.read = "true";
-        li.querySelector(".msg__status").replaceChildren(i18n.text(document.createElement("span"), "msg.read"));
-      }
+      if (Number(li.dataset.seq) <= seq) this.#markRead(li);
     }
+  }
+
+  #markRead(li) {
+    if (li.dataset.read === "true") return;
+    li.dataset.read = "true";
+    li.querySelector(".msg__status").replaceChildren(i18n.text(document.createElement("span"), "msg.read"));
   }
 
   #settle(li, seq) {

@@ -99,6 +99,8 @@ export class ChatSocket {
     }
     if (frame.type === "ack") this.pending.delete(frame.client_msg_id);
     if (frame.type === "error" && this.pending.has(frame.client_msg_id)) {
+      // A staff session ran out under this message: it was not stored; it goes again after a new login.
+      if (frame.code === "session_expired") return this.onFrame(frame);
       if (RETRYABLE.has(frame.code)) {
         this.#resendLater(frame.client_msg_id);
         return;

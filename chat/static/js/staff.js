@@ -1,262 +1,430 @@
-// staff.js — the staff console: log in, see the queue and claim, hold conversations, read, answer
-// and close one at a time. The session is an HttpOnly cookie; the CSRF token lives in memory only.
+// staff.js — the staff console's wiring: the session, the one /ws/staff socket and its frames, and the
+// state they change (the conversations this person holds, which one is open, the narrow-screen view).
+// Drawing belongs to staff-queue.js, staff-tabs.js and staff-conversation.js; dialogs to staff-dialogs.js.
 
 import * as api from "./api.js";
 import * as i18n from "./i18n.js";
 import { MessageList } from "./messages.js";
 import { ChatSocket, newMessageId } from "./socket.js";
-import { describe, drawHeld, drawNotes, drawOffers, drawQueue, setLabels } from "./staff-lists.js";
+import * as alerts from "./staff-alerts.js";
+import * as view from "./staff-conversation.js";
+import * as dialogs from "./staff-dialogs.js";
+import * as drafts from "./staff-drafts.js";
+import * as L from "./staff-labels.js";
+import * as Q from "./staff-queue.js";
+import * as session from "./staff-session.js";
+import * as tabs from "./staff-tabs.js";
 
 const $ = (id) => document.getElementById(id);
-const convs = new Map(); // conversation_id → {id, summary, state, list, unread}
+const SELECTED = "mm.staff.selected"; // the open tab, kept over a reload of this browser tab
+const convs = new Map(); // conversation_id → {id, summary, state, list, unread, notes, typing, readSent}
 let socket = null;
-let queue = [];
 let selected = null;
-const offers = new Map(); // conversation_id → offer frame
+let me = null;
 
-const notice = (key) => i18n.text($("notice"), key);
+const notice = (key, vars) => i18n.text($("notice"), key, vars);
+const shout = (text) => {
+  // Assertive, for urgent arrivals only; emptied first so the same sentence is read again.
+  $("urgent-live").textContent = "";
+  setTimeout(() => { $("urgent-live").textContent = text; }, 50);
+};
+const path = (id, verb) => `/api/v1/staff/conversations/${encodeURIComponent(id)}/${verb}`;
 
-function renderQueue() {
-  drawQueue($("queue"), $("queue-empty"), queue, claim);
-}
+// --- Conversations held.
 
-function renderOffers() {
-  drawOffers($("offers-panel"), $("offers"), [...offers.values()], answerOffer);
-}
-
-async function answerOffer(id, verb, button) {
-  button.disabled = true;
-  const r = await api.post(`/api/v1/staff/conversations/${encodeURIComponent(id)}/${verb}`);
-  offers.delete(id);
-  renderOffers();
-  if (!r.ok) return failed(r);
-  if (verb === "accept") {
-    adopt(r.data);
-    select(id);
-  }
-}
-
-function renderHeld() {
-  drawHeld($("held"), $("held-empty"), [...convs.values()], selected, select);
-}
-
-function renderConv() {
-  const conv = convs.get(selected);
-  const heading = $("conv-heading");
-  const open = conv?.state === "active";
-  $("send-form").hidden = !open;
-  $("close").hidden = !open;
-  if (!conv) {
-    drawNotes($("notes-box"), $("notes"), []);
-    i18n.text(heading, "staff.convNone");
-    $("conv-state").textContent = "";
-    $("log").replaceChildren();
-    return;
-  }
-  delete heading.dataset.i18n;
-  heading.textContent = describe(conv.summary);
-  drawNotes($("notes-box"), $("notes"), conv.notes);
-  i18n.text($("conv-state"), open ? "staff.convActive" : "staff.convClosed");
-  if ($("log").firstChild !== conv.list.el) $("log").replaceChildren(conv.list.el);
-}
-
-// A conversation this person holds: from welcome, a claim, or a state frame (which has no summary).
 function adopt(c) {
   let conv = convs.get(c.conversation_id);
   if (!conv) {
-    conv = { id: c.conversation_id, summary: c, state: c.state, list: new MessageList("staff"), unread: 0 };
+    conv = { id: c.conversation_id, summary: { ...c }, state: c.state ?? "active", unread: 0, notes: [], readSent: 0,
+      list: new MessageList("staff", (cmid, text) => socket?.send({ type: "msg", conversation_id: c.conversation_id, client_msg_id: cmid, text })) };
     convs.set(conv.id, conv);
-  } else if (c.role) conv.summary = c;
-  conv.state = c.state ?? conv.state;
-  renderHeld();
-  if (conv.id === selected) renderConv();
+  } else if (c.role !== undefined || c.team !== undefined) conv.summary = { ...conv.summary, ...c };
+  if (c.state) conv.state = c.state;
+  drawHeld();
   return conv;
+}
+
+function drawHeld() {
+  tabs.draw([...convs.values()], selected);
+  if (view.shown() && !convs.has(view.shown().id)) view.show(null);
+  counts();
+}
+
+function counts() {
+  const waiting = Q.size() + $("offers").children.length;
+  $("view-queue-count").textContent = waiting ? `(${waiting})` : "";
+  const unread = [...convs.values()].reduce((n, c) => n + c.unread, 0);
+  $("view-conv-count").textContent = convs.size ? `(${convs.size}${unread ? `, ${i18n.t("staff.unread", { count: unread })}` : ""})` : "";
+}
+
+function select(id, { focus = null, keepFocus = false } = {}) {
+  const conv = convs.get(id);
+  if (!conv) return;
+  selected = id;
+  sessionStorage.setItem(SELECTED, id);
+  conv.unread = 0;
+  drawHeld();
+  view.show(conv, keepFocus ? null : focus ?? "heading");
+  markRead(conv);
+}
+
+function forget(id) {
+  convs.delete(id);
+  drafts.set(id, "");
+  if (selected === id) {
+    selected = convs.keys().next().value ?? null;
+    if (selected) select(selected, { focus: "heading" });
+    else {
+      sessionStorage.removeItem(SELECTED);
+      view.show(null);
+    }
+  }
+  drawHeld();
 }
 
 // Read receipts for the open conversation: what has been on screen while the console was visible.
 function markRead(conv) {
-  if (document.visibilityState !== "visible" || conv.state !== "active" || conv.list.lastSeq <= (conv.readSent ?? 0)) return;
+  if (document.visibilityState !== "visible" || conv.id !== selected || conv.state !== "active") return;
+  if (conv.list.lastSeq <= conv.readSent) return;
   conv.readSent = conv.list.lastSeq;
   socket?.send({ type: "read", conversation_id: conv.id, seq: conv.readSent });
 }
 
-function select(id) {
-  selected = id;
-  convs.get(id).unread = 0;
-  markRead(convs.get(id));
-  renderHeld();
-  renderConv();
-  (convs.get(id).state === "active" ? $("text") : $("conv-heading")).focus();
+// --- Narrow screens: the queue or the conversations, one at a time.
+
+function setView(which) {
+  $("console").dataset.view = which;
+  $("view-queue").setAttribute("aria-pressed", String(which === "queue"));
+  $("view-conv").setAttribute("aria-pressed", String(which === "conv"));
 }
+
+// --- Actions.
 
 async function claim(id, button) {
   button.disabled = true;
-  const r = await api.post(`/api/v1/staff/conversations/${encodeURIComponent(id)}/claim`);
+  const r = await api.post(path(id, "claim"));
   if (!r.ok) {
+    if (r.status === 401) return failed(r);
+    // Someone was a moment quicker (or it is offered to someone, or closed): the row goes, with why.
+    const gone = { already_claimed: "staff.claimLost", not_found: "staff.claimLost", conversation_closed: "staff.claimClosed",
+      offered_elsewhere: "staff.claimOffered" }[r.code];
+    if (gone) {
+      Q.drop(id);
+      $("queue-heading").focus();
+      return notice(gone);
+    }
     button.disabled = false;
     return failed(r);
   }
   adopt(r.data);
   notice("staff.claimed");
-  select(id);
+  setView("conv");
+  select(id, { focus: "composer" });
 }
 
-async function closeConversation() {
-  const id = selected;
-  const r = await api.post(`/api/v1/staff/conversations/${encodeURIComponent(id)}/close`, { outcome: "advice_given" });
-  if (!r.ok && r.code !== "conversation_closed") return failed(r);
-  adopt({ conversation_id: id, state: "closed" });
-  notice("staff.closedDone");
-  $("conv-heading").focus();
+async function answerOffer(id, verb, button) {
+  button.disabled = true;
+  const r = await api.post(path(id, verb));
+  if (r.status === 401) {
+    button.disabled = false;
+    return failed(r);
+  }
+  Q.withdraw(id);
+  if (!r.ok) {
+    $("queue-heading").focus();
+    return notice(r.code === "offer_ended" ? "staff.offerEnded" : i18n.errorKey(r.code));
+  }
+  if (verb === "accept") {
+    adopt(r.data);
+    setView("conv");
+    select(id, { focus: "composer" });
+  } else {
+    $("queue-heading").focus();
+    notice("staff.declined");
+  }
 }
 
+function send(conv, text) {
+  const id = newMessageId();
+  conv.list.sending(id, text);
+  socket.send({ type: "msg", conversation_id: conv.id, client_msg_id: id, text });
+}
+
+// Any failed request: a lost session opens the login dialog over the console; the rest is a notice.
 function failed(r) {
-  if (r.status === 401) toLogin(i18n.errorKey(r.code));
-  else notice(i18n.errorKey(r.code));
+  if (r.status === 401) return authLost(r.code);
+  notice(i18n.errorKey(r.code));
 }
+
+function authLost(code) {
+  socket?.stop();
+  $("console").dataset.conn = "ended";
+  session.expired(code === "session_expired" ? "error.session_expired" : code === "logged_out" ? "staff.loggedOutElsewhere" : "error.unauthorized");
+}
+
+// --- Frames.
 
 function onFrame(f) {
-  if (f.type === "welcome") {
-    $("who").textContent = f.staff.display_name;
-    const held = new Set(f.conversations.map((c) => c.conversation_id));
-    for (const conv of convs.values()) if (!held.has(conv.id)) conv.state = "closed"; // ended while away
-    f.conversations.forEach(adopt);
-    renderHeld();
-    renderConv();
-  } else if (f.type === "queue_update") {
-    queue = f.queue;
-    renderQueue();
-  } else if (f.type === "state") adopt({ conversation_id: f.conversation_id, state: f.state });
-  else if (f.type === "msg") {
-    const conv = convs.get(f.conversation_id) ?? adopt({ conversation_id: f.conversation_id, state: "active" });
-    if (conv.list.add(f) && conv.id !== selected) {
-      conv.unread += 1;
-      renderHeld();
+  switch (f.type) {
+    case "welcome": return onWelcome(f);
+    case "queue_update": {
+      for (const c of Q.update(f.queue)) {
+        const text = i18n.t("staff.urgentArrived", { what: L.describe(c) });
+        shout(text);
+        alerts.urgent(text);
+      }
+      return counts();
     }
-    if (conv.id === selected) markRead(conv);
-  } else if (f.type === "ack") for (const conv of convs.values()) conv.list.acked(f.client_msg_id, f.seq);
-  else if (f.type === "offer") {
-    offers.set(f.conversation_id, f);
-    renderOffers();
-  } else if (f.type === "offer_withdrawn") {
-    offers.delete(f.conversation_id);
-    renderOffers();
-  } else if (f.type === "alert") {
-    const c = queue.find((q) => q.conversation_id === f.conversation_id) ?? convs.get(f.conversation_id)?.summary;
-    i18n.text($("notice"), "staff.alert", { what: c ? describe(c) : f.conversation_id.slice(0, 8) });
-  } else if (f.type === "released") {
-    convs.delete(f.conversation_id);
-    if (selected === f.conversation_id) selected = null;
-    notice("staff.released");
-    renderHeld();
-    renderConv();
-  } else if (f.type === "notes") {
-    const conv = convs.get(f.conversation_id);
-    if (conv) {
+    case "msg": {
+      const conv = convs.get(f.conversation_id) ?? adopt({ conversation_id: f.conversation_id, state: "active" });
+      if (conv.list.add(f) && conv.id !== selected) {
+        conv.unread += 1;
+        drawHeld();
+      }
+      if (f.from === "visitor" && conv.typing) {
+        conv.typing = false;
+        if (conv.id === selected) view.drawTyping();
+      }
+      return markRead(conv);
+    }
+    case "ack": for (const conv of convs.values()) conv.list.acked(f.client_msg_id, f.seq); return undefined;
+    case "typing": return onTyping(f);
+    case "read": if (f.from === "visitor") convs.get(f.conversation_id)?.list.readUpTo(f.seq); return undefined;
+    case "state": return onState(f);
+    case "offer": {
+      Q.offer(f);
+      shout(i18n.t("staff.offerArrived", { what: L.describe(f.conversation) }));
+      if (L.isUrgent(f.conversation)) alerts.urgent(i18n.t("staff.offerArrived", { what: L.describe(f.conversation) }));
+      return counts();
+    }
+    case "offer_withdrawn": Q.withdraw(f.conversation_id); return counts();
+    case "alert": return onAlert(f);
+    case "released": {
+      const had = convs.has(f.conversation_id);
+      forget(f.conversation_id);
+      if (had) notice("staff.released");
+      return undefined;
+    }
+    case "notes": {
+      const conv = convs.get(f.conversation_id);
+      if (!conv) return undefined;
       conv.notes = f.notes;
-      if (conv.id === selected) renderConv();
+      if (conv.id === selected) view.drawNotes();
+      return undefined;
     }
-  } else if (f.type === "error") onError(f);
+    case "screening": {
+      const conv = convs.get(f.conversation_id);
+      if (!conv) return undefined;
+      const { type, conversation_id: _, instrument, ...shown } = f;
+      conv.summary.screening = { ...(conv.summary.screening ?? {}), [instrument]: shown };
+      if (conv.id === selected) view.refresh();
+      return notice("staff.screeningArrived", { instrument: instrument.toUpperCase() });
+    }
+    case "presence": {
+      $("status").value = f.status;
+      return notice("staff.statusNow", { status: i18n.t(`staff.status.${f.status}`) });
+    }
+    case "error": return onError(f);
+    default: return undefined;
+  }
+}
+
+function onWelcome(f) {
+  me = { ...me, ...f.staff };
+  $("who").textContent = f.staff.display_name;
+  if (f.staff.status) $("status").value = f.staff.status;
+  const held = new Set(f.conversations.map((c) => c.conversation_id));
+  for (const conv of convs.values()) if (!held.has(conv.id) && conv.state === "active") conv.state = "closed"; // ended while away
+  f.conversations.forEach(adopt);
+  const saved = sessionStorage.getItem(SELECTED);
+  if (!selected && convs.size) select(convs.has(saved) ? saved : convs.keys().next().value, { keepFocus: true });
+  else if (selected) view.refresh();
+  if (convs.size && !Q.size()) setView("conv");
+}
+
+function onState(f) {
+  let conv = convs.get(f.conversation_id);
+  if (!conv) {
+    if (f.state !== "active") return;
+    conv = adopt({ ...(Q.find(f.conversation_id) ?? {}), conversation_id: f.conversation_id, state: "active" }); // taken in another tab
+  }
+  const was = conv.state;
+  conv.state = f.state;
+  conv.summary.state = f.state;
+  drawHeld();
+  if (conv.id === selected) view.refresh();
+  if (f.state === "closed" && was !== "closed") notice("staff.convEnded", { what: `#${conv.id.slice(0, 4)}` });
+}
+
+const typingTimers = new Map();
+function onTyping(f) {
+  const conv = convs.get(f.conversation_id);
+  if (!conv || f.from !== "visitor") return;
+  conv.typing = f.on;
+  clearTimeout(typingTimers.get(conv.id));
+  // The server never says "stopped" for someone who just went away.
+  if (f.on) typingTimers.set(conv.id, setTimeout(() => onTyping({ ...f, on: false }), 8000));
+  if (conv.id === selected) view.drawTyping();
+}
+
+function onAlert(f) {
+  const conv = convs.get(f.conversation_id);
+  const c = conv?.summary ?? Q.find(f.conversation_id);
+  if (conv) {
+    conv.summary.priority = Math.max(conv.summary.priority ?? 0, f.priority ?? 0);
+    conv.summary.risk = [...new Set([...(conv.summary.risk ?? []), ...(f.categories ?? [])])];
+    drawHeld();
+    if (conv.id === selected) view.refresh();
+  }
+  const text = i18n.t("staff.alert", { what: c ? `${L.describe(c)} (#${f.conversation_id.slice(0, 4)})` : `#${f.conversation_id.slice(0, 4)}` });
+  shout(text);
+  alerts.urgent(text);
 }
 
 function onError(f) {
-  if (f.code === "unauthorized" || f.code === "session_expired") return toLogin(i18n.errorKey(f.code));
+  if (f.code === "unauthorized" || f.code === "session_expired") {
+    return authLost(f.code === "unauthorized" && /logged out/i.test(f.message ?? "") ? "logged_out" : f.code);
+  }
   if (!socket.ready && (f.code === "forbidden" || f.code === "bad_last_seq")) {
-    convs.clear(); // our last_seq named something no longer ours: start over from what the server says
+    // Our last_seq named something no longer ours: start over from what the server says (drafts stay).
+    convs.clear();
     selected = null;
+    view.show(null);
     return socket.restart();
   }
   if (f.client_msg_id) for (const conv of convs.values()) conv.list.failed(f.client_msg_id, f.code);
   notice(i18n.errorKey(f.code));
 }
 
-function send(event) {
-  event.preventDefault();
-  const conv = convs.get(selected);
-  const text = $("text").value;
-  if (!conv || !text.trim()) return;
-  const id = newMessageId();
-  conv.list.sending(id, text);
-  socket.send({ type: "msg", conversation_id: conv.id, client_msg_id: id, text });
-  $("text").value = "";
-  $("text").focus();
+// --- Session.
+
+function header(person) {
+  $("who").textContent = person.display_name;
+  const roles = person.roles ?? [];
+  $("link-supervisor").hidden = !roles.includes("supervisor");
+  $("link-admin").hidden = !(roles.includes("admin") || roles.includes("lead"));
+  $("links").hidden = $("link-supervisor").hidden && $("link-admin").hidden;
+  for (const id of ["logout", "status-box", "alerts-box"]) $(id).hidden = false;
 }
 
-function enter(me) {
-  api.setCsrf(me.csrf_token);
-  $("who").textContent = me.display_name;
-  $("login").hidden = true;
+function reset() {
+  socket?.stop();
+  socket = null;
+  convs.clear();
+  selected = null;
+  Q.reset();
+  view.show(null);
+  drawHeld();
+  $("notice").textContent = "";
+}
+
+function enter(person, again = false) {
+  if (!again) {
+    if (me && me.username !== person.username) drafts.clearAll(); // someone else on this tab
+    reset();
+  }
+  me = person;
+  header(person);
   $("console").hidden = false;
-  $("logout").hidden = false;
+  if (again && socket) {
+    notice("staff.welcomeBack");
+    socket.start(); // the same conversations resume from their last seq; unsent messages go again
+  } else startSocket();
+  loadTeams();
+  view.loadCanned();
+}
+
+function startSocket() {
   const lastSeq = () => Object.fromEntries(
     [...convs.values()].filter((c) => c.state === "active").map((c) => [c.id, c.list.lastSeq]));
   socket = new ChatSocket("/ws/staff", {
     hello: () => ({ type: "hello", last_seq: lastSeq() }),
     onFrame,
-    onStatus: (status) => (status === "ended" ? toLogin("error.unauthorized") : i18n.text($("conn"), `conn.${status}`)),
+    onStatus: (status) => {
+      $("console").dataset.conn = status; // "open" once the server said welcome
+      if (status === "ended") {
+        if (!session.isExpired()) authLost("unauthorized");
+        return;
+      }
+      i18n.text($("conn"), `conn.${status}`);
+    },
   });
   socket.start();
-  renderQueue();
-  renderHeld();
-  renderConv();
 }
 
-function toLogin(noteKey) {
+async function logout() {
   socket?.stop();
-  socket = null;
-  api.setCsrf(null);
-  convs.clear();
-  queue = [];
-  selected = null;
-  $("who").textContent = "";
-  $("notice").textContent = "";
+  await session.logout();
+  drafts.clearAll();
+  sessionStorage.removeItem(SELECTED);
+  reset();
+  me = null;
   $("console").hidden = true;
-  $("logout").hidden = true;
-  $("login").hidden = false;
-  if (noteKey) i18n.text($("login-error"), noteKey);
-  else $("login-error").textContent = "";
-  $("username").focus();
+  for (const id of ["logout", "status-box", "alerts-box", "links"]) $(id).hidden = true;
+  $("who").textContent = "";
+  session.showLogin("staff.loggedOut");
 }
 
-async function login(event) {
-  event.preventDefault();
-  $("login-button").disabled = true;
-  $("login-error").textContent = "";
-  const r = await api.post("/api/v1/staff/login", { username: $("username").value, password: $("password").value });
-  $("login-button").disabled = false;
-  $("password").value = "";
-  if (r.ok) enter(r.data);
-  else i18n.text($("login-error"), i18n.errorKey(r.code));
+async function loadTeams() {
+  const r = await api.get("/api/v1/staff/teams");
+  if (!r.ok) return;
+  L.setTeams(r.data.teams);
+  Q.redraw();
+  view.refresh();
 }
 
 async function loadLabels() {
   const r = await api.get("/api/v1/intake");
   if (!r.ok) return; // rows show codes instead of names
-  setLabels(r.data);
-  [renderQueue, renderHeld, renderConv].forEach((fn) => fn());
+  L.setLabels(r.data);
+  redraw();
+}
+
+function redraw() {
+  Q.redraw();
+  drawHeld();
+  view.refresh();
 }
 
 async function main() {
   await i18n.init().catch(() => {});
   i18n.bindSwitch($("lang"));
-  i18n.onChange(() => [renderQueue, renderHeld, renderConv].forEach((fn) => fn()));
-  $("login-form").addEventListener("submit", login);
-  $("logout").addEventListener("click", async () => {
-    await api.post("/api/v1/staff/logout");
-    toLogin("staff.loggedOut");
+  i18n.onChange(redraw);
+  alerts.bindToggle($("alerts"));
+  session.init((person, again) => enter(person, again));
+  dialogs.init(failed);
+  Q.init({ claim, answer: answerOffer, changed: counts });
+  tabs.init((id, opts) => select(id, opts));
+  view.init({
+    send,
+    failed,
+    notice,
+    typing: (conv, on) => socket?.send({ type: "typing", conversation_id: conv.id, on }),
+    transfer: (conv, button) => dialogs.transfer(conv, button, (to) => notice("staff.transferred", { to }), me?.display_name),
+    close: (conv, button) => dialogs.close(conv, button, () => {
+      conv.state = "closed";
+      drawHeld();
+      view.refresh();
+      notice("staff.closedDone");
+      $("conv-heading").focus();
+    }),
+    concern: (conv, button) => dialogs.concern(conv, button, () => notice("staff.concernDone")),
+    dismiss: (conv) => forget(conv.id),
   });
-  $("send-form").addEventListener("submit", send);
-  $("close").addEventListener("click", closeConversation);
-  $("text").addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-      e.preventDefault();
-      $("send-form").requestSubmit();
-    }
+  $("logout").addEventListener("click", logout);
+  $("status").addEventListener("change", () => socket?.send({ type: "presence", status: $("status").value }));
+  $("view-queue").addEventListener("click", () => setView("queue"));
+  $("view-conv").addEventListener("click", () => setView("conv"));
+  document.addEventListener("visibilitychange", () => {
+    const conv = convs.get(selected);
+    if (conv) markRead(conv);
   });
   loadLabels();
-  const me = await api.get("/api/v1/staff/me");
-  if (me.ok) enter(me.data);
-  else toLogin(me.code === "network" ? "error.network" : null);
+  const r = await api.get("/api/v1/staff/me");
+  if (r.ok) {
+    session.enter(r.data);
+    enter(r.data);
+  } else session.showLogin(r.code === "network" ? "error.network" : r.code === "session_expired" ? "error.session_expired" : null);
 }
 
 main();

@@ -1,0 +1,43 @@
+// admin-audit.js — the audit log (admin only): the latest 100 entries, who did what, when, to what.
+
+import * as api from "./api.js";
+import * as i18n from "./i18n.js";
+import { $, cell, make, showError, when } from "./admin-ui.js";
+
+let page = null;
+let entries = [];
+
+const actionText = (code) => (i18n.t(`admin.action.${code}`) === `admin.action.${code}` ? code : i18n.t(`admin.action.${code}`));
+
+function targetText(e) {
+  const parts = [];
+  if (e.target != null && e.target !== "") parts.push(typeof e.target === "string" ? e.target : JSON.stringify(e.target));
+  if (e.conversation_id) parts.push(i18n.t("super.conv", { id: String(e.conversation_id).slice(0, 8) }));
+  return parts.join(" · ");
+}
+
+export async function reload() {
+  const r = await api.get("/api/v1/admin/audit?limit=100");
+  if (r.status === 401) return page.expired();
+  if (!r.ok) return showError($("audit-load-error"), r);
+  $("audit-load-error").textContent = "";
+  entries = r.data.entries ?? [];
+  render();
+}
+
+export function render() {
+  if (!page) return;
+  $("audit-empty").hidden = entries.length > 0;
+  $("audit-table").hidden = entries.length === 0;
+  $("audit-rows").replaceChildren(...entries.map((e) => make("tr", { "data-action": e.action },
+    cell("admin.col.when", make("time", { datetime: e.at, text: when(e.at) }), true),
+    cell("admin.col.who", e.staff ?? ""),
+    cell("admin.col.what", actionText(e.action)),
+    cell("admin.col.target", targetText(e)))));
+}
+
+export async function start(shared) {
+  page = shared;
+  $("audit-refresh").addEventListener("click", reload);
+  await reload();
+}
