@@ -15,7 +15,7 @@ def iso(t: Any) -> str | None:
 def summary(c: ConversationRecord) -> dict[str, Any]:
     return {
         "conversation_id": c.id, "state": c.state, "role": c.role, "municipality": c.municipality,
-        "topic": c.topic, "age_band": c.age_band, "team": c.team, "priority": c.priority,
+        "topic": c.topic, "age_band": c.age_band, "language": c.language, "team": c.team, "priority": c.priority,
         "created_at": iso(c.created_at), "queued_at": iso(c.queued_at or c.created_at), "last_seq": c.last_seq,
         "reasons": c.reasons, "risk": c.risk.split(",") if c.risk else [], "screening": c.screening,
         "after_hours": c.after_hours, "reopened": c.reopened_count, "offered_to": c.offered_to,

@@ -200,3 +200,16 @@ async def test_the_overview_shows_queues_waits_and_who_is_online_with_load(
     assert "sara" in people
     assert [(c["conversation_id"], c["holder"]) for c in body["active"]] == [(second.id, "Anna")]
     assert (await anna.http.get("/api/v1/staff/overview")).status_code == 403
+
+
+async def test_anyone_online_can_be_named_in_a_handover_whatever_their_team(
+    server: Running, visitor: Visitor, make_staff: StaffFactory
+) -> None:
+    anna = await make_staff("anna")
+    await make_staff("bo", roles=("counsellor",), teams=("relatives",))
+    people = (await anna.http.get("/api/v1/staff/presence")).json()["online"]
+    assert {p["username"] for p in people} == {"anna", "bo"}
+    assert (await anna.claim(visitor.id)).status_code == 200
+    moved = await anna.http.post(f"/api/v1/staff/conversations/{visitor.id}/transfer", json={"staff": "bo", "note": "x"})
+    assert moved.status_code == 200 and moved.json()["team"] == "relatives"
+    assert "language" in moved.json() and moved.json()["language"] == "sv"
