@@ -1,6 +1,7 @@
-// staff-conversation.js — the open conversation: what staff may know about it (facts, triage reasons,
-// self-test, returning visitor and earlier parts, the municipality's crisis numbers), its messages and the
-// visitor's typing, the composer with its draft and canned answers, and the internal notes.
+// staff-conversation.js — the open conversation: what staff may know about it in the "Om samtalet"
+// section (facts, triage reasons, self-test, returning visitor and earlier parts, the municipality's crisis
+// numbers; folded away on a phone so the messages come first), its messages and the visitor's typing, the
+// composer with its draft and the canned answers, and the internal notes.
 // Sending, transfer, close and concern are the page's (callbacks); this module draws and collects.
 
 import * as api from "./api.js";
@@ -15,6 +16,7 @@ let conv = null; // the conversation on screen
 let h = {};
 let canned = []; // [{id, team, language, title, body}]
 const crisisCache = new Map(); // municipality → resources
+const wide = matchMedia("(min-width: 48rem)"); // staff.css's breakpoint: beside the queue, room for the facts
 
 export const shown = () => conv;
 
@@ -44,7 +46,14 @@ export function init(handlers) {
     typed();
   });
   $("note-form").addEventListener("submit", addNote);
-  $("canned-insert").addEventListener("click", insertCanned);
+  $("canned-toggle").addEventListener("click", () => openCanned($("canned-panel").hidden));
+  $("canned-panel").addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    e.preventDefault();
+    openCanned(false);
+    $("canned-toggle").focus();
+  });
+  wide.addEventListener("change", () => { $("about").open = wide.matches; });
   $("crisis-toggle").addEventListener("click", toggleCrisis);
   $("earlier-toggle").addEventListener("click", toggleEarlier);
   for (const [id, fn] of [["transfer", "transfer"], ["close", "close"], ["concern", "concern"]]) {
@@ -67,6 +76,8 @@ export function show(next, focus = null) {
   $("conv").setAttribute("aria-labelledby", `tab-${conv.id}`);
   if (changed) {
     $("text").value = drafts.get(conv.id);
+    $("about").open = wide.matches;
+    openCanned(false);
     $("crisis-panel").hidden = true;
     $("crisis-toggle").setAttribute("aria-expanded", "false");
     $("earlier-box").hidden = true;
@@ -97,6 +108,7 @@ export function refresh() {
   $("screening-box").hidden = screening.length === 0;
   $("screening").replaceChildren(...screening.map((s) => L.make("li", { textContent: s })));
   $("reopened").hidden = !(c.reopened > 0);
+  $("about-returning").hidden = !(c.reopened > 0);
   drawNotes();
   drawTyping();
   drawCanned();
@@ -166,7 +178,8 @@ function stopTyping() {
   typingFor = null;
 }
 
-// --- Canned answers of the person's teams (the endpoint may not exist yet: then there are none).
+// --- Canned answers of the person's teams, those in the young person's language first: choosing one puts
+// its text in the composer (never sends it) and leaves the cursor there.
 
 export async function loadCanned() {
   const r = await api.get("/api/v1/staff/canned");
@@ -175,22 +188,36 @@ export async function loadCanned() {
 }
 
 function drawCanned() {
-  const lang = i18n.current();
+  // The summary does not name the visitor's language yet: the console's own language stands in.
+  const lang = conv?.summary.language ?? i18n.current();
   const list = [...canned].sort((a, b) => (b.language === lang) - (a.language === lang));
   $("canned-box").hidden = list.length === 0;
-  const select = $("canned");
-  const keep = select.value;
-  select.replaceChildren(i18n.text(L.make("option", { value: "" }), "staff.cannedPick"),
-    ...list.map((c) => L.make("option", { value: String(c.id), textContent: c.language !== lang ? `${c.title} (${c.language})` : c.title })));
-  select.value = list.some((c) => String(c.id) === keep) ? keep : "";
+  if (!list.length) openCanned(false);
+  $("canned").replaceChildren(...list.map((c) => {
+    const li = L.make("li");
+    const b = L.make("button", { type: "button", className: "button button--quiet canned__item" });
+    const title = L.make("span", { className: "canned__title", textContent: c.title });
+    if (c.language !== lang) title.append(" ", L.make("span", { textContent: `(${c.language})` }));
+    b.append(title, L.make("span", { className: "canned__body", lang: c.language, textContent: c.body }));
+    b.addEventListener("click", () => insertCanned(c));
+    li.append(b);
+    return li;
+  }));
 }
 
-function insertCanned() {
-  const c = canned.find((x) => String(x.id) === $("canned").value);
+function openCanned(opening) {
+  $("canned-panel").hidden = !opening;
+  $("canned-toggle").setAttribute("aria-expanded", String(opening));
+}
+
+function insertCanned(c) {
   const text = $("text");
-  if (!c) return text.focus();
   text.value = text.value.trim() ? `${text.value.replace(/\s+$/, "")}\n\n${c.body}` : c.body;
-  if (conv) drafts.set(conv.id, text.value);
+  if (conv) {
+    drafts.set(conv.id, text.value);
+    typed();
+  }
+  openCanned(false);
   text.focus();
   text.setSelectionRange(text.value.length, text.value.length);
 }
@@ -208,10 +235,14 @@ async function toggleCrisis() {
   if (!list) {
     i18n.text($("crisis-note"), "staff.loading");
     const r = await api.get(`/api/v1/staff/crisis${code ? `?municipality=${encodeURIComponent(code)}` : ""}`);
-    if (r.ok) list = r.data.crisis ?? [];
-    else if (r.status === 401) return h.failed(r);
-    else list = L.regionCrisis(); // not there yet: the region's own list from the intake
-    if (r.ok) crisisCache.set(code, list);
+    if (r.status === 401) return h.failed(r);
+    if (!r.ok) {
+      // Said on screen, with a way to try again (close and open): 112 is always the emergency number.
+      $("crisis-list").replaceChildren();
+      return i18n.text($("crisis-note"), "staff.crisisFailed");
+    }
+    list = r.data.crisis ?? [];
+    crisisCache.set(code, list);
   }
   $("crisis-note").textContent = "";
   $("crisis-list").replaceChildren(...list.map((c) => {
@@ -241,14 +272,16 @@ async function toggleEarlier() {
     return i18n.text($("earlier-note"), r.status === 404 ? "staff.earlierUnavailable" : i18n.errorKey(r.code));
   }
   const parts = r.data.parts ?? [];
+  await dialogs.loadOutcomes(); // the outcomes' labels
   if (parts.length) $("earlier-note").textContent = "";
   else i18n.text($("earlier-note"), "staff.earlierNone");
   $("earlier").replaceChildren(...parts.map((p) => {
     const li = L.make("li", { className: "row" });
     const when = [p.started_at && L.dateTime(p.started_at), p.closed_at && L.dateTime(p.closed_at)].filter(Boolean).join(" – ");
+    // "Del 1 · 2026-11-17 13:00 – 13:20 · Mottagningen · Anna · Råd och stöd gavs"
     const text = L.make("p", { className: "row__text", id: `earlier-${p.part}`,
-      textContent: [i18n.t("staff.earlierPart", { n: p.part }), when, p.outcome && i18n.t(`staff.outcome.${p.outcome}`), p.staff]
-        .filter(Boolean).join(" · ") });
+      textContent: [i18n.t("staff.earlierPart", { n: p.part }), when, p.team && L.teamName(p.team), p.staff,
+        p.outcome && dialogs.outcomeLabel(p.outcome)].filter(Boolean).join(" · ") });
     const b = L.make("button", { type: "button", className: "button button--quiet", textContent: i18n.t("staff.earlierOpen") });
     b.setAttribute("aria-describedby", text.id);
     b.addEventListener("click", () => dialogs.earlier(target, p.part, b));

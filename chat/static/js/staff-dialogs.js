@@ -1,6 +1,8 @@
 // staff-dialogs.js — the console's modal dialogs (native <dialog>, labelled by their heading, focus back
-// on the button that opened them): transfer, close with an outcome, report a concern, and an earlier
-// part of a returning person's conversation. Each talks to its one endpoint and reports back.
+// on the button that opened them): transfer (to a team, an ambulant team or a named colleague online),
+// close with an outcome (the outcomes and their labels from /outcomes, kept here for the earlier parts'
+// list too), report a concern, and an earlier part of a returning person's conversation (audited).
+// Each talks to its one endpoint and reports back.
 
 import * as api from "./api.js";
 import * as i18n from "./i18n.js";
@@ -8,10 +10,7 @@ import * as L from "./staff-labels.js";
 
 const $ = (id) => document.getElementById(id);
 const path = (id, rest) => `/api/v1/staff/conversations/${encodeURIComponent(id)}/${rest}`;
-// The close outcomes the server accepts (chat/web/frames.py CloseBody), used until /outcomes exists.
-const FALLBACK_OUTCOMES = ["advice_given", "booked_visit", "referred_bup", "referred_emergency", "referred_other",
-  "no_contact", "other"].map((id) => ({ id, sv: null, en: null }));
-let outcomes = null;
+let outcomes = null; // [{id, sv, en}] from /outcomes, once loaded
 let failed = () => {};
 
 export function init(onFailed) {
@@ -39,7 +38,17 @@ function error(el, r) {
 
 // --- Transfer: a team, an ambulant team or a colleague online, with a note.
 
-export async function transfer(conv, opener, done, myName) {
+// "Anna – Tillgänglig, 1 av 4 samtal": a colleague as the transfer list shows them.
+function colleague(o) {
+  const load = o.capacity ? i18n.t("staff.load", { open: o.open_chats, capacity: o.capacity })
+    : i18n.t("staff.loadOpen", { open: o.open_chats });
+  const option = L.make("option", { value: `staff:${o.username}`,
+    textContent: `${o.display_name} – ${i18n.t(`staff.status.${o.status}`)}, ${load}` });
+  option.dataset.name = o.display_name;
+  return option;
+}
+
+export async function transfer(conv, opener, done, myUsername) {
   const dialog = $("transfer-dialog");
   const select = $("transfer-target");
   select.replaceChildren();
@@ -59,17 +68,14 @@ export async function transfer(conv, opener, done, myName) {
   const teamOption = (t) => {
     const o = L.make("option", { value: `team:${t.id}`, textContent: `${t.name} – ${state(t)}` });
     o.dataset.kind = t.kind;
+    o.dataset.name = t.name;
     return o;
   };
   const list = teams.data.teams.filter((t) => t.id !== conv.summary.team || t.kind === "ambulant");
-  const online = (people.ok ? people.data.online : []).filter((o) => o.display_name !== myName);
-  const colleague = (o) => {
-    const load = o.capacity ? `${o.open_chats}/${o.capacity}` : String(o.open_chats);
-    const opt = L.make("option", { value: `staff:${o.username ?? ""}`,
-      textContent: `${o.display_name} – ${i18n.t(`staff.status.${o.status}`)}, ${i18n.t("staff.load", { load })}` });
-    opt.disabled = !o.username; // transfer names a username; the presence list must carry it
-    return opt;
-  };
+  // Everyone online but oneself; the available first, then the least busy.
+  const rank = { available: 0, busy: 1, away: 2 };
+  const online = (people.ok ? people.data.online : []).filter((o) => o.username && o.username !== myUsername)
+    .sort((a, b) => (rank[a.status] ?? 3) - (rank[b.status] ?? 3) || a.open_chats - b.open_chats);
   select.append(
     L.make("option", { value: "", textContent: i18n.t("staff.transferPick") }),
     ...group("staff.transferTeams", list.filter((t) => t.kind !== "ambulant").map(teamOption)),
@@ -80,7 +86,8 @@ export async function transfer(conv, opener, done, myName) {
   const form = $("transfer-form");
   form.onsubmit = async (event) => {
     event.preventDefault();
-    const [kind, target] = select.value.split(":");
+    const at = select.value.indexOf(":");
+    const [kind, target] = [select.value.slice(0, at), select.value.slice(at + 1)];
     const note = $("transfer-note").value.trim();
     if (!target) return i18n.text($("transfer-error"), "staff.transferPickFirst");
     if (select.selectedOptions[0]?.dataset.kind === "ambulant" && !note) {
@@ -90,18 +97,25 @@ export async function transfer(conv, opener, done, myName) {
     const r = await api.post(path(conv.id, "transfer"), { [kind]: target, note });
     if (!r.ok) return error($("transfer-error"), r);
     dialog.close();
-    done(select.selectedOptions[0]?.textContent ?? target);
+    done(select.selectedOptions[0]?.dataset.name ?? target);
   };
 }
 
 // --- Close with an outcome.
 
-async function loadOutcomes() {
+// The outcomes in the server's order with their labels; null when they could not be fetched.
+export async function loadOutcomes() {
   if (outcomes) return outcomes;
   const r = await api.get("/api/v1/staff/outcomes");
   if (r.ok && Array.isArray(r.data.outcomes)) outcomes = r.data.outcomes;
-  else if (r.status === 404) outcomes = FALLBACK_OUTCOMES; // the endpoint is not there yet
-  return outcomes ?? FALLBACK_OUTCOMES;
+  else if (r.status === 401) failed(r);
+  return outcomes;
+}
+
+// An outcome's label in the page's language (its id if the list is not there).
+export function outcomeLabel(id) {
+  const o = outcomes?.find((x) => x.id === id);
+  return o ? (o[i18n.current()] ?? o.sv ?? id) : id;
 }
 
 export async function close(conv, opener, done) {
@@ -110,12 +124,11 @@ export async function close(conv, opener, done) {
   box.replaceChildren(box.querySelector("legend"));
   open(dialog, opener);
   const list = await loadOutcomes();
+  if (!list) return i18n.text($("close-error"), "staff.outcomesFailed");
   box.append(...list.map((o, i) => {
     const wrap = L.make("div", { className: "choice" });
     const input = L.make("input", { type: "radio", name: "outcome", value: o.id, id: `outcome-${o.id}`, required: true });
-    const label = L.make("label", { htmlFor: input.id });
-    if (o.sv || o.en) i18n.label(label, { sv: o.sv ?? o.en, en: o.en ?? o.sv });
-    else i18n.text(label, `staff.outcome.${o.id}`);
+    const label = i18n.label(L.make("label", { htmlFor: input.id }), { sv: o.sv ?? o.id, en: o.en ?? o.sv ?? o.id });
     wrap.append(input, label);
     if (i === 0) queueMicrotask(() => input.focus());
     return wrap;

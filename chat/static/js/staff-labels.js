@@ -4,7 +4,7 @@
 
 import * as i18n from "./i18n.js";
 
-let labels = { topics: {}, municipalities: {}, ages: {}, crisis: [] };
+let labels = { topics: {}, municipalities: {}, ages: {} };
 let teams = {};
 
 export function setLabels(intake) {
@@ -13,7 +13,6 @@ export function setLabels(intake) {
     topics: byId(intake.topics),
     municipalities: byId(intake.municipalities, "code"),
     ages: byId(intake.age_bands),
-    crisis: intake.crisis ?? [],
   };
 }
 
@@ -21,7 +20,6 @@ export function setTeams(list) {
   teams = Object.fromEntries(list.map((t) => [t.id, t]));
 }
 
-export const regionCrisis = () => labels.crisis;
 export const team = (id) => teams[id];
 export const teamName = (id) => teams[id]?.name ?? id;
 export const municipalityName = (code) => labels.municipalities[code] ?? code;

@@ -1,7 +1,8 @@
 // staff-queue.js — the waiting line of the person's teams and the offers made to them: rows drawn from
 // queue_update and offer frames (most urgent first, as the server orders them), waiting times that tick
-// every second, and which urgent conversations are new since the last update. Claiming and answering
-// an offer are the page's business (callbacks); this module only draws and counts.
+// every second on the server's clock (each queue_update carries the server's `now`; the browser's own
+// clock may be off by days), and which urgent conversations are new since the last update. Claiming and
+// answering an offer are the page's business (callbacks); this module only draws and counts.
 
 import * as i18n from "./i18n.js";
 import * as L from "./staff-labels.js";
@@ -10,6 +11,7 @@ const $ = (id) => document.getElementById(id);
 let queue = [];
 const offers = new Map(); // conversation_id → offer frame
 let urgentSeen = null; // ids already counted as urgent; null until the first update (nothing is "new" then)
+let skew = 0; // the server's clock minus this browser's, from the last queue_update's `now`
 let handlers = { claim: () => {}, answer: () => {}, changed: () => {} };
 
 export function init(h) {
@@ -19,8 +21,13 @@ export function init(h) {
 
 export const size = () => queue.length;
 
-// A queue_update; returns the conversations that became urgent since the last one.
-export function update(list) {
+// What time it is on the server, as far as this browser can tell.
+export const serverNow = () => Date.now() + skew;
+
+// A queue_update (its list and the server's `now`); returns the conversations that became urgent since the last one.
+export function update(list, now) {
+  const at = Date.parse(now ?? "");
+  if (Number.isFinite(at)) skew = at - Date.now();
   queue = list;
   const urgent = list.filter(L.isUrgent);
   const fresh = urgentSeen ? urgent.filter((c) => !urgentSeen.has(c.conversation_id)) : [];
@@ -62,7 +69,7 @@ export function redraw() {
 function facts(c) {
   const parts = [];
   const wait = L.make("span");
-  wait.append(i18n.t("staff.waited") + " ", L.make("span", { className: "tick", textContent: L.waited(c.queued_at ?? c.created_at) }));
+  wait.append(i18n.t("staff.waited") + " ", L.make("span", { className: "tick", textContent: L.waited(c.queued_at ?? c.created_at, serverNow()) }));
   wait.querySelector(".tick").dataset.since = c.queued_at ?? c.created_at;
   parts.push(wait);
   if (c.team) parts.push(L.teamName(c.team));
@@ -134,7 +141,7 @@ function drawOffers() {
 
 // Every second: how long each has waited, how long an offer still stands.
 function tick() {
-  const now = Date.now();
+  const now = serverNow();
   for (const el of document.querySelectorAll(".tick[data-since]")) el.textContent = L.waited(el.dataset.since, now);
   for (const el of document.querySelectorAll(".tick[data-until]")) {
     const s = Math.max(0, Math.round((Date.parse(el.dataset.until) - now) / 1000));

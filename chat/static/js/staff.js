@@ -1,25 +1,25 @@
-// staff.js — the staff console's wiring: the session, the one /ws/staff socket and its frames, and the
-// state they change (the conversations this person holds, which one is open, the narrow-screen view).
-// Drawing belongs to staff-queue.js, staff-tabs.js and staff-conversation.js; dialogs to staff-dialogs.js.
+// staff.js — the staff console's wiring: the session, the one /ws/staff socket and what its frames
+// change, and the actions (claim, answer an offer, send, transfer, close). The conversations held are
+// staff-held.js's; drawing belongs to staff-queue.js, staff-tabs.js and staff-conversation.js; dialogs
+// to staff-dialogs.js.
 
 import * as api from "./api.js";
 import * as i18n from "./i18n.js";
-import { MessageList } from "./messages.js";
 import { ChatSocket, newMessageId } from "./socket.js";
 import * as alerts from "./staff-alerts.js";
 import * as view from "./staff-conversation.js";
 import * as dialogs from "./staff-dialogs.js";
 import * as drafts from "./staff-drafts.js";
+import * as H from "./staff-held.js";
 import * as L from "./staff-labels.js";
 import * as Q from "./staff-queue.js";
 import * as session from "./staff-session.js";
 import * as tabs from "./staff-tabs.js";
 
 const $ = (id) => document.getElementById(id);
-const SELECTED = "mm.staff.selected"; // the open tab, kept over a reload of this browser tab
-const convs = new Map(); // conversation_id → {id, summary, state, list, unread, notes, typing, readSent}
+// Where /staff?next=… may lead after logging in: these two pages only, never anywhere else.
+const NEXT = new Set(["/staff/supervisor", "/staff/admin"]);
 let socket = null;
-let selected = null;
 let me = null;
 
 const notice = (key, vars) => i18n.text($("notice"), key, vars);
@@ -29,74 +29,6 @@ const shout = (text) => {
   setTimeout(() => { $("urgent-live").textContent = text; }, 50);
 };
 const path = (id, verb) => `/api/v1/staff/conversations/${encodeURIComponent(id)}/${verb}`;
-
-// --- Conversations held.
-
-function adopt(c) {
-  let conv = convs.get(c.conversation_id);
-  if (!conv) {
-    conv = { id: c.conversation_id, summary: { ...c }, state: c.state ?? "active", unread: 0, notes: [], readSent: 0,
-      list: new MessageList("staff", (cmid, text) => socket?.send({ type: "msg", conversation_id: c.conversation_id, client_msg_id: cmid, text })) };
-    convs.set(conv.id, conv);
-  } else if (c.role !== undefined || c.team !== undefined) conv.summary = { ...conv.summary, ...c };
-  if (c.state) conv.state = c.state;
-  drawHeld();
-  return conv;
-}
-
-function drawHeld() {
-  tabs.draw([...convs.values()], selected);
-  if (view.shown() && !convs.has(view.shown().id)) view.show(null);
-  counts();
-}
-
-function counts() {
-  const waiting = Q.size() + $("offers").children.length;
-  $("view-queue-count").textContent = waiting ? `(${waiting})` : "";
-  const unread = [...convs.values()].reduce((n, c) => n + c.unread, 0);
-  $("view-conv-count").textContent = convs.size ? `(${convs.size}${unread ? `, ${i18n.t("staff.unread", { count: unread })}` : ""})` : "";
-}
-
-function select(id, { focus = null, keepFocus = false } = {}) {
-  const conv = convs.get(id);
-  if (!conv) return;
-  selected = id;
-  sessionStorage.setItem(SELECTED, id);
-  conv.unread = 0;
-  drawHeld();
-  view.show(conv, keepFocus ? null : focus ?? "heading");
-  markRead(conv);
-}
-
-function forget(id) {
-  convs.delete(id);
-  drafts.set(id, "");
-  if (selected === id) {
-    selected = convs.keys().next().value ?? null;
-    if (selected) select(selected, { focus: "heading" });
-    else {
-      sessionStorage.removeItem(SELECTED);
-      view.show(null);
-    }
-  }
-  drawHeld();
-}
-
-// Read receipts for the open conversation: what has been on screen while the console was visible.
-function markRead(conv) {
-  if (document.visibilityState !== "visible" || conv.id !== selected || conv.state !== "active") return;
-  if (conv.list.lastSeq <= conv.readSent) return;
-  conv.readSent = conv.list.lastSeq;
-  socket?.send({ type: "read", conversation_id: conv.id, seq: conv.readSent });
-}
-
-// --- Narrow screens: the queue or the conversations, one at a time.
-
-function setView(which) {
-  $("console").dataset.view = which;
-  $("view-queue").setAttribute("aria-pressed", String(which === "queue"));
-  $("view-conv").setAttribute("aria-pressed", String(which === "conv"));
-}
 
 // --- Actions.
 
@@ -116,10 +48,10 @@ async function claim(id, button) {
     button.disabled = false;
     return failed(r);
   }
-  adopt(r.data);
+  H.adopt(r.data);
   notice("staff.claimed");
-  setView("conv");
-  select(id, { focus: "composer" });
+  H.setView("conv");
+  H.select(id, { focus: "composer" });
 }
 
 async function answerOffer(id, verb, button) {
@@ -135,9 +67,9 @@ async function answerOffer(id, verb, button) {
     return notice(r.code === "offer_ended" ? "staff.offerEnded" : i18n.errorKey(r.code));
   }
   if (verb === "accept") {
-    adopt(r.data);
-    setView("conv");
-    select(id, { focus: "composer" });
+    H.adopt(r.data);
+    H.setView("conv");
+    H.select(id, { focus: "composer" });
   } else {
     $("queue-heading").focus();
     notice("staff.declined");
@@ -156,10 +88,12 @@ function failed(r) {
   notice(i18n.errorKey(r.code));
 }
 
-function authLost(code) {
+// The session is gone under the console: why, in the person's words (the error frame's reason, not its text).
+const LOST = { session_expired: "error.session_expired", logged_out: "staff.loggedOutElsewhere", ended_by_admin: "staff.endedByAdmin" };
+function authLost(why) {
   socket?.stop();
   $("console").dataset.conn = "ended";
-  session.expired(code === "session_expired" ? "error.session_expired" : code === "logged_out" ? "staff.loggedOutElsewhere" : "error.unauthorized");
+  session.expired(LOST[why] ?? "error.unauthorized");
 }
 
 // --- Frames.
@@ -168,56 +102,56 @@ function onFrame(f) {
   switch (f.type) {
     case "welcome": return onWelcome(f);
     case "queue_update": {
-      for (const c of Q.update(f.queue)) {
+      for (const c of Q.update(f.queue, f.now)) {
         const text = i18n.t("staff.urgentArrived", { what: L.describe(c) });
         shout(text);
         alerts.urgent(text);
       }
-      return counts();
+      return H.counts();
     }
     case "msg": {
-      const conv = convs.get(f.conversation_id) ?? adopt({ conversation_id: f.conversation_id, state: "active" });
-      if (conv.list.add(f) && conv.id !== selected) {
+      const conv = H.get(f.conversation_id) ?? H.adopt({ conversation_id: f.conversation_id, state: "active" });
+      if (conv.list.add(f) && conv.id !== H.selectedId()) {
         conv.unread += 1;
-        drawHeld();
+        H.drawHeld();
       }
       if (f.from === "visitor" && conv.typing) {
         conv.typing = false;
-        if (conv.id === selected) view.drawTyping();
+        if (conv.id === H.selectedId()) view.drawTyping();
       }
-      return markRead(conv);
+      return H.markRead(conv);
     }
-    case "ack": for (const conv of convs.values()) conv.list.acked(f.client_msg_id, f.seq); return undefined;
+    case "ack": for (const conv of H.all()) conv.list.acked(f.client_msg_id, f.seq); return undefined;
     case "typing": return onTyping(f);
-    case "read": if (f.from === "visitor") convs.get(f.conversation_id)?.list.readUpTo(f.seq); return undefined;
+    case "read": if (f.from === "visitor") H.get(f.conversation_id)?.list.readUpTo(f.seq); return undefined;
     case "state": return onState(f);
     case "offer": {
       Q.offer(f);
       shout(i18n.t("staff.offerArrived", { what: L.describe(f.conversation) }));
       if (L.isUrgent(f.conversation)) alerts.urgent(i18n.t("staff.offerArrived", { what: L.describe(f.conversation) }));
-      return counts();
+      return H.counts();
     }
-    case "offer_withdrawn": Q.withdraw(f.conversation_id); return counts();
+    case "offer_withdrawn": Q.withdraw(f.conversation_id); return H.counts();
     case "alert": return onAlert(f);
     case "released": {
-      const had = convs.has(f.conversation_id);
-      forget(f.conversation_id);
+      const had = H.has(f.conversation_id);
+      H.forget(f.conversation_id);
       if (had) notice("staff.released");
       return undefined;
     }
     case "notes": {
-      const conv = convs.get(f.conversation_id);
+      const conv = H.get(f.conversation_id);
       if (!conv) return undefined;
       conv.notes = f.notes;
-      if (conv.id === selected) view.drawNotes();
+      if (conv.id === H.selectedId()) view.drawNotes();
       return undefined;
     }
     case "screening": {
-      const conv = convs.get(f.conversation_id);
+      const conv = H.get(f.conversation_id);
       if (!conv) return undefined;
       const { type, conversation_id: _, instrument, ...shown } = f;
       conv.summary.screening = { ...(conv.summary.screening ?? {}), [instrument]: shown };
-      if (conv.id === selected) view.refresh();
+      if (conv.id === H.selectedId()) view.refresh();
       return notice("staff.screeningArrived", { instrument: instrument.toUpperCase() });
     }
     case "presence": {
@@ -234,47 +168,47 @@ function onWelcome(f) {
   $("who").textContent = f.staff.display_name;
   if (f.staff.status) $("status").value = f.staff.status;
   const held = new Set(f.conversations.map((c) => c.conversation_id));
-  for (const conv of convs.values()) if (!held.has(conv.id) && conv.state === "active") conv.state = "closed"; // ended while away
-  f.conversations.forEach(adopt);
-  const saved = sessionStorage.getItem(SELECTED);
-  if (!selected && convs.size) select(convs.has(saved) ? saved : convs.keys().next().value, { keepFocus: true });
-  else if (selected) view.refresh();
-  if (convs.size && !Q.size()) setView("conv");
+  for (const conv of H.all()) if (!held.has(conv.id) && conv.state === "active") conv.state = "closed"; // ended while away
+  f.conversations.forEach(H.adopt);
+  const saved = H.savedId();
+  if (!H.selectedId() && H.size()) H.select(H.has(saved) ? saved : H.all()[0].id, { keepFocus: true });
+  else if (H.selectedId()) view.refresh();
+  if (H.size() && !Q.size()) H.setView("conv");
 }
 
 function onState(f) {
-  let conv = convs.get(f.conversation_id);
+  let conv = H.get(f.conversation_id);
   if (!conv) {
     if (f.state !== "active") return;
-    conv = adopt({ ...(Q.find(f.conversation_id) ?? {}), conversation_id: f.conversation_id, state: "active" }); // taken in another tab
+    conv = H.adopt({ ...(Q.find(f.conversation_id) ?? {}), conversation_id: f.conversation_id, state: "active" }); // taken in another tab
   }
   const was = conv.state;
   conv.state = f.state;
   conv.summary.state = f.state;
-  drawHeld();
-  if (conv.id === selected) view.refresh();
+  H.drawHeld();
+  if (conv.id === H.selectedId()) view.refresh();
   if (f.state === "closed" && was !== "closed") notice("staff.convEnded", { what: `#${conv.id.slice(0, 4)}` });
 }
 
 const typingTimers = new Map();
 function onTyping(f) {
-  const conv = convs.get(f.conversation_id);
+  const conv = H.get(f.conversation_id);
   if (!conv || f.from !== "visitor") return;
   conv.typing = f.on;
   clearTimeout(typingTimers.get(conv.id));
   // The server never says "stopped" for someone who just went away.
   if (f.on) typingTimers.set(conv.id, setTimeout(() => onTyping({ ...f, on: false }), 8000));
-  if (conv.id === selected) view.drawTyping();
+  if (conv.id === H.selectedId()) view.drawTyping();
 }
 
 function onAlert(f) {
-  const conv = convs.get(f.conversation_id);
+  const conv = H.get(f.conversation_id);
   const c = conv?.summary ?? Q.find(f.conversation_id);
   if (conv) {
     conv.summary.priority = Math.max(conv.summary.priority ?? 0, f.priority ?? 0);
     conv.summary.risk = [...new Set([...(conv.summary.risk ?? []), ...(f.categories ?? [])])];
-    drawHeld();
-    if (conv.id === selected) view.refresh();
+    H.drawHeld();
+    if (conv.id === H.selectedId()) view.refresh();
   }
   const text = i18n.t("staff.alert", { what: c ? `${L.describe(c)} (#${f.conversation_id.slice(0, 4)})` : `#${f.conversation_id.slice(0, 4)}` });
   shout(text);
@@ -282,17 +216,13 @@ function onAlert(f) {
 }
 
 function onError(f) {
-  if (f.code === "unauthorized" || f.code === "session_expired") {
-    return authLost(f.code === "unauthorized" && /logged out/i.test(f.message ?? "") ? "logged_out" : f.code);
-  }
+  if (f.code === "unauthorized" || f.code === "session_expired") return authLost(f.reason ?? f.code);
   if (!socket.ready && (f.code === "forbidden" || f.code === "bad_last_seq")) {
     // Our last_seq named something no longer ours: start over from what the server says (drafts stay).
-    convs.clear();
-    selected = null;
-    view.show(null);
+    H.clear();
     return socket.restart();
   }
-  if (f.client_msg_id) for (const conv of convs.values()) conv.list.failed(f.client_msg_id, f.code);
+  if (f.client_msg_id) for (const conv of H.all()) conv.list.failed(f.client_msg_id, f.code);
   notice(i18n.errorKey(f.code));
 }
 
@@ -310,11 +240,8 @@ function header(person) {
 function reset() {
   socket?.stop();
   socket = null;
-  convs.clear();
-  selected = null;
   Q.reset();
-  view.show(null);
-  drawHeld();
+  H.clear();
   $("notice").textContent = "";
 }
 
@@ -334,11 +261,17 @@ function enter(person, again = false) {
   view.loadCanned();
 }
 
+// Logged in with the form on /staff?next=/staff/admin (or /staff/supervisor): on to that page.
+function leaveForNext() {
+  const next = new URLSearchParams(location.search).get("next");
+  if (!NEXT.has(next)) return false;
+  location.assign(next);
+  return true;
+}
+
 function startSocket() {
-  const lastSeq = () => Object.fromEntries(
-    [...convs.values()].filter((c) => c.state === "active").map((c) => [c.id, c.list.lastSeq]));
   socket = new ChatSocket("/ws/staff", {
-    hello: () => ({ type: "hello", last_seq: lastSeq() }),
+    hello: () => ({ type: "hello", last_seq: H.lastSeq() }),
     onFrame,
     onStatus: (status) => {
       $("console").dataset.conn = status; // "open" once the server said welcome
@@ -356,8 +289,8 @@ async function logout() {
   socket?.stop();
   await session.logout();
   drafts.clearAll();
-  sessionStorage.removeItem(SELECTED);
   reset();
+  H.clear({ forgetSelected: true });
   me = null;
   $("console").hidden = true;
   for (const id of ["logout", "status-box", "alerts-box", "links"]) $(id).hidden = true;
@@ -382,7 +315,7 @@ async function loadLabels() {
 
 function redraw() {
   Q.redraw();
-  drawHeld();
+  H.drawHeld();
   view.refresh();
 }
 
@@ -391,34 +324,35 @@ async function main() {
   i18n.bindSwitch($("lang"));
   i18n.onChange(redraw);
   alerts.bindToggle($("alerts"));
-  session.init((person, again) => enter(person, again));
+  session.init((person, again) => (again || !leaveForNext()) && enter(person, again));
   dialogs.init(failed);
-  Q.init({ claim, answer: answerOffer, changed: counts });
-  tabs.init((id, opts) => select(id, opts));
+  H.init((frame) => socket?.send(frame));
+  Q.init({ claim, answer: answerOffer, changed: H.counts });
+  tabs.init((id, opts) => H.select(id, opts));
   view.init({
     send,
     failed,
     notice,
     typing: (conv, on) => socket?.send({ type: "typing", conversation_id: conv.id, on }),
-    transfer: (conv, button) => dialogs.transfer(conv, button, (to) => notice("staff.transferred", { to }), me?.display_name),
+    transfer: (conv, button) => dialogs.transfer(conv, button, (to) => {
+      H.forget(conv.id); // gone now, whether or not the server's "released" came first
+      notice("staff.transferred", { to });
+    }, me?.username),
     close: (conv, button) => dialogs.close(conv, button, () => {
       conv.state = "closed";
-      drawHeld();
+      H.drawHeld();
       view.refresh();
       notice("staff.closedDone");
       $("conv-heading").focus();
     }),
     concern: (conv, button) => dialogs.concern(conv, button, () => notice("staff.concernDone")),
-    dismiss: (conv) => forget(conv.id),
+    dismiss: (conv) => H.forget(conv.id),
   });
   $("logout").addEventListener("click", logout);
   $("status").addEventListener("change", () => socket?.send({ type: "presence", status: $("status").value }));
-  $("view-queue").addEventListener("click", () => setView("queue"));
-  $("view-conv").addEventListener("click", () => setView("conv"));
-  document.addEventListener("visibilitychange", () => {
-    const conv = convs.get(selected);
-    if (conv) markRead(conv);
-  });
+  $("view-queue").addEventListener("click", () => H.setView("queue"));
+  $("view-conv").addEventListener("click", () => H.setView("conv"));
+  document.addEventListener("visibilitychange", () => H.markRead());
   loadLabels();
   const r = await api.get("/api/v1/staff/me");
   if (r.ok) {
