@@ -434,9 +434,9 @@ class StaffConnection(Connection):
             return
         conv = await conv_store.get(self.ctx.engine, conversation_id)
         await self.follow(conversation_id, conv.part_start_seq if conv is not None else 0)
-        if conv is not None:
+        if conv is not None:  # with the summary: a conversation handed over from another queue is new to the page
             self.outbox.frame({"type": "state", "conversation_id": conversation_id, "state": conv.state,
-                               "staff": self.p.display_name})
+                               "staff": self.p.display_name, "summary": frames.summary(conv)})
         self.outbox.catch_up(conversation_id)
         await self._send_notes(conversation_id)
 

@@ -77,6 +77,9 @@ async def test_reception_transfers_to_a_named_counsellor_of_another_team(clinic:
     # Bo's console: the conversation as a tab, the note with it, the history; he answers.
     tab = bo.locator(f"#tab-{v.id}")
     await expect(tab).to_be_visible()
+    # It was never in Bo's queue: what is known about it comes with the hand-over.
+    await expect(tab).to_contain_text("ung")
+    await expect(tab).not_to_contain_text("Inga uppgifter")
     await tab.click()
     await expect(bo.locator("#notes")).to_contain_text("Pappa dricker, hon vill prata med någon om det.")
     await expect(bo.locator("#log")).to_contain_text("min pappa dricker varje kväll")

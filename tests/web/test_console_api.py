@@ -139,7 +139,9 @@ async def test_a_supervisor_reassigns_a_waiting_conversation_to_a_named_counsell
                              json={"staff": "anna", "note": "Anna känner igen ärendet"})
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "active"
-    await anna.ws.expect("state", conversation_id=visitor.id, state="active")  # type: ignore[union-attr]
+    adopted = await anna.ws.expect("state", conversation_id=visitor.id, state="active")  # type: ignore[union-attr]
+    # The summary comes with it: Anna's page never had this conversation in her queue.
+    assert (adopted["summary"]["conversation_id"], adopted["summary"]["role"]) == (visitor.id, "young")
     assert visitor.ws is not None
     await visitor.ws.expect("state", state="active")
     # Anna holds it: she can answer, and the visitor gets it.

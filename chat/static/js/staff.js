@@ -180,7 +180,8 @@ function onState(f) {
   let conv = H.get(f.conversation_id);
   if (!conv) {
     if (f.state !== "active") return;
-    conv = H.adopt({ ...(Q.find(f.conversation_id) ?? {}), conversation_id: f.conversation_id, state: "active" }); // taken in another tab
+    // Taken in another tab, handed over or reassigned to this person: the frame carries the summary.
+    conv = H.adopt({ ...(f.summary ?? Q.find(f.conversation_id) ?? {}), conversation_id: f.conversation_id, state: "active" });
   }
   const was = conv.state;
   conv.state = f.state;
