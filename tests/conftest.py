@@ -21,6 +21,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 import uvicorn
+from argon2 import PasswordHasher
 from sqlalchemy import text
 from starlette.applications import Starlette
 
@@ -82,6 +83,18 @@ async def serve(
         server.should_exit = True
         await task
         sock.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def quick_argon2() -> Iterator[None]:
+    """Staff passwords in the in-process servers are hashed and checked with argon2id as in production, but at
+    the library's lowest cost: the suite creates and logs in well over a thousand accounts, at a third of a
+    second each with the production cost. The production parameters are checked in
+    tests/service/test_password_cost.py and used by every `minimaria serve` process the fault tests start."""
+    production = accounts._hasher
+    accounts._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    accounts._hasher = production
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from chat.service.access import Principal, StaffRole
 from chat.service.context import Context
 from chat.store import staff as store
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters (RFC 9106)
 # Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD = 10

@@ -74,8 +74,13 @@ CASES = [
     Case("unknown crisis key",
          [('en = "Emergency: danger to life or health"', 'en = "Emergency: danger to life or health"\nde = "Notfall"')],
          at='de = "Notfall"',
-         says='crisis[1] "SOS Alarm".de: unknown key "de" (a crisis entry has name, number, ages, hours and one text per '
-              "region language: sv, en)"),
+         says='crisis[1] "SOS Alarm".de: unknown key "de" (a crisis entry has name, number, ages, hours, municipalities, '
+              "areas and one text per region language: sv, en)"),
+    Case("crisis line for an unknown municipality",
+         [('en = "Emergency: danger to life or health"',
+           'en = "Emergency: danger to life or health"\nmunicipalities = ["9999"]')],
+         at='municipalities = ["9999"]',
+         says='crisis[1] "SOS Alarm".municipalities: unknown municipality code "9999"'),
     # missing required keys
     Case("region without id", [('id = "dalarna"\n', "")],
          at="[region]", says="region.id: required, but missing"),

@@ -1,0 +1,18 @@
+"""Staff passwords are hashed with argon2id at the library's recommended cost (RFC 9106's low-memory
+choice: t=3, 64 MiB, p=4), however cheaply the test servers hash them (tests/conftest.py quick_argon2)."""
+
+from __future__ import annotations
+
+from argon2 import Type, extract_parameters
+from argon2.profiles import RFC_9106_LOW_MEMORY
+
+from chat.service import accounts
+
+
+def test_production_hashes_use_argon2id_at_the_recommended_cost() -> None:
+    # Made at import with the module's own hasher, before any test swapped it.
+    params = extract_parameters(accounts._DUMMY_HASH)
+    assert params.type is Type.ID
+    assert (params.time_cost, params.memory_cost, params.parallelism) == (
+        RFC_9106_LOW_MEMORY.time_cost, RFC_9106_LOW_MEMORY.memory_cost, RFC_9106_LOW_MEMORY.parallelism)
+    assert params.time_cost >= 3 and params.memory_cost >= 64 * 1024
