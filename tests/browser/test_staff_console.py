@@ -196,6 +196,18 @@ async def test_reception_transfers_to_the_ambulant_team_and_a_member_on_a_phone_
     )
     assert small == []
 
+    # ...and hands it back to reception from the phone, with a note that reception gets.
+    await amir.click("#transfer")
+    await expect(amir.locator("#transfer-dialog")).to_be_visible()
+    await amir.select_option("#transfer-target", "team:reception")
+    await amir.fill("#transfer-note", "Bokade träff torsdag; hon vill ha kvar chatten med mottagningen.")
+    await amir.locator("#transfer-dialog").get_by_role("button", name="Lämna över").click()
+    await expect(amir.locator(f"#tab-{v.id}")).to_have_count(0)
+    back = rita.locator(f'#queue li[data-id="{v.id}"]')
+    await expect(back).to_be_visible()
+    await back.get_by_role("button", name="Ta samtalet").click()
+    await expect(rita.locator("#notes")).to_contain_text("Bokade träff torsdag")
+
 
 async def _staff_msg(v: Visitor, author: str | None = None) -> dict[str, Any]:
     """The next message from staff (by that author) the visitor receives."""
