@@ -10,13 +10,13 @@ where it stays visible and is offered to the next person; nothing is ever droppe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import datetime, timedelta
 
 from chat import logs
 from chat.service import events, presence, routing
 from chat.service.context import Context
 from chat.service.summaries import summary
+from chat.service.woken import Woken
 from chat.store import queue as queue_store
 from chat.store.conversations import ConversationRecord
 from triage.region import Pickup
@@ -27,33 +27,17 @@ from triage.router import Counsellor, choose_counsellor, overflow
 DECLINE_MEMORY = timedelta(minutes=10)
 
 
-class Dispatcher:
+class Dispatcher(Woken):
+    channel = events.QUEUE
+    name = "dispatcher"
+
     def __init__(self, ctx: Context, interval_s: float = 1.0) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self.interval_s = interval_s
-        self._dirty = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self.ctx.bus.subscribe(events.QUEUE, self._on_event)
-        self._task = asyncio.create_task(self._run(), name="dispatcher")
-
-    async def stop(self) -> None:
-        await self.ctx.bus.unsubscribe(events.QUEUE, self._on_event)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    def _on_event(self, _channel: str, _payload: bytes | None) -> None:
-        self._dirty.set()
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.interval_s):
-                    await self._dirty.wait()
-            self._dirty.clear()
+            await self._woken(self.interval_s)  # and at least once a round: offers run out by the clock
             try:
                 await tick(self.ctx)
             except Exception as err:  # the database or bus may be briefly away: the next round retries

@@ -10,7 +10,6 @@ routing and the pages use it on every instance.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +19,7 @@ from chat.errors import BadInput, Code, Conflict, Forbidden, NotFound
 from chat.service import access, events
 from chat.service.access import Principal
 from chat.service.context import Context
+from chat.service.woken import Woken
 from chat.store import hours_overrides as store
 from chat.store import staff as staff_store
 from triage import hours
@@ -103,43 +103,29 @@ async def _changed(ctx: Context) -> None:
     await ctx.bus.publish(events.HOURS, events.encode({"type": "hours_changed"}))
 
 
-class OverridesWatcher:
+class OverridesWatcher(Woken):
     """One per instance: loads the overrides at start and again whenever any instance changes one (or the
     bus may have missed an announcement). A failed load is retried; meanwhile the last region stays."""
 
     START_TIMEOUT_S = 5.0  # a database that is away at start must not hold the instance up
     MAX_RETRY_S = 30.0
 
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self._dirty = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+    channel = events.HOURS
+    name = "hours-overrides"
 
     async def start(self) -> None:
-        await self.ctx.bus.subscribe(events.HOURS, self._on_event)  # first, so no change falls in between
+        await super().start()  # subscribed first, so no change falls between the load and the listening
         try:
             async with asyncio.timeout(self.START_TIMEOUT_S):
                 await refresh(self.ctx)
         except Exception as err:  # the database may not be up yet: start with the configured hours, retry
             logs.event("hours_overrides_load_failed", level=30, error=type(err).__name__)
-            self._dirty.set()
-        self._task = asyncio.create_task(self._run(), name="hours-overrides")
-
-    async def stop(self) -> None:
-        await self.ctx.bus.unsubscribe(events.HOURS, self._on_event)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    def _on_event(self, _channel: str, _payload: bytes | None) -> None:
-        self._dirty.set()
+            self.poke()
 
     async def _run(self) -> None:
         wait = 1.0
         while True:
-            await self._dirty.wait()
-            self._dirty.clear()
+            await self._woken()
             try:
                 await refresh(self.ctx)
                 wait = 1.0
@@ -147,4 +133,4 @@ class OverridesWatcher:
                 logs.event("hours_overrides_load_failed", level=30, error=type(err).__name__)
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, self.MAX_RETRY_S)
-                self._dirty.set()
+                self.poke()

@@ -7,47 +7,29 @@ query per change per instance, however many sockets; changes arriving during a r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Protocol
 
 from chat import logs
 from chat.service import events, queue
 from chat.service.context import Context
+from chat.service.woken import Woken
 
 
 class Listener(Protocol):
     def on_snapshot(self, snapshot: queue.Snapshot) -> None: ...
 
 
-class QueueWatcher:
+class QueueWatcher(Woken):
+    channel = events.QUEUE
+    name = "queue-watcher"
+
     def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self.listeners: set[Listener] = set()
-        self._dirty = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self.ctx.bus.subscribe(events.QUEUE, self._on_event)
-        self._task = asyncio.create_task(self._run(), name="queue-watcher")
-
-    async def stop(self) -> None:
-        await self.ctx.bus.unsubscribe(events.QUEUE, self._on_event)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    def _on_event(self, _channel: str, _payload: bytes | None) -> None:
-        # A change or a possible gap: either way, read the queue again.
-        self._dirty.set()
-
-    def poke(self) -> None:
-        self._dirty.set()
 
     async def _run(self) -> None:
         while True:
-            await self._dirty.wait()
-            self._dirty.clear()
+            await self._woken()
             if not self.listeners:
                 continue
             try:
