@@ -50,10 +50,11 @@ class WS:
                 return frame
             self._unread.append(frame)
 
-    async def nothing_more(self, type_: str, within: float = 0.3) -> None:
-        """Assert no frame of this type arrives within a short window (used after an expected end state)."""
+    async def nothing_more(self, type_: str, within: float = 0.3, **match: Any) -> None:
+        """Assert no frame of this type (and field values) arrives within a short window (used after an
+        expected end state)."""
         try:
-            frame = await self.expect(type_, timeout=within)
+            frame = await self.expect(type_, timeout=within, **match)
         except TimeoutError:
             return
         raise AssertionError(f"unexpected {type_} frame: {frame}")

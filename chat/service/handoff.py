@@ -157,6 +157,9 @@ async def resume(ctx: Context, code: str) -> conversations.Started:
     fresh = await store.get(ctx.engine, conv.id)
     assert fresh is not None
     if requeue is not None:
+        if conv.assigned_staff_id is not None:  # whoever had it stops following: the new part is read afresh
+            released = {"type": "released", "conversation_id": conv.id, "reason": "reopened"}
+            await ctx.bus.publish(events.staff_channel(conv.assigned_staff_id), events.encode(released))
         await conversations.publish_state(ctx, conv.id, "queued", None)
         await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
         if offered_to is not None and offer_expires is not None:

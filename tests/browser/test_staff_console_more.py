@@ -204,6 +204,30 @@ async def test_a_returning_young_persons_earlier_part_is_listed_opened_and_logge
     await anna.aclose()
 
 
+async def test_the_same_console_taking_a_returning_conversation_again_shows_only_the_new_part(clinic: Clinic) -> None:
+    await clinic.person("anna")
+    page = await clinic.console("anna")
+    v = await clinic.visitor("det här sa jag första gången")
+    await claim(page, v.id)
+    await expect(page.locator("#log")).to_contain_text("det här sa jag första gången")
+    await page.click("#close")
+    await page.get_by_label("Råd och stöd gavs").check()
+    await page.locator("#close-form").get_by_role("button", name="Avsluta", exact=True).click()
+    await expect(page.locator("#conv-state")).to_have_text("Avslutat")
+
+    # Back with the code while Anna's page still shows the closed tab: offered to her first; she takes it.
+    async with httpx.AsyncClient(base_url=clinic.server.base) as http:
+        back = await http.post("/api/v1/conversations", json={"return_code": v.started["return_code"]})
+    again = Visitor(clinic.server.base, back.json())
+    await again.connect(last_seq=0)
+    clinic.visitors.append(again)
+    await again.say("nu är jag tillbaka", "b-1")
+    offer = page.locator(f'#offers li[data-id="{v.id}"]')
+    await offer.get_by_role("button", name="Ta samtalet").click()
+    await expect(page.locator("#log .msg__text")).to_have_text(["nu är jag tillbaka"])
+    await expect(page.locator("#reopened")).to_contain_text("Återkommande")
+
+
 async def _audited(clinic: Clinic, staff_id: int) -> int:
     async with clinic.server.ctx.engine.connect() as conn:
         rows = await conn.execute(text("SELECT count(*) FROM audit_log WHERE action = 'earlier_part_read' AND staff_id = :s"),

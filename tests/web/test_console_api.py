@@ -215,3 +215,21 @@ async def test_anyone_online_can_be_named_in_a_handover_whatever_their_team(
     moved = await anna.http.post(f"/api/v1/staff/conversations/{visitor.id}/transfer", json={"staff": "bo", "note": "x"})
     assert moved.status_code == 200 and moved.json()["team"] == "relatives"
     assert "language" in moved.json() and moved.json()["language"] == "sv"
+
+
+async def test_the_former_holder_stops_following_when_a_return_code_reopens(
+    server: Running, visitor: Visitor, make_staff: StaffFactory
+) -> None:
+    anna = await make_staff("anna")
+    back = await _closed_and_returned(server, anna, visitor)
+    assert anna.ws is not None
+    released = await anna.ws.expect("released", conversation_id=visitor.id)
+    assert released["reason"] == "reopened"
+    # What the young person says in the new part reaches whoever takes it, not Anna's open console.
+    bo = await make_staff("bo")
+    assert (await bo.claim(visitor.id)).status_code == 200
+    await back.say("det här är bara till den som har samtalet nu", "v3")
+    await bo.ws.expect("msg", text="det här är bara till den som har samtalet nu")  # type: ignore[union-attr]
+    await anna.ws.nothing_more("msg", text="det här är bara till den som har samtalet nu")
+    assert back.ws is not None
+    await back.ws.close()

@@ -136,7 +136,7 @@ function onFrame(f) {
     case "released": {
       const had = H.has(f.conversation_id);
       H.forget(f.conversation_id);
-      if (had) notice("staff.released");
+      if (had) notice(f.reason === "reopened" ? "staff.releasedReopened" : "staff.released");
       return undefined;
     }
     case "notes": {
