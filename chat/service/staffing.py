@@ -12,13 +12,17 @@ from chat.service.context import Context
 from chat.service.summaries import summary
 from chat.store import queue as queue_store
 from chat.store import staff as staff_store
+from chat.store.conversations import ConversationRecord
 
 
 async def teams(ctx: Context, p: Principal) -> list[dict[str, Any]]:
     """Every team (any of them can be a transfer target), with its state now."""
+    return _team_rows(ctx, p, await presence.online(ctx), await queue_store.waiting(ctx.engine))
+
+
+def _team_rows(ctx: Context, p: Principal, people: list[presence.Online],
+               waiting: list[ConversationRecord]) -> list[dict[str, Any]]:
     now = ctx.clock()
-    people = await presence.online(ctx)
-    waiting = await queue_store.waiting(ctx.engine)
     out = []
     for t in ctx.region.teams:
         is_open = routing.team_open(ctx.region, t.id, now)
@@ -36,7 +40,10 @@ async def teams(ctx: Context, p: Principal) -> list[dict[str, Any]]:
 async def online(ctx: Context, p: Principal) -> list[dict[str, Any]]:
     """Online staff with status and load: everyone, since any of them can be named in a hand-over (the county
     reception hands on to counsellors of every team). Nothing here is about a young person."""
-    people = await presence.online(ctx)
+    return await _people_rows(ctx, await presence.online(ctx))
+
+
+async def _people_rows(ctx: Context, people: list[presence.Online]) -> list[dict[str, Any]]:
     if not people:
         return []
     load = await queue_store.loads(ctx.engine)
@@ -55,17 +62,18 @@ async def overview(ctx: Context, p: Principal) -> dict[str, Any]:
     if not p.sees_all_teams:
         raise Forbidden(Code.FORBIDDEN, "The overview is for supervisors.")
     now = ctx.clock()
+    people = await presence.online(ctx)  # read once for the team counts and the people list
     waiting = await queue_store.waiting(ctx.engine)
     longest: dict[str, int] = {}
     for c in waiting:
         since = c.queued_at or c.created_at
         longest[c.team] = max(longest.get(c.team, 0), max(0, int((now - since).total_seconds())))
-    team_rows = [{**t, "longest_wait_s": longest.get(t["id"], 0)} for t in await teams(ctx, p)]
+    team_rows = [{**t, "longest_wait_s": longest.get(t["id"], 0)} for t in _team_rows(ctx, p, people, waiting)]
     held = await queue_store.active(ctx.engine)
     holders = await staff_store.display_names(ctx.engine, sorted({c.assigned_staff_id for c in held
                                                                    if c.assigned_staff_id is not None}))
     return {
-        "teams": team_rows, "staff": await online(ctx, p), "queue": [summary(c) for c in waiting],
+        "teams": team_rows, "staff": await _people_rows(ctx, people), "queue": [summary(c) for c in waiting],
         "active": [{**summary(c), "holder": holders.get(c.assigned_staff_id or 0, ""), "holder_id": c.assigned_staff_id}
                    for c in held],
     }

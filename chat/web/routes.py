@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.requests import Request
@@ -15,28 +16,18 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 PAGE_HEADERS = {"Cache-Control": "no-store"}
 
 
-async def visitor_page(_request: Request) -> Response:
-    return FileResponse(STATIC / "visitor.html", headers=PAGE_HEADERS)
-
-
-async def staff_page(_request: Request) -> Response:
-    return FileResponse(STATIC / "staff.html", headers=PAGE_HEADERS)
-
-
-async def supervisor_page(_request: Request) -> Response:
-    return FileResponse(STATIC / "supervisor.html", headers=PAGE_HEADERS)
-
-
-async def admin_page(_request: Request) -> Response:
-    return FileResponse(STATIC / "admin.html", headers=PAGE_HEADERS)
+def _page(file: str) -> Callable[[Request], Awaitable[Response]]:
+    async def page(_request: Request) -> Response:
+        return FileResponse(STATIC / file, headers=PAGE_HEADERS)
+    return page
 
 
 def routes() -> list[BaseRoute]:
     return [
-        Route("/", visitor_page),
-        Route("/staff", staff_page),
-        Route("/staff/supervisor", supervisor_page),
-        Route("/staff/admin", admin_page),
+        Route("/", _page("visitor.html")),
+        Route("/staff", _page("staff.html")),
+        Route("/staff/supervisor", _page("supervisor.html")),
+        Route("/staff/admin", _page("admin.html")),
         Route("/healthz", ops.healthz),
         Route("/readyz", ops.readyz),
         Route("/openapi.json", ops.openapi),

@@ -3,6 +3,7 @@ transcript, earlier parts, concerns, outcomes, crisis lines; the supervisor's ov
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -11,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from chat.crypto import tokens
 from chat.errors import BadInput, Code
 from chat.service import accounts, concerns, conversations, handoff, outcomes, queue, routing, staffing, transcripts
+from chat.store.conversations import ConversationRecord
 from chat.web import frames
 from chat.web.auth import COOKIE, check_origin, context, session_token, staff
 from chat.web.errors import NO_STORE
@@ -76,10 +78,14 @@ async def decline(request: Request) -> Response:
 
 
 async def transfer(request: Request) -> Response:
+    return await _hand_on(request, handoff.transfer)
+
+
+async def _hand_on(request: Request, how: Callable[..., Awaitable[ConversationRecord]]) -> Response:
+    """Transfer (the holder) and reassign (a supervisor) take the same body and answer the same way."""
     p = await staff(request)
     body = frames.parse_body(await request.body(), frames.TransferBody)
-    conv = await handoff.transfer(context(request), p, request.path_params["id"], team=body.team, staff=body.staff,
-                                  note=body.note)
+    conv = await how(context(request), p, request.path_params["id"], team=body.team, staff=body.staff, note=body.note)
     return JSONResponse(frames.summary(conv), headers=NO_STORE)
 
 
@@ -162,11 +168,7 @@ async def earlier_part(request: Request) -> Response:
 
 
 async def reassign(request: Request) -> Response:
-    p = await staff(request)
-    body = frames.parse_body(await request.body(), frames.TransferBody)
-    conv = await handoff.reassign(context(request), p, request.path_params["id"], team=body.team, staff=body.staff,
-                                  note=body.note)
-    return JSONResponse(frames.summary(conv), headers=NO_STORE)
+    return await _hand_on(request, handoff.reassign)
 
 
 async def overview(request: Request) -> Response:
