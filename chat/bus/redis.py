@@ -138,14 +138,14 @@ class RedisBus:
                 await self._pump(pubsub)
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
                 raise
             except (RedisError, OSError, TimeoutError) as err:
                 self._healthy = False
                 attempt += 1
                 logs.event("bus_disconnected", backend=self.name, attempt=attempt, error=type(err).__name__)
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
                 await asyncio.sleep(min(0.1 * 2 ** min(attempt, 5), 2.0))
 
     async def _connect(self, pubsub: Any) -> None:
