@@ -261,6 +261,47 @@ async def test_closed_all_day_override_closes_the_team_and_removing_it_reopens_a
     assert problems(page) == []
 
 
+async def test_closing_all_teams_over_a_teams_own_opening_warns_and_the_visitor_page_then_says_closed(
+    open_server: Running, browser: Browser
+) -> None:
+    """The reported case: reception has its own hours today; the admin then closes all teams all day. The
+    page warns that the reception's hours no longer apply (the closure wins), marks that row, and the young
+    person's page says closed, not open."""
+    server = open_server
+    page = await admin_page(browser, server)
+    today = server.ctx.clock().astimezone(ZoneInfo(server.ctx.region.timezone)).date().isoformat()
+    await expect(page.locator("#hours-rule")).to_contain_text("utom när alla team är stängda hela dagen")
+    await page.fill("#hours-date", today)
+    await page.select_option("#hours-team", TEAM)
+    await page.check("#hours-open")
+    await page.fill("#hours-spans", "10:00-14:00")
+    await page.click("#hours-submit")
+    await expect(page.locator("#hours-status")).to_contain_text("är tillagd")
+    await expect(page.locator("#hours-warning")).to_be_hidden()
+
+    await page.fill("#hours-date", today)
+    await page.click("#hours-submit")  # all teams, closed all day
+
+    warning = page.locator("#hours-warning")
+    await expect(warning).to_be_visible()
+    await expect(warning).to_contain_text("har redan en annan avvikelse")
+    await expect(warning).to_contain_text("De egna tiderna för Mottagningen")
+    await expect(warning).to_contain_text("10:00-14:00")
+    await expect(warning).to_contain_text("alla team är stängda hela dagen, och det går före")
+    reception_row = page.locator("#hours-rows tr", has_text="10:00-14:00")
+    await expect(reception_row).to_contain_text("Gäller inte: alla team är stängda hela dagen.")
+    await expect(page.locator("#hours-rows tr .not-applied")).to_have_count(1)
+    assert await violations(page) == []
+    assert not await team_open(page, server)
+
+    visitor = await page.context.new_page()
+    await visitor.goto(server.base + "/")
+    await expect(visitor.locator("#start-note")).to_contain_text("Chatten är stängd just nu")
+    await expect(visitor.locator("#start-hours")).not_to_contain_text("Vi har öppet nu")
+    await visitor.close()
+    assert problems(page) == []
+
+
 async def test_markup_in_a_display_name_and_a_canned_title_is_shown_as_text(server: Running, browser: Browser) -> None:
     await account(server, "eve", ("counsellor",), (TEAM,), XSS)
     page = await admin_page(browser, server, PHONE)
