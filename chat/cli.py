@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from chat import logs
-from chat.errors import ChatError
+from chat.errors import ChatError, Code
 from chat.service.context import Context, LiveRegion
 from chat.settings import Settings, SettingsError
 from triage import ConfigError, Region, load_region
@@ -154,7 +154,10 @@ def cmd_staff_add(args: argparse.Namespace) -> None:
     try:
         staff_id = asyncio.run(add())
     except ChatError as err:
-        sys.exit(f"minimaria: {err.message}")
+        hint = ""
+        if err.code == Code.TEAM_REQUIRED:
+            hint = f" Give one with --team TEAM (teams: {', '.join(t.id for t in region.teams)})."
+        sys.exit(f"minimaria: {err.message}{hint}")
     print(f"minimaria: added {args.username} (id {staff_id})")
 
 

@@ -87,6 +87,9 @@ async def change(
     if teams is not None:
         accounts.check_teams(ctx, teams)
         values["teams"] = teams
+    if roles is not None or teams is not None:
+        accounts.check_team_for_roles(roles if roles is not None else found.roles,
+                                      teams if teams is not None else found.teams)
     if active is True and not found.active:
         values["active"] = True
     if values:

@@ -110,6 +110,49 @@ async def test_bad_new_accounts_are_refused_with_400(
     assert [s["username"] for s in (await admin.http.get("/api/v1/admin/staff")).json()["staff"]] == ["root"]
 
 
+@pytest.mark.parametrize(
+    ("roles", "teams", "status"),
+    [
+        (["reception"], [], 400),
+        (["counsellor"], [], 400),
+        (["ambulant"], [], 400),
+        (["lead"], [], 400),
+        (["supervisor", "lead"], [], 400),  # a lead leads a team's answers: a supervisor's view does not help
+        (["counsellor"], ["south"], 201),
+        (["supervisor"], [], 201),  # sees every queue
+        (["supervisor", "reception"], [], 201),
+        (["admin"], [], 201),  # works no queue
+    ],
+)
+async def test_a_role_that_works_a_teams_queue_needs_a_team(
+    server: Running, admin: Staff, roles: list[str], teams: list[str], status: int
+) -> None:
+    """Without a team, reception, a counsellor, the ambulant team or a lead would see an empty queue: refused
+    with team_required; a supervisor and an admin need none."""
+    r = await admin.http.post("/api/v1/admin/staff", json={**NEW_ACCOUNT, "roles": roles, "teams": teams})
+
+    assert r.status_code == status, r.text
+    if status == 400:
+        assert code(r) == "team_required"
+        assert "minst ett team" not in r.text  # the page words it; the API message is English
+        assert [s["username"] for s in (await admin.http.get("/api/v1/admin/staff")).json()["staff"]] == ["root"]
+
+
+async def test_a_change_that_leaves_a_queue_role_without_a_team_is_refused(
+    server: Running, admin: Staff, make_staff: StaffFactory
+) -> None:
+    await make_staff("anna", connect=False)  # reception, in the reception team
+
+    for body in ({"teams": []}, {"roles": ["counsellor"], "teams": []}):
+        r = await admin.http.patch("/api/v1/admin/staff/anna", json=body)
+        assert (r.status_code, code(r)) == (400, "team_required")
+    assert await audit(admin) == []
+    to_supervisor = await admin.http.patch("/api/v1/admin/staff/anna", json={"roles": ["supervisor"], "teams": []})
+    assert (to_supervisor.status_code, to_supervisor.json()["teams"]) == (200, [])
+    renamed = await admin.http.patch("/api/v1/admin/staff/anna", json={"display_name": "Anna A"})
+    assert renamed.status_code == 200
+
+
 async def test_a_taken_username_is_409(server: Running, admin: Staff) -> None:
     assert (await admin.http.post("/api/v1/admin/staff", json=NEW_ACCOUNT)).status_code == 201
     again = await admin.http.post("/api/v1/admin/staff", json={**NEW_ACCOUNT, "display_name": "Other"})
@@ -167,7 +210,8 @@ async def test_an_admin_cannot_lock_themselves_out(server: Running, admin: Staff
 
 
 async def test_an_admin_may_rename_themselves_and_keep_admin_among_other_roles(server: Running, admin: Staff) -> None:
-    r = await admin.http.patch("/api/v1/admin/staff/root", json={"display_name": "Root", "roles": ["admin", "lead"]})
+    r = await admin.http.patch("/api/v1/admin/staff/root", json={"display_name": "Root", "roles": ["admin", "lead"],
+                                                                 "teams": ["south"]})
     assert r.status_code == 200 and r.json()["roles"] == ["admin", "lead"]
 
 
