@@ -279,13 +279,42 @@ async def test_a_password_reset_unlocks_ends_sessions_and_only_the_new_password_
     assert "a brand new secret" not in str(entries)
 
 
+async def test_the_audit_log_names_what_each_change_was_about(server: Running, admin: Staff) -> None:
+    """``about`` resolves the target: a person's display name, a canned answer's title (still there after it
+    is deleted; as it was at each change) and team's name, an override's date and team (None: every team)."""
+    assert (await admin.http.post("/api/v1/admin/staff", json=NEW_ACCOUNT)).status_code == 201
+    made = await admin.http.post("/api/v1/staff/canned", json={"team": "south", "language": "sv", "title": "Hälsning",
+                                                                "body": "Hej!"})
+    canned_id = made.json()["id"]
+    changed = await admin.http.put(f"/api/v1/staff/canned/{canned_id}", json={"language": "sv", "title": "Välkommen",
+                                                                               "body": "Hej och välkommen!"})
+    assert changed.status_code == 200, changed.text
+    assert (await admin.http.delete(f"/api/v1/staff/canned/{canned_id}")).status_code == 200
+    for team in (None, "north"):
+        r = await admin.http.post("/api/v1/admin/hours", json={"date": "2099-12-24", "team": team, "spans": [],
+                                                               "label": "Julafton"})
+        assert r.status_code == 201, r.text
+
+    entries = await audit(admin)
+
+    assert [(e["action"], e["about"]) for e in entries] == [
+        ("hours_override_added", {"name": None, "team": "Ambulanta teamet norr, Mora (exempel)", "date": "2099-12-24"}),
+        ("hours_override_added", {"name": None, "team": None, "date": "2099-12-24"}),
+        ("canned_deleted", {"name": "Välkommen", "team": None, "date": None}),  # gone: its team is unknown now
+        ("canned_updated", {"name": "Välkommen", "team": None, "date": None}),
+        ("canned_created", {"name": "Hälsning", "team": None, "date": None}),
+        ("staff_created", {"name": "Cleo C", "team": None, "date": None}),
+    ]
+    assert "Hej" not in str(entries) and "Julafton" not in str(entries)  # bodies and labels are free text
+
+
 async def test_the_audit_log_is_newest_first_with_a_limit(server: Running, admin: Staff) -> None:
     for name in ("ann", "bea", "cid"):
         assert (await admin.http.post("/api/v1/admin/staff", json={**NEW_ACCOUNT, "username": name})).status_code == 201
 
     assert [e["target"] for e in await audit(admin)] == ["cid", "bea", "ann"]
     one = await audit(admin, limit=1)
-    assert len(one) == 1 and set(one[0]) == {"at", "staff", "action", "conversation_id", "target"}
+    assert len(one) == 1 and set(one[0]) == {"at", "staff", "action", "conversation_id", "target", "about"}
     for bad in ("0", "1001", "x", "-1"):
         r = await admin.http.get("/api/v1/admin/audit", params={"limit": bad})
         assert (r.status_code, code(r)) == (400, "invalid")

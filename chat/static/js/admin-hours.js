@@ -22,7 +22,7 @@ function today() {
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 }
 
-function dateText(iso) {
+export function dateText(iso) {
   const d = new Date(`${iso}T12:00:00`);
   return Number.isNaN(d.getTime()) ? iso
     : d.toLocaleDateString(locale(), { weekday: "short", year: "numeric", month: "long", day: "numeric" });
