@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from chat import logs
-from chat.errors import ChatError
+from chat.errors import ChatError, Code
 from chat.service.context import Context, LiveRegion
 from chat.settings import Settings, SettingsError
 from triage import ConfigError, Region, load_region
@@ -110,7 +110,7 @@ async def _context(settings: Settings, region: Region) -> AsyncIterator[Context]
 
 
 async def _demo_staff(settings: Settings, region: Region) -> None:
-    from chat.service import accounts
+    from chat.service import accounts, demo
     from chat.store import admin as admin_store
 
     async with _context(settings, region) as ctx:
@@ -125,6 +125,9 @@ async def _demo_staff(settings: Settings, region: Region) -> None:
                 if found is not None and (found.roles, found.teams) != (roles, teams):  # older demo: give new roles
                     await admin_store.change(ctx.engine, found.id, {"roles": roles, "teams": teams})
             print(f"  {username:<12} {password}   ({', '.join(roles)})", flush=True)
+        admin = await admin_store.account(ctx.engine, "admin")
+        added = await demo.seed_canned(ctx, admin.id if admin is not None else None)
+        print(f"minimaria: demo canned answers: {added} added (teams {', '.join(demo.demo_teams(region))})", flush=True)
 
 
 def cmd_db_upgrade(_args: argparse.Namespace) -> None:
@@ -154,7 +157,10 @@ def cmd_staff_add(args: argparse.Namespace) -> None:
     try:
         staff_id = asyncio.run(add())
     except ChatError as err:
-        sys.exit(f"minimaria: {err.message}")
+        hint = ""
+        if err.code == Code.TEAM_REQUIRED:
+            hint = f" Give one with --team TEAM (teams: {', '.join(t.id for t in region.teams)})."
+        sys.exit(f"minimaria: {err.message}{hint}")
     print(f"minimaria: added {args.username} (id {staff_id})")
 
 

@@ -48,6 +48,7 @@ class Code(StrEnum):
     OFFERED_ELSEWHERE = "offered_elsewhere"
     OFFER_ENDED = "offer_ended"
     UNKNOWN_TEAM = "unknown_team"
+    TEAM_REQUIRED = "team_required"
     UNKNOWN_STAFF = "unknown_staff"
     INVALID_ANSWERS = "invalid_answers"
     RETURN_CODE_INVALID = "return_code_invalid"

@@ -190,3 +190,26 @@ def test_serve_refuses_an_invalid_region_with_the_same_messages(tmp_path: Path) 
     assert done.returncode == 1
     assert done.stderr.splitlines() == ["minimaria: the region config is invalid:", *(f"  {line}" for line in expected)]
     assert not (tmp_path / "chat.db").exists()
+
+
+def test_staff_add_refuses_a_queue_role_without_a_team_and_adds_one_with_a_team(
+    env: dict[str, str], settings: Settings
+) -> None:
+    """`staff add` without --team for a role that works a team's queue exits 1 saying why (that person
+    would see an empty queue); with --team it adds them; a supervisor or an admin needs no team."""
+    password = "a long enough password\n"
+
+    def add(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*minimaria_cmd(), "staff", "add", *args], env=env, input=password, capture_output=True,
+                              text=True, timeout=60, check=False)
+
+    cli.ok(cli.minimaria(env, "keys", "init"))
+    for role in ("reception", "counsellor", "ambulant", "lead"):
+        refused = add(f"no-team-{role}", "--role", role)
+        assert (refused.returncode, refused.stdout) == (1, "")
+        assert refused.stderr == (f"minimaria: The role {role} needs at least one team; only supervisor and admin "
+                                  "work without one. Give one with --team TEAM (teams: reception, north, south, "
+                                  "children, relatives, gambling).\n")
+    assert add("nils", "--role", "counsellor", "--team", "south").returncode == 0
+    assert add("sara", "--role", "supervisor").returncode == 0
+    assert add("root", "--role", "admin").returncode == 0

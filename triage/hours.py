@@ -118,26 +118,70 @@ def spans_text(spans: Iterable[Span]) -> list[str]:
     return [span_text(s) for s in spans]
 
 
+def winner(every: Override, own: Override) -> Override:
+    """Which of two overrides for the same date applies to a team: its own one (``own``) or the every-team
+    one (``every``). The precedence rule, in one place: an every-team override that closes the whole day
+    wins (a clinic closed for a staff day or a storm is closed, whatever a team's own hours for that date
+    said before); otherwise the team's own hours win over the every-team ones."""
+    return every if not every.spans else own
+
+
 def with_overrides(region: Region, overrides: Iterable[Override]) -> Region:
     """The region with dates that have their own hours: each replaces that day's hours (weekly, holiday or
-    the region file's own date) of its team, or of every team when ``team`` is None; a team's own override
-    wins over an every-team one for the same date. Overrides of teams the region lacks are left out."""
-    every: dict[date, tuple[Span, ...]] = {}
-    own: dict[str, dict[date, tuple[Span, ...]]] = {}
+    the region file's own date) of its team, or of every team when ``team`` is None; when a date has both,
+    ``winner`` decides. Overrides of teams the region lacks are left out."""
+    every: dict[date, Override] = {}
+    own: dict[str, dict[date, Override]] = {}
     for o in overrides:
         if o.team is None:
-            every[o.day] = o.spans
+            every[o.day] = o
         else:
-            own.setdefault(o.team, {})[o.day] = o.spans
+            own.setdefault(o.team, {})[o.day] = o
     if not every and not own:
         return region
     teams = []
     for team in region.teams:
-        dates = {**every, **own.get(team.id, {})}
+        dates = dict(every)
+        for day, o in own.get(team.id, {}).items():
+            dates[day] = winner(every[day], o) if day in every else o
         if not dates:
             teams.append(team)
             continue
-        merged = {**dict(team.hours.overrides), **dates}
+        merged = {**dict(team.hours.overrides), **{day: o.spans for day, o in dates.items()}}
         hours = dataclasses.replace(team.hours, overrides=tuple(sorted(merged.items())))
         teams.append(dataclasses.replace(team, hours=hours))
     return dataclasses.replace(region, teams=tuple(teams))
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """An existing override for the same date as a new one, one for every team and the other for one team,
+    with different hours; ``existing_wins``: the existing one applies to that team, not the new one."""
+
+    existing: Override
+    existing_wins: bool
+
+
+def conflicts(new: Override, existing: Iterable[Override]) -> tuple[Conflict, ...]:
+    """The existing overrides that the new one conflicts with (same date; one every-team, one a team's own;
+    different hours), each with which of the two applies (``winner``)."""
+    found = []
+    for o in existing:
+        if o.day != new.day or (o.team is None) == (new.team is None) or o.spans == new.spans:
+            continue
+        every, own = (new, o) if new.team is None else (o, new)
+        found.append(Conflict(o, winner(every, own) is o))
+    return tuple(found)
+
+
+def team_is_open(region: Region, team_id: str, at: datetime) -> bool:
+    """Whether the team is open at ``at`` with the region's hours as they are (overrides merged in by
+    ``with_overrides``): the one answer the start page, routing and the queues all use."""
+    team = region.team(team_id)
+    return team is not None and is_open(team.hours, at, region.timezone, region.holidays)
+
+
+def team_opens_at(region: Region, team_id: str, at: datetime) -> datetime | None:
+    """``at`` when the team is open; else when it opens next (None: not within two weeks, or no such team)."""
+    team = region.team(team_id)
+    return None if team is None else next_opening(team.hours, at, region.timezone, region.holidays)

@@ -283,7 +283,7 @@ def _team(region: Region, team_id: str) -> Team:
 
 
 def _is_open(region: Region, team: Team, now: datetime) -> bool:
-    return hours.is_open(team.hours, now, region.timezone, region.holidays)
+    return hours.team_is_open(region, team.id, now)
 
 
 def _chain(region: Region, team: Team) -> list[Team]:
@@ -306,7 +306,7 @@ def _open_along_chain(region: Region, team: Team, now: datetime) -> tuple[Team, 
     if _is_open(region, chain[-1], now):
         return chain[-1], True, None, reasons
 
-    openings = [hours.next_opening(t.hours, now, region.timezone, region.holidays) for t in chain]
+    openings = [hours.team_opens_at(region, t.id, now) for t in chain]
     soonest = min(range(len(chain)), key=lambda i: (openings[i] is None, openings[i] or now, i))
     kept, opens_at = chain[soonest], openings[soonest]
     if opens_at is None:

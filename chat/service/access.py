@@ -35,6 +35,26 @@ class Principal:
         return StaffRole.SUPERVISOR in self.roles
 
 
+# Roles that work a team's queue (or, for a lead, its canned answers): without a team such a person sees an
+# empty queue. A supervisor sees every queue and an admin works no queue, so they need no team.
+TEAM_ROLES = (StaffRole.RECEPTION, StaffRole.COUNSELLOR, StaffRole.AMBULANT, StaffRole.LEAD)
+
+
+def role_missing_a_team(roles: Sequence[str], teams: Sequence[str]) -> str | None:
+    """The first of ``roles`` that needs a team when ``teams`` is empty, else None. A supervisor who also
+    works reception needs none (they see every queue); a lead always does (they edit their teams' answers)."""
+    if teams:
+        return None
+    needing = [r for r in TEAM_ROLES if r in roles and (r == StaffRole.LEAD or StaffRole.SUPERVISOR not in roles)]
+    return str(needing[0]) if needing else None
+
+
+def lacks_team(p: Principal) -> bool:
+    """In no team and not a supervisor: this person's queue stays empty until an admin adds them to a team
+    (an account made before ``role_missing_a_team`` was enforced, or an admin's own)."""
+    return not p.teams and not p.sees_all_teams
+
+
 def is_admin(p: Principal) -> bool:
     """Staff accounts, every team's canned answers, opening-hours overrides, the audit log."""
     return StaffRole.ADMIN in p.roles

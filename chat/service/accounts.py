@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from chat import logs
 from chat.crypto import tokens
 from chat.errors import BadInput, ChatError, Code, Conflict, Unauthorized
-from chat.service import events
+from chat.service import access, events
 from chat.service.access import Principal, StaffRole
 from chat.service.context import Context
 from chat.store import staff as store
@@ -66,6 +66,14 @@ def check_teams(ctx: Context, teams: list[str]) -> None:
         raise BadInput(Code.INVALID, "Teams must be among the region's: " + ", ".join(t.id for t in ctx.region.teams))
 
 
+def check_team_for_roles(roles: list[str], teams: list[str]) -> None:
+    """The one rule for the CLI and the admin page: a role that works a team's queue needs a team."""
+    role = access.role_missing_a_team(roles, teams)
+    if role is not None:
+        raise BadInput(Code.TEAM_REQUIRED, f"The role {role} needs at least one team; only supervisor and admin "
+                                           "work without one.")
+
+
 async def add_staff(
     ctx: Context, username: str, password: str, roles: list[str], teams: list[str], display_name: str | None = None
 ) -> int:
@@ -74,6 +82,7 @@ async def add_staff(
     check_password(password)
     check_roles(roles)
     check_teams(ctx, teams)
+    check_team_for_roles(roles, teams)
     try:
         return await store.add(
             ctx.engine, username, display_name or username, await hash_password(password), roles, teams, ctx.clock()

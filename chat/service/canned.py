@@ -1,6 +1,6 @@
 """Canned answers: each team's ready-made answers that staff insert while chatting. Everyone reads their
 own teams' (a supervisor or an admin every team's); a lead edits their own teams', an admin any team's.
-Every change is audited with the answer's id."""
+Every change is audited with the answer's id and title (a template's title, not anyone's words)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ async def add(ctx: Context, p: Principal, team: str, language: str, title: str, 
     _check_may_edit(ctx, p, team)
     now = ctx.clock()
     canned_id = await store.add(ctx.engine, team, language, title, body, p.id, now)
-    await staff_store.audit(ctx.engine, p.id, "canned_created", None, now, target=str(canned_id))
+    await staff_store.audit(ctx.engine, p.id, "canned_created", None, now, target=str(canned_id),
+                            target_name=title)
     logs.event("canned_created", staff_id=p.id, team=team)
     made = await store.get(ctx.engine, canned_id)
     assert made is not None
@@ -60,7 +61,8 @@ async def change(ctx: Context, p: Principal, canned_id: int, language: str, titl
     now = ctx.clock()
     if not await store.change(ctx.engine, canned_id, language, title, body, p.id, now):
         raise NotFound()
-    await staff_store.audit(ctx.engine, p.id, "canned_updated", None, now, target=str(canned_id))
+    await staff_store.audit(ctx.engine, p.id, "canned_updated", None, now, target=str(canned_id),
+                            target_name=title)
     logs.event("canned_updated", staff_id=p.id, team=found.team)
     fresh = await store.get(ctx.engine, canned_id)
     assert fresh is not None
@@ -71,5 +73,6 @@ async def remove(ctx: Context, p: Principal, canned_id: int) -> None:
     found = await _existing(ctx, p, canned_id)
     if not await store.remove(ctx.engine, canned_id):
         raise NotFound()
-    await staff_store.audit(ctx.engine, p.id, "canned_deleted", None, ctx.clock(), target=str(canned_id))
+    await staff_store.audit(ctx.engine, p.id, "canned_deleted", None, ctx.clock(), target=str(canned_id),
+                            target_name=found.title)
     logs.event("canned_deleted", staff_id=p.id, team=found.team)

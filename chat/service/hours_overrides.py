@@ -25,19 +25,24 @@ from chat.store import staff as staff_store
 from triage import hours
 
 
+def _overrides(rows: list[store.OverrideRecord]) -> dict[int, hours.Override]:
+    """The stored rows as triage's overrides, by id."""
+    found = {}
+    for r in rows:
+        try:
+            found[r.id] = hours.Override(r.date, r.team, hours.parse_spans(r.spans))
+        except ValueError:  # written through add() only, so checked; a hand-edited row is left out
+            logs.event("hours_override_skipped", reason="malformed spans", team=r.team)
+    return found
+
+
 async def refresh(ctx: Context) -> None:
     """Read every override and put the merged region in effect. Serialised, so a slow read that began
     before a change cannot overwrite the region a later read built."""
     live = ctx.live_region
     async with live.lock:
-        rows = await store.listed(ctx.engine)
-        found = []
-        for r in rows:
-            try:
-                found.append(hours.Override(r.date, r.team, hours.parse_spans(r.spans)))
-            except ValueError:  # written through add() only, so checked; a hand-edited row is left out
-                logs.event("hours_override_skipped", reason="malformed spans", team=r.team)
-        live.current = hours.with_overrides(live.configured, found)
+        found = _overrides(await store.listed(ctx.engine))
+        live.current = hours.with_overrides(live.configured, found.values())
 
 
 def _require_admin(p: Principal) -> None:
@@ -53,14 +58,28 @@ def _target(day: date, team: str | None) -> str:
     return day.isoformat() if team is None else f"{day.isoformat()} {team}"
 
 
+def _overruled(rows: list[store.OverrideRecord]) -> set[int]:
+    """The ids of team overrides that do not apply because an every-team one for their date wins."""
+    found = _overrides(rows)
+    ids = {o: i for i, o in found.items()}
+    return {ids[c.existing] for o in found.values() if o.team is None
+            for c in hours.conflicts(o, found.values()) if not c.existing_wins}
+
+
 async def listed(ctx: Context, p: Principal) -> dict[str, Any]:
+    """Every override, each with ``applies`` (False: an every-team closure of its date wins over it)."""
     _require_admin(p)
     rows = await store.listed(ctx.engine)
-    return {"overrides": [_json(r) for r in rows], "teams": [{"id": t.id, "name": t.name} for t in ctx.region.teams]}
+    overruled = _overruled(rows)
+    return {"overrides": [{**_json(r), "applies": r.id not in overruled} for r in rows],
+            "teams": [{"id": t.id, "name": t.name} for t in ctx.region.teams]}
 
 
 async def add(ctx: Context, p: Principal, day_text: str, team: str | None, spans: list[str], label: str) -> dict[str, Any]:
-    """A date with its own hours for a team (None: every team); ``spans`` [] closes it all day."""
+    """A date with its own hours for a team (None: every team); ``spans`` [] closes it all day. The answer
+    lists the overrides of that date it conflicts with (``triage.hours.conflicts``), each with ``applies``
+    (whether that one wins where they meet); ``applies`` of the new one is False when an every-team closure
+    of that date wins over it."""
     _require_admin(p)
     try:
         day = date.fromisoformat(day_text)
@@ -76,15 +95,21 @@ async def add(ctx: Context, p: Principal, day_text: str, team: str | None, spans
     except ValueError:
         raise BadInput(Code.INVALID, 'Spans are times like "09:00-12:00" (24-hour clock), each ending after it '
                                      "starts, none overlapping another.") from None
-    if any(r.date == day and r.team == team for r in await store.listed(ctx.engine)):
+    rows = await store.listed(ctx.engine)
+    if any(r.date == day and r.team == team for r in rows):
         raise Conflict(Code.CONFLICT, "That date already has its own hours for that team; remove them first.")
+    existing = _overrides(rows)
+    by_override = {o: r for r in rows if (o := existing.get(r.id)) is not None}
+    clashes = hours.conflicts(hours.Override(day, team, parsed), existing.values())
     override_id = await store.add(ctx.engine, day, team, hours.spans_text(parsed), label, p.id, now)
     await staff_store.audit(ctx.engine, p.id, "hours_override_added", None, now, target=_target(day, team))
     await _changed(ctx)
     logs.event("hours_override_added", staff_id=p.id, team=team)
     made = await store.get(ctx.engine, override_id)
     assert made is not None
-    return _json(made)
+    # Saved either way; the admin is told which other overrides of that date it meets, and which one applies.
+    return {**_json(made), "applies": not any(c.existing_wins and c.existing.team is None for c in clashes),
+            "conflicts": [{**_json(by_override[c.existing]), "applies": c.existing_wins} for c in clashes]}
 
 
 async def remove(ctx: Context, p: Principal, override_id: int) -> None:

@@ -40,23 +40,19 @@ async def route(
 
 
 def team_open(region: Region, team_id: str, at: datetime) -> bool:
-    team = region.team(team_id)
-    return team is not None and hours.is_open(team.hours, at, region.timezone, region.holidays)
+    """Whether the team is open (overrides applied): the same answer routing (``triage.router``) uses."""
+    return hours.team_is_open(region, team_id, at)
 
 
 def team_opens_at(region: Region, team_id: str, at: datetime) -> datetime | None:
-    team = region.team(team_id)
-    if team is None:
-        return None
-    return hours.next_opening(team.hours, at, region.timezone, region.holidays)
+    return hours.team_opens_at(region, team_id, at)
 
 
 def chat_open(region: Region, at: datetime) -> tuple[bool, datetime | None]:
-    """Whether any team is open now, and when the chat (its first team) opens next."""
-    if any(hours.is_open(t.hours, at, region.timezone, region.holidays) for t in region.teams):
+    """Whether any team is open now, and when the first team opens next (by ``team_open``, as routing sees it)."""
+    if any(hours.team_is_open(region, t.id, at) for t in region.teams):
         return True, at
-    nexts = [hours.next_opening(t.hours, at, region.timezone, region.holidays) for t in region.teams]
-    found = [n for n in nexts if n is not None]
+    found = [n for n in (hours.team_opens_at(region, t.id, at) for t in region.teams) if n is not None]
     return False, min(found) if found else None
 
 

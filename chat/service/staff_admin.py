@@ -17,6 +17,7 @@ from chat.service import access, accounts, conversations, events, routing
 from chat.service.access import Principal, StaffRole
 from chat.service.context import Context
 from chat.store import admin as store
+from chat.store import canned as canned_store
 from chat.store import staff as staff_store
 from triage.router import Reason
 
@@ -87,6 +88,9 @@ async def change(
     if teams is not None:
         accounts.check_teams(ctx, teams)
         values["teams"] = teams
+    if roles is not None or teams is not None:
+        accounts.check_team_for_roles(roles if roles is not None else found.roles,
+                                      teams if teams is not None else found.teams)
     if active is True and not found.active:
         values["active"] = True
     if values:
@@ -135,10 +139,40 @@ async def reset_password(ctx: Context, p: Principal, username: str, password: st
 
 
 async def audit_log(ctx: Context, p: Principal, limit: int) -> list[dict[str, Any]]:
-    """The newest ``limit`` (1–1000) audit entries, newest first."""
+    """The newest ``limit`` (1–1000) audit entries, newest first, each with ``about``: what an admin change was
+    about, by name (see ``_about``)."""
     _require_admin(p)
     if not 1 <= limit <= MAX_AUDIT:
         raise BadInput(Code.INVALID, f"limit must be between 1 and {MAX_AUDIT}.")
     rows = await store.audit_entries(ctx.engine, limit)
+    names = {a.username: a.display_name for a in await store.accounts(ctx.engine)}
+    canned = {str(c.id): c for c in await canned_store.listed(ctx.engine, None)}
     return [{"at": r.at.isoformat(), "staff": r.username, "action": r.action, "conversation_id": r.conversation_id,
-             "target": r.target} for r in rows]
+             "target": r.target, "about": _about(ctx, r, names, canned)} for r in rows]
+
+
+def _team_name(ctx: Context, team_id: str | None) -> str | None:
+    team = ctx.region.team(team_id) if team_id else None
+    return team.name if team is not None else team_id
+
+
+def _about(ctx: Context, r: store.AuditRow, names: dict[str, str], canned: dict[str, canned_store.Canned],
+           ) -> dict[str, str | None] | None:
+    """``{name, team, date}`` of an admin change's target, resolved here (the log keeps ids, usernames and
+    dates): a staff member's display name (their username is the target), a canned answer's title (as it was
+    at the change; else as it is now) and team, an override's date and team (None: every team)."""
+    if r.target is None:
+        return None
+    if r.action in _STAFF_ACTIONS:
+        return {"name": names.get(r.target), "team": None, "date": None}
+    if r.action.startswith("canned_"):
+        now = canned.get(r.target)
+        title = r.target_name or (now.title if now is not None else None)
+        return {"name": title, "team": _team_name(ctx, now.team) if now is not None else None, "date": None}
+    if r.action.startswith("hours_override_"):
+        day, _, team = r.target.partition(" ")
+        return {"name": None, "team": _team_name(ctx, team or None), "date": day}
+    return None
+
+
+_STAFF_ACTIONS = frozenset({"staff_created", "staff_updated", "staff_deactivated", "password_reset"})

@@ -56,6 +56,7 @@ class AuditRow:
     action: str
     conversation_id: str | None
     target: str | None
+    target_name: str | None
 
 
 async def accounts(engine: AsyncEngine) -> list[Account]:
@@ -112,7 +113,7 @@ async def deactivate(engine: AsyncEngine, staff_id: int, now: datetime, reason: 
 async def audit_entries(engine: AsyncEngine, limit: int) -> list[AuditRow]:
     """The newest ``limit`` entries, newest first, each with the actor's username (None once deleted)."""
     q = (
-        select(A.c.at, S.c.username, A.c.action, A.c.conversation_id, A.c.target)
+        select(A.c.at, S.c.username, A.c.action, A.c.conversation_id, A.c.target, A.c.target_name)
         .select_from(A.outerjoin(S, S.c.id == A.c.staff_id))
         .order_by(A.c.at.desc(), A.c.id.desc())
         .limit(limit)

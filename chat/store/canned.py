@@ -48,7 +48,7 @@ async def get(engine: AsyncEngine, canned_id: int) -> Canned | None:
     return Canned(**row._mapping) if row else None
 
 
-async def add(engine: AsyncEngine, team: str, language: str, title: str, body: str, staff_id: int,
+async def add(engine: AsyncEngine, team: str, language: str, title: str, body: str, staff_id: int | None,
               now: datetime) -> int:
     async with engine.begin() as conn:
         res = await conn.execute(CA.insert().values(team=team, language=language, title=title, body=body,

@@ -236,6 +236,9 @@ class AuditEntry(SQLModel, table=True):
     # What an admin change was about (migration 0007): a username, a canned answer's id or an override's
     # date. Never a password or free text.
     target: str | None = Field(default=None, sa_column=Column(String(100)))
+    # Its name at the time, only where that is not sensitive (migration 0008): a canned answer's title, so a
+    # deleted one is still named. Staff and team names are looked up when the log is read.
+    target_name: str | None = Field(default=None, sa_column=Column(String(100)))
 
 
 class CannedAnswer(SQLModel, table=True):

@@ -118,12 +118,13 @@ async def close_session(engine: AsyncEngine, token_hash: str) -> None:
 
 async def audit(
     engine: AsyncEngine, staff_id: int | None, action: str, conversation_id: str | None, now: datetime,
-    target: str | None = None,
+    target: str | None = None, target_name: str | None = None,
 ) -> None:
-    """``target``: what an admin change was about (a username, a canned answer's id, a date), never free text."""
+    """``target``: what an admin change was about (a username, a canned answer's id, a date), never free text;
+    ``target_name``: its name when that is not sensitive (a canned answer's title)."""
     async with engine.begin() as conn:
         await conn.execute(A.insert().values(staff_id=staff_id, action=action, conversation_id=conversation_id, at=now,
-                                             target=target))
+                                             target=target, target_name=target_name and target_name[:100]))
 
 
 async def set_availability(engine: AsyncEngine, staff_id: int, availability: str) -> None:

@@ -63,7 +63,8 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, int, type[BaseMode
      frames.PasswordBody, 200, None),
     ("get", "/api/v1/admin/hours", "Admin: dates with their own opening hours, and the teams", None, 200, None),
     ("post", "/api/v1/admin/hours", "Admin: a date with its own hours (team null: every team; spans []: closed); in "
-     "effect at once on every instance", frames.HoursOverrideBody, 201, None),
+     "effect at once on every instance; the answer lists the other overrides of that date it conflicts with, "
+     "each with whether it applies", frames.HoursOverrideBody, 201, None),
     ("delete", "/api/v1/admin/hours/{id}", "Admin: remove a date's own hours", None, 200, None),
     ("get", "/api/v1/admin/audit", "Admin: the newest audit entries (?limit=N, default 100, at most 1000)", None, 200,
      None),

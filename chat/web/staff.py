@@ -11,16 +11,17 @@ from starlette.responses import JSONResponse, Response
 
 from chat.crypto import tokens
 from chat.errors import BadInput, Code
-from chat.service import accounts, concerns, conversations, handoff, outcomes, queue, routing, staffing, transcripts
+from chat.service import access, accounts, concerns, conversations, handoff, outcomes, queue, routing, staffing, transcripts
+from chat.service.access import Principal
 from chat.store.conversations import ConversationRecord
 from chat.web import frames
 from chat.web.auth import COOKIE, check_origin, context, session_token, staff
 from chat.web.errors import NO_STORE
 
 
-def _me(p: Any, csrf: str) -> dict[str, Any]:
+def _me(p: Principal, csrf: str) -> dict[str, Any]:
     return {"username": p.username, "display_name": p.display_name, "roles": list(p.roles), "teams": list(p.teams),
-            "csrf_token": csrf}
+            "no_team": access.lacks_team(p), "csrf_token": csrf}
 
 
 async def login(request: Request) -> Response:

@@ -261,6 +261,81 @@ async def test_closed_all_day_override_closes_the_team_and_removing_it_reopens_a
     assert problems(page) == []
 
 
+async def test_closing_all_teams_over_a_teams_own_opening_warns_and_the_visitor_page_then_says_closed(
+    open_server: Running, browser: Browser
+) -> None:
+    """The reported case: reception has its own hours today; the admin then closes all teams all day. The
+    page warns that the reception's hours no longer apply (the closure wins), marks that row, and the young
+    person's page says closed, not open."""
+    server = open_server
+    page = await admin_page(browser, server)
+    today = server.ctx.clock().astimezone(ZoneInfo(server.ctx.region.timezone)).date().isoformat()
+    await expect(page.locator("#hours-rule")).to_contain_text("utom när alla team är stängda hela dagen")
+    await page.fill("#hours-date", today)
+    await page.select_option("#hours-team", TEAM)
+    await page.check("#hours-open")
+    await page.fill("#hours-spans", "10:00-14:00")
+    await page.click("#hours-submit")
+    await expect(page.locator("#hours-status")).to_contain_text("är tillagd")
+    await expect(page.locator("#hours-warning")).to_be_hidden()
+
+    await page.fill("#hours-date", today)
+    await page.click("#hours-submit")  # all teams, closed all day
+
+    warning = page.locator("#hours-warning")
+    await expect(warning).to_be_visible()
+    await expect(warning).to_contain_text("har redan en annan avvikelse")
+    await expect(warning).to_contain_text("De egna tiderna för Mottagningen")
+    await expect(warning).to_contain_text("10:00-14:00")
+    await expect(warning).to_contain_text("alla team är stängda hela dagen, och det går före")
+    reception_row = page.locator("#hours-rows tr", has_text="10:00-14:00")
+    await expect(reception_row).to_contain_text("Gäller inte: alla team är stängda hela dagen.")
+    await expect(page.locator("#hours-rows tr .not-applied")).to_have_count(1)
+    assert await violations(page) == []
+    assert not await team_open(page, server)
+
+    visitor = await page.context.new_page()
+    await visitor.goto(server.base + "/")
+    await expect(visitor.locator("#start-note")).to_contain_text("Chatten är stängd just nu")
+    await expect(visitor.locator("#start-hours")).not_to_contain_text("Vi har öppet nu")
+    await visitor.close()
+    assert problems(page) == []
+
+
+async def test_the_audit_page_names_what_was_changed(server: Running, browser: Browser) -> None:
+    """Not "Snabbsvar skapat 3": the canned answer's title and team, the person's name and username, the
+    override's date and team; a deleted canned answer keeps its title."""
+    page = await admin_page(browser, server)
+    status, kept = await api_json(page, "POST", server, "/api/v1/staff/canned",
+                                  {"team": TEAM, "language": "sv", "title": "Hälsning", "body": "Hej! Vad vill du prata om?"})
+    assert status == 201
+    status, gone = await api_json(page, "POST", server, "/api/v1/staff/canned",
+                                  {"team": TEAM, "language": "sv", "title": "Gammalt svar", "body": "Text"})
+    assert status == 201
+    assert (await api_json(page, "DELETE", server, f"/api/v1/staff/canned/{gone['id']}"))[0] == 200
+    assert (await api_json(page, "POST", server, "/api/v1/admin/staff",
+                           {"username": "cleo", "display_name": "Cleo Carlsson", "password": "a long enough one",
+                            "roles": ["counsellor"], "teams": ["south"]}))[0] == 201
+    assert (await api_json(page, "POST", server, "/api/v1/admin/hours",
+                           {"date": "2099-12-24", "team": None, "spans": [], "label": "Julafton"}))[0] == 201
+    assert (await api_json(page, "POST", server, "/api/v1/admin/hours",
+                           {"date": "2099-12-23", "team": "north", "spans": ["10:00-12:00"]}))[0] == 201
+
+    await page.click("#audit-refresh")
+
+    rows = page.locator("#audit-rows")
+    created = rows.locator("tr[data-action=canned_created]")
+    await expect(created.filter(has_text="”Hälsning” – Mottagningen, hela länet (exempel)")).to_have_count(1)
+    await expect(rows.locator("tr[data-action=canned_deleted] td").last).to_have_text("”Gammalt svar”")
+    await expect(rows.locator("tr[data-action=staff_created]")).to_contain_text("Cleo Carlsson (cleo)")
+    hours = rows.locator("tr[data-action=hours_override_added]")
+    await expect(hours.filter(has_text="24 december 2099 – Alla team")).to_have_count(1)
+    await expect(hours.filter(has_text="23 december 2099 – Ambulanta teamet norr, Mora (exempel)")).to_have_count(1)
+    await expect(created.filter(has_text="Hälsning").locator("td").last).not_to_contain_text(str(kept["id"]))
+    assert await violations(page) == []
+    assert problems(page) == []
+
+
 async def test_markup_in_a_display_name_and_a_canned_title_is_shown_as_text(server: Running, browser: Browser) -> None:
     await account(server, "eve", ("counsellor",), (TEAM,), XSS)
     page = await admin_page(browser, server, PHONE)

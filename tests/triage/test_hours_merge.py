@@ -8,7 +8,17 @@ from datetime import date
 import pytest
 
 from tests.triage.conftest import HOLIDAYS, bundled, local, spans
-from triage.hours import Override, is_open, parse_spans, spans_text, with_overrides
+from triage.hours import (
+    Conflict,
+    Override,
+    conflicts,
+    is_open,
+    parse_spans,
+    spans_text,
+    team_is_open,
+    team_opens_at,
+    with_overrides,
+)
 from triage.region import Region
 
 TZ = "Europe/Stockholm"
@@ -43,11 +53,59 @@ def test_a_team_override_changes_that_team_only(dalarna: Region) -> None:
     assert open_at(short, "reception", 13)
 
 
-def test_a_team_override_wins_over_an_every_team_one_for_the_same_date(dalarna: Region) -> None:
-    merged = with_overrides(dalarna, [Override(TUESDAY, "north", spans("12:00-14:00")), Override(TUESDAY, None, ())])
+SATURDAY = date(2026, 11, 21)  # north is closed on Saturdays, the reception open 10–16
 
-    assert open_at(merged, "north", 13)
-    assert not open_at(merged, "reception", 13)
+
+@pytest.mark.parametrize(
+    ("every", "own", "north_at_13", "reception_at_13"),
+    [
+        # All teams closed all day + north's own opening: the closure wins, nobody is open.
+        ((), "12:00-14:00", False, False),
+        # All teams open 10–14 + north closed all day: north's own closure wins, the others follow 10–14.
+        ("10:00-14:00", (), False, True),
+        # All teams open 10–12 + north's own 12–14: north's own hours win, the others follow 10–12.
+        ("10:00-12:00", "12:00-14:00", True, False),
+        # Both closed: closed.
+        ((), (), False, False),
+    ],
+)
+def test_precedence_when_a_date_has_an_every_team_and_a_team_override(
+    dalarna: Region, every: str | tuple[()], own: str | tuple[()], north_at_13: bool, reception_at_13: bool
+) -> None:
+    """``winner``: an every-team whole-day closure beats a team's own hours; otherwise the team's own win.
+    The order in which they were added does not matter."""
+    made = [Override(TUESDAY, None, spans(every) if every else ()), Override(TUESDAY, "north", spans(own) if own else ())]
+
+    for order in (made, made[::-1]):
+        merged = with_overrides(dalarna, order)
+        assert (team_is_open(merged, "north", local(2026, 11, 17, 13)),
+                team_is_open(merged, "reception", local(2026, 11, 17, 13))) == (north_at_13, reception_at_13)
+
+
+def test_an_every_team_closure_beats_an_extra_opening_on_a_normally_closed_day(dalarna: Region) -> None:
+    """north's extra Saturday shift, then the whole clinic closed that Saturday: north is closed too, and
+    opens next on Monday at 08:00."""
+    merged = with_overrides(dalarna, [Override(SATURDAY, "north", spans("10:00-14:00")), Override(SATURDAY, None, ())])
+
+    assert not team_is_open(merged, "north", local(2026, 11, 21, 11))
+    assert team_opens_at(merged, "north", local(2026, 11, 21, 11)) == local(2026, 11, 23, 8)
+
+
+def test_conflicts_name_the_other_override_and_which_one_applies() -> None:
+    closed_all = Override(TUESDAY, None, ())
+    north_open = Override(TUESDAY, "north", spans("12:00-14:00"))
+    south_closed = Override(TUESDAY, "south", ())
+    all_short = Override(TUESDAY, None, spans("10:00-12:00"))
+
+    assert conflicts(closed_all, [north_open, south_closed]) == (Conflict(north_open, existing_wins=False),)
+    assert conflicts(north_open, [closed_all]) == (Conflict(closed_all, existing_wins=True),)
+    assert conflicts(all_short, [north_open, south_closed]) == (
+        Conflict(north_open, existing_wins=True), Conflict(south_closed, existing_wins=True))
+    assert conflicts(north_open, [all_short]) == (Conflict(all_short, existing_wins=False),)
+    # Not conflicts: another date, the same kind (two teams, or every team twice), the same hours.
+    assert conflicts(closed_all, [Override(date(2026, 11, 18), "north", spans("12:00-14:00"))]) == ()
+    assert conflicts(north_open, [south_closed]) == ()
+    assert conflicts(closed_all, [Override(TUESDAY, "north", ())]) == ()
 
 
 def test_an_override_replaces_the_region_files_own_date_and_keeps_its_others(dalarna: Region) -> None:

@@ -101,3 +101,56 @@ async def test_an_override_made_on_one_instance_is_used_on_the_other(clinic: Cli
     # Removed through B: A reopens.
     assert (await root.http.delete(f"{b.base}/api/v1/admin/hours/{made.json()['id']}")).status_code == 200
     await until_open(root, a, "north", expected=True)
+
+
+# Tuesday 13:00. Each case: the overrides for today, added in this order (a team's first, as in the report:
+# the every-team closure came later); then what the start page, the team list (the queues' view) and a
+# visitor routed like north's (Mora) see, and where that visitor waits.
+COMBINATIONS = [
+    pytest.param([("north", ["12:00-14:00"]), (None, [])], False, {"north": False, "reception": False},
+                 ("north", False), id="all-closed+north-open"),
+    pytest.param([("north", []), (None, ["10:00-14:00"])], True, {"north": False, "reception": True},
+                 ("reception", True), id="north-closed+all-open"),
+    pytest.param([("north", ["12:00-14:00"]), (None, ["10:00-12:00"])], True, {"north": True, "reception": False},
+                 ("north", True), id="north-own-hours+all-shorter"),
+    pytest.param([("north", []), (None, [])], False, {"north": False, "reception": False},
+                 ("north", False), id="north-closed+all-closed"),
+    pytest.param([(None, [])], False, {"north": False, "reception": False}, ("north", False), id="all-closed"),
+    pytest.param([("north", ["12:00-14:00"])], True, {"north": True, "reception": True}, ("north", True),
+                 id="north-own-hours"),
+]
+
+
+@pytest.mark.parametrize(("made", "page_open", "team_open", "north_visitor"), COMBINATIONS)
+async def test_the_start_page_routing_and_the_queue_agree_whatever_overrides_a_date_has(
+    clinic: Clinic, clock: Clock, made: list[tuple[str | None, list[str]]], page_open: bool,
+    team_open: dict[str, bool], north_visitor: tuple[str, bool],
+) -> None:
+    """One rule (an every-team whole-day closure wins; otherwise a team's own hours win) seen the same way
+    by the start page (open_now), the team list, routing (where a visitor lands) and that visitor's queue
+    (open, opens_at, the wait): when the page says closed, nobody is queued to a team that counts as open."""
+    server = await clinic.open(clock)
+    root = await clinic.staff(server, "root", (), roles=("admin",), connect=False)
+    await clinic.staff(server, "nora", ("north",), roles=("ambulant",))  # online: north does not overflow
+    for team, spans in made:
+        r = await root.http.post("/api/v1/admin/hours", json={"date": TODAY, "team": team, "spans": spans})
+        assert r.status_code == 201, r.text
+
+    assert await intake_open(server) is page_open
+    listed = await teams(root, server)
+    assert {t: listed[t]["open_now"] for t in team_open} == team_open
+    assert any(t["open_now"] for t in listed.values()) is page_open
+    visitor = await clinic.visitor(server, connect=False, **NORTH)
+    welcome = await visitor.connect()
+    async with server.ctx.engine.connect() as conn:
+        team = (await conn.execute(text("SELECT team FROM conversations WHERE id = :c"), {"c": visitor.id})).scalar_one()
+    assert (team, welcome["open"]) == north_visitor
+    assert listed[team]["open_now"] is welcome["open"]
+    if welcome["open"]:
+        assert welcome["opens_at"] is None
+        assert welcome["queue"]["estimated_wait_s"] < 3600
+    else:
+        opens = datetime.fromisoformat(welcome["opens_at"])
+        assert opens == datetime.fromisoformat(listed[team]["opens_at"])
+        assert opens.astimezone(STOCKHOLM).date() == date(2026, 11, 18)  # nothing opens again today
+        assert welcome["queue"]["estimated_wait_s"] >= (opens - clock()).total_seconds() - 60

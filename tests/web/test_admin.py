@@ -110,6 +110,49 @@ async def test_bad_new_accounts_are_refused_with_400(
     assert [s["username"] for s in (await admin.http.get("/api/v1/admin/staff")).json()["staff"]] == ["root"]
 
 
+@pytest.mark.parametrize(
+    ("roles", "teams", "status"),
+    [
+        (["reception"], [], 400),
+        (["counsellor"], [], 400),
+        (["ambulant"], [], 400),
+        (["lead"], [], 400),
+        (["supervisor", "lead"], [], 400),  # a lead leads a team's answers: a supervisor's view does not help
+        (["counsellor"], ["south"], 201),
+        (["supervisor"], [], 201),  # sees every queue
+        (["supervisor", "reception"], [], 201),
+        (["admin"], [], 201),  # works no queue
+    ],
+)
+async def test_a_role_that_works_a_teams_queue_needs_a_team(
+    server: Running, admin: Staff, roles: list[str], teams: list[str], status: int
+) -> None:
+    """Without a team, reception, a counsellor, the ambulant team or a lead would see an empty queue: refused
+    with team_required; a supervisor and an admin need none."""
+    r = await admin.http.post("/api/v1/admin/staff", json={**NEW_ACCOUNT, "roles": roles, "teams": teams})
+
+    assert r.status_code == status, r.text
+    if status == 400:
+        assert code(r) == "team_required"
+        assert "minst ett team" not in r.text  # the page words it; the API message is English
+        assert [s["username"] for s in (await admin.http.get("/api/v1/admin/staff")).json()["staff"]] == ["root"]
+
+
+async def test_a_change_that_leaves_a_queue_role_without_a_team_is_refused(
+    server: Running, admin: Staff, make_staff: StaffFactory
+) -> None:
+    await make_staff("anna", connect=False)  # reception, in the reception team
+
+    for body in ({"teams": []}, {"roles": ["counsellor"], "teams": []}):
+        r = await admin.http.patch("/api/v1/admin/staff/anna", json=body)
+        assert (r.status_code, code(r)) == (400, "team_required")
+    assert await audit(admin) == []
+    to_supervisor = await admin.http.patch("/api/v1/admin/staff/anna", json={"roles": ["supervisor"], "teams": []})
+    assert (to_supervisor.status_code, to_supervisor.json()["teams"]) == (200, [])
+    renamed = await admin.http.patch("/api/v1/admin/staff/anna", json={"display_name": "Anna A"})
+    assert renamed.status_code == 200
+
+
 async def test_a_taken_username_is_409(server: Running, admin: Staff) -> None:
     assert (await admin.http.post("/api/v1/admin/staff", json=NEW_ACCOUNT)).status_code == 201
     again = await admin.http.post("/api/v1/admin/staff", json={**NEW_ACCOUNT, "display_name": "Other"})
@@ -167,7 +210,8 @@ async def test_an_admin_cannot_lock_themselves_out(server: Running, admin: Staff
 
 
 async def test_an_admin_may_rename_themselves_and_keep_admin_among_other_roles(server: Running, admin: Staff) -> None:
-    r = await admin.http.patch("/api/v1/admin/staff/root", json={"display_name": "Root", "roles": ["admin", "lead"]})
+    r = await admin.http.patch("/api/v1/admin/staff/root", json={"display_name": "Root", "roles": ["admin", "lead"],
+                                                                 "teams": ["south"]})
     assert r.status_code == 200 and r.json()["roles"] == ["admin", "lead"]
 
 
@@ -235,13 +279,42 @@ async def test_a_password_reset_unlocks_ends_sessions_and_only_the_new_password_
     assert "a brand new secret" not in str(entries)
 
 
+async def test_the_audit_log_names_what_each_change_was_about(server: Running, admin: Staff) -> None:
+    """``about`` resolves the target: a person's display name, a canned answer's title (still there after it
+    is deleted; as it was at each change) and team's name, an override's date and team (None: every team)."""
+    assert (await admin.http.post("/api/v1/admin/staff", json=NEW_ACCOUNT)).status_code == 201
+    made = await admin.http.post("/api/v1/staff/canned", json={"team": "south", "language": "sv", "title": "Hälsning",
+                                                                "body": "Hej!"})
+    canned_id = made.json()["id"]
+    changed = await admin.http.put(f"/api/v1/staff/canned/{canned_id}", json={"language": "sv", "title": "Välkommen",
+                                                                               "body": "Hej och välkommen!"})
+    assert changed.status_code == 200, changed.text
+    assert (await admin.http.delete(f"/api/v1/staff/canned/{canned_id}")).status_code == 200
+    for team in (None, "north"):
+        r = await admin.http.post("/api/v1/admin/hours", json={"date": "2099-12-24", "team": team, "spans": [],
+                                                               "label": "Julafton"})
+        assert r.status_code == 201, r.text
+
+    entries = await audit(admin)
+
+    assert [(e["action"], e["about"]) for e in entries] == [
+        ("hours_override_added", {"name": None, "team": "Ambulanta teamet norr, Mora (exempel)", "date": "2099-12-24"}),
+        ("hours_override_added", {"name": None, "team": None, "date": "2099-12-24"}),
+        ("canned_deleted", {"name": "Välkommen", "team": None, "date": None}),  # gone: its team is unknown now
+        ("canned_updated", {"name": "Välkommen", "team": None, "date": None}),
+        ("canned_created", {"name": "Hälsning", "team": None, "date": None}),
+        ("staff_created", {"name": "Cleo C", "team": None, "date": None}),
+    ]
+    assert "Hej" not in str(entries) and "Julafton" not in str(entries)  # bodies and labels are free text
+
+
 async def test_the_audit_log_is_newest_first_with_a_limit(server: Running, admin: Staff) -> None:
     for name in ("ann", "bea", "cid"):
         assert (await admin.http.post("/api/v1/admin/staff", json={**NEW_ACCOUNT, "username": name})).status_code == 201
 
     assert [e["target"] for e in await audit(admin)] == ["cid", "bea", "ann"]
     one = await audit(admin, limit=1)
-    assert len(one) == 1 and set(one[0]) == {"at", "staff", "action", "conversation_id", "target"}
+    assert len(one) == 1 and set(one[0]) == {"at", "staff", "action", "conversation_id", "target", "about"}
     for bad in ("0", "1001", "x", "-1"):
         r = await admin.http.get("/api/v1/admin/audit", params={"limit": bad})
         assert (r.status_code, code(r)) == (400, "invalid")

@@ -101,3 +101,31 @@ async def test_malformed_json_is_400_and_a_second_override_for_the_same_date_and
     assert other_team.status_code == 201
     for path in ("/api/v1/admin/hours/abc", "/api/v1/admin/hours/999999"):
         assert (await admin.http.delete(path)).status_code == 404
+
+
+async def test_saving_an_override_that_meets_another_of_its_date_returns_the_conflicts_and_which_applies(
+    server: Running, admin: Staff
+) -> None:
+    """Saved either way (201); the answer names the other overrides of that date (every team vs one team,
+    different hours) and which of each pair applies; the list marks a team's hours an every-team closure
+    overrules."""
+    north = await admin.http.post("/api/v1/admin/hours", json={**CHRISTMAS, "team": "north", "spans": ["10:00-14:00"]})
+    south = await admin.http.post("/api/v1/admin/hours", json={**CHRISTMAS, "team": "south", "spans": []})
+    assert (north.status_code, north.json()["conflicts"]) == (201, [])
+
+    closed = await admin.http.post("/api/v1/admin/hours", json=CHRISTMAS)
+
+    assert closed.status_code == 201, closed.text
+    assert closed.json()["applies"] is True
+    assert [(c["id"], c["team"], c["spans"], c["applies"]) for c in closed.json()["conflicts"]] == [
+        (north.json()["id"], "north", ["10:00-14:00"], False)]  # south's closure agrees: no conflict
+    listed = {o["team"]: o["applies"] for o in await overrides(admin)}
+    assert listed == {None: True, "north": False, "south": True}
+
+    later = await admin.http.post("/api/v1/admin/hours", json={**CHRISTMAS, "team": "children", "spans": ["09:00-10:00"]})
+
+    assert later.status_code == 201 and later.json()["applies"] is False
+    assert [(c["team"], c["applies"]) for c in later.json()["conflicts"]] == [(None, True)]
+    other_day = await admin.http.post("/api/v1/admin/hours", json={**CHRISTMAS, "date": "2099-12-23", "team": "north"})
+    assert other_day.json()["conflicts"] == []
+    assert south.status_code == 201

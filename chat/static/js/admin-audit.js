@@ -1,17 +1,33 @@
-// admin-audit.js — the audit log (admin only): the latest 100 entries, who did what, when, to what.
+// admin-audit.js — the audit log (admin only): the latest 100 entries, who did what, when, to what (by name).
 
 import * as api from "./api.js";
 import * as i18n from "./i18n.js";
 import { $, cell, make, showError, when } from "./admin-ui.js";
+import { dateText } from "./admin-hours.js";
 
 let page = null;
 let entries = [];
 
 const actionText = (code) => (i18n.t(`admin.action.${code}`) === `admin.action.${code}` ? code : i18n.t(`admin.action.${code}`));
 
+// What a change was about, by the names the server resolved (`about`): a person's display name and
+// username, a canned answer's title and team, an override's date and team; the bare target otherwise.
+function aboutText(e) {
+  const a = e.about;
+  const target = typeof e.target === "string" ? e.target : JSON.stringify(e.target);
+  if (!a) return target;
+  if (a.date) return `${dateText(a.date)} – ${a.team ?? i18n.t("admin.allTeams")}`;
+  if (String(e.action).startsWith("canned_")) {
+    if (!a.name) return `#${target}`;
+    const title = i18n.t("admin.quoted", { text: a.name });
+    return a.team ? `${title} – ${a.team}` : title;
+  }
+  return a.name && a.name !== target ? `${a.name} (${target})` : target;
+}
+
 function targetText(e) {
   const parts = [];
-  if (e.target != null && e.target !== "") parts.push(typeof e.target === "string" ? e.target : JSON.stringify(e.target));
+  if (e.target != null && e.target !== "") parts.push(aboutText(e));
   if (e.conversation_id) parts.push(i18n.t("super.conv", { id: String(e.conversation_id).slice(0, 8) }));
   return parts.join(" · ");
 }

@@ -7,6 +7,7 @@ import { $, button, cell, clearError, confirm, describeBy, locale, make, say, sh
 
 let page = null;
 let overrides = [];
+let saved = null; // the answer to the last add, while its conflict warning shows
 const SPAN = /^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/;
 
 // "09:00-12:00, 13:00–16:00" → ["09:00-12:00", "13:00-16:00"]; null when a part is not a span.
@@ -21,7 +22,7 @@ function today() {
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 }
 
-function dateText(iso) {
+export function dateText(iso) {
   const d = new Date(`${iso}T12:00:00`);
   return Number.isNaN(d.getTime()) ? iso
     : d.toLocaleDateString(locale(), { weekday: "short", year: "numeric", month: "long", day: "numeric" });
@@ -50,6 +51,7 @@ function renderTeams() {
 export function render() {
   if (!page) return;
   renderTeams();
+  warn();
   $("hours-empty").hidden = overrides.length > 0;
   $("hours-table").hidden = overrides.length === 0;
   $("hours-rows").replaceChildren(...overrides.map((o) => {
@@ -58,11 +60,29 @@ export function render() {
     return make("tr", { "data-id": o.id },
       head,
       cell("admin.col.team", teamText(o.team)),
-      cell("admin.col.hours", hoursText(o.spans)),
+      cell("admin.col.hours", o.applies === false
+        ? [hoursText(o.spans), make("span", { className: "not-applied", text: i18n.t("admin.notApplied") })]
+        : hoursText(o.spans)),
       cell("admin.col.label", o.label ?? ""),
       cell("admin.col.actions", button("admin.remove", () => remove(o), {
         danger: true, "data-key": `remove:${o.id}`, "aria-describedby": head.id })));
   }));
+}
+
+// The other overrides of the same date that the saved one meets (the server says which of each pair
+// applies: an all-teams closure beats a team's own hours, otherwise the team's own hours win).
+function warn() {
+  const box = $("hours-warning");
+  const made = saved;
+  const found = made?.conflicts ?? [];
+  if (!found.length) return box.replaceChildren();
+  const lines = found.map((c) => {
+    const [every, own] = c.team == null ? [c, made] : [made, c];
+    const key = every.spans?.length ? "admin.conflictOwnWins" : "admin.conflictOverruled";
+    return make("p", { text: i18n.t(key, { team: teamText(own.team), hours: hoursText(own.spans), all: hoursText(every.spans) }) });
+  });
+  box.replaceChildren(make("p", { text: i18n.t("admin.conflictsHeading", { date: dateText(made.date) }) }),
+    ...lines, make("p", { text: i18n.t("admin.conflictsFix") }));
 }
 
 function showKind() {
@@ -73,6 +93,8 @@ async function add(event) {
   event.preventDefault();
   const err = $("hours-error");
   clearError(err, $("hours-form"));
+  saved = null;
+  warn();
   const date = $("hours-date").value;
   if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) return showError(err, i18n.t("admin.dateMissing"), $("hours-date"));
   let spans = [];
@@ -91,6 +113,8 @@ async function add(event) {
   $("hours-date").value = today();
   showKind();
   say($("hours-status"), "admin.hoursAdded", { date: dateText(date), team: teamText(team) });
+  saved = r.data;
+  warn();
   await reload();
   page.changed();
 }
@@ -102,6 +126,7 @@ async function remove(o) {
   const r = await api.request("DELETE", `/api/v1/admin/hours/${encodeURIComponent(o.id)}`);
   if (r.status === 401) return page.expired();
   if (!r.ok) return showError($("hours-load-error"), r);
+  saved = null;
   say($("hours-status"), "admin.hoursRemoved", { date: dateText(o.date), team: teamText(o.team) });
   await reload();
   $("hours-heading").focus();

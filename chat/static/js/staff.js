@@ -235,6 +235,7 @@ function header(person) {
   $("link-supervisor").hidden = !roles.includes("supervisor");
   $("link-admin").hidden = !(roles.includes("admin") || roles.includes("lead"));
   $("links").hidden = $("link-supervisor").hidden && $("link-admin").hidden;
+  $("no-team").hidden = !person.no_team; // in no team: why the queue stays empty
   for (const id of ["logout", "status-box", "alerts-box"]) $(id).hidden = false;
 }
 
