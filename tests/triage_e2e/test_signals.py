@@ -37,7 +37,7 @@ async def test_risk_sentence_shows_crisis_resources_and_alerts_the_team_and_rece
     urgent = entry(await http_queue(nils), visitor.id)
     assert (urgent["priority"], urgent["risk"]) == (2, ["suicide"])
     assert codes(urgent["reasons"])[-1] == "risk"
-    assert urgent["reasons"][-1]["en"] == "risk signal: suicide → urgent"
+    assert urgent["reasons"][-1]["en"] == "Risk signal in what was written (suicide): urgent"
     # The words themselves are never shown to staff outside the conversation.
     assert RISK_TEXT not in json.dumps(urgent, ensure_ascii=False)
     # Coming back, the visitor is shown the resources again at once.
