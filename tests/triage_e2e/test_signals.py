@@ -33,6 +33,7 @@ async def test_risk_sentence_shows_crisis_resources_and_alerts_the_team_and_rece
     for person in (nils, rut):
         alert = await ws(person).expect("alert", conversation_id=visitor.id)
         assert (alert["team"], alert["categories"], alert["priority"]) == ("north", ["suicide"], 2)
+        assert alert["seq"] == ack["seq"]  # the message that carried it, for the console to bring into view
     await ws(sara).nothing_more("alert")
     urgent = entry(await http_queue(nils), visitor.id)
     assert (urgent["priority"], urgent["risk"]) == (2, ["suicide"])
