@@ -29,7 +29,10 @@ ENOUGH = {360: 3, 768: 5, 1280: 4}
 
 # Boxes of the parts of the open conversation, and which messages of the log are wholly in view.
 BOXES = """() => {
-  const box = (el) => { const r = el.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; };
+  const box = (el) => {
+    const r = el.getBoundingClientRect();
+    return {top: r.top, bottom: r.bottom, left: r.left, right: r.right};
+  };
   const log = document.getElementById('log');
   const l = log.getBoundingClientRect();
   const msgs = [...log.querySelectorAll('.msg')];
@@ -74,7 +77,7 @@ async def long_conversation(clinic: Clinic, page: Page, n: int = 30) -> tuple[Vi
 async def test_a_long_conversation_gets_the_room_and_opens_at_its_newest_message(clinic: Clinic, size: ViewportSize) -> None:
     await clinic.person("anna", teams=("reception",))
     page = await clinic.console("anna", viewport=size)
-    v, me = await long_conversation(clinic, page)
+    _, me = await long_conversation(clinic, page)
 
     async def check() -> None:
         b = await boxes(page)
@@ -183,8 +186,7 @@ async def test_a_tab_opens_at_its_first_unread_and_another_tab_or_a_new_login_at
     await expect(older).to_have_count(1)
 
     # Another browser tab of the same person: the conversations open at their newest message.
-    other = await clinic.page(DESKTOP)
-    await other.context.add_cookies(await page.context.cookies())
+    other = await page.context.new_page()  # a second tab of the same browser: the same session
     await other.goto(clinic.server.base + "/staff")
     await expect(other.locator("#console")).to_have_attribute("data-conn", "open")
     await other.click(f"#tab-{first.id}")

@@ -9,11 +9,11 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
-from tests.browser.conftest import PHONE, violations
-from tests.browser.staff_pages import DESKTOP, PASSWORD, VIEWPORT_IDS, VIEWPORTS, XSS, account, logged_in, problems
+from tests.browser.conftest import violations
+from tests.browser.staff_pages import DESKTOP, PASSWORD, PHONE, VIEWPORT_IDS, VIEWPORTS, XSS, account, logged_in, problems
+from tests.browser.test_staff_console import Clinic, clinic  # noqa: F401 (the fixture)
 from tests.client import Staff, Visitor
 from tests.conftest import Running, StaffFactory
-from tests.browser.test_staff_console import Clinic, clinic  # noqa: F401 (the fixture)
 
 
 async def supervisor_page(browser: Browser, server: Running, viewport: ViewportSize | None = None) -> Page:
@@ -167,7 +167,7 @@ async def test_a_team_with_someone_waiting_and_nobody_online_or_past_its_target_
     await expect(page.locator("#attention-live")).to_have_attribute("aria-live", "assertive")
     await expect(page.locator("#attention-live")).to_contain_text("Behöver uppmärksamhet: Mottagningen")
     assert await violations(page) == []
-    small = await logged_in(clinic.browser, clinic.server, "siv", PHONE)  # type: ignore[arg-type]
+    small = await logged_in(clinic.browser, clinic.server, "siv", PHONE)
     await small.goto(clinic.server.base + "/staff/supervisor")
     await expect(small.locator("#attention li")).to_have_count(1)
     assert await violations(small) == []
