@@ -37,7 +37,8 @@ PRIORITIES = {"high": Priority.HIGH, "urgent": Priority.URGENT}
 ROOT_KEYS = ("region", "municipalities", "teams", "rules", "crisis", "screening")
 REGION_KEYS = ("id", "name", "timezone", "default_team", "languages", "alert_teams", "holidays")
 TEAM_KEYS = ("id", "name", "kind", "municipalities", "areas", "topics", "roles", "age_bands", "geographic",
-             "capacity", "pickup", "offer_timeout_s", "max_wait_s", "fallback", "hours")
+             "capacity", "pickup", "offer_timeout_s", "max_wait_s", "target_wait_min", "fallback",
+             "hours")
 WHEN_KEYS = ("roles", "municipalities", "areas", "topics", "age_bands")
 CUTOFF_KEYS = ("young", "female", "male", "default")
 
@@ -176,11 +177,20 @@ class _Parser(Reader):
                 geographic=self.flag(entry, "geographic", at), capacity=self.integer(entry, "capacity", at, 1) or 3,
                 pickup=Pickup(pickup or Pickup.MANUAL), offer_timeout_s=self.integer(entry, "offer_timeout_s", at, 5) or 60,
                 max_wait_s=self.integer(entry, "max_wait_s", at, 1),
+                target_wait_min=self.target_wait(entry, at),
                 fallback=None if team_id == default_team else fallback or default_team,
             ))
         if not teams:
             self.add(("teams",), "no [[teams]]: the region needs at least its default team")
         return tuple(teams), clean
+
+    def target_wait(self, entry: Table, at: Key) -> int:
+        """Minutes a visitor may wait before the overview flags the team: 1 to a day, default 10."""
+        minutes = self.integer(entry, "target_wait_min", at, 1)
+        if minutes is not None and minutes > 24 * 60:
+            self.add((*at, "target_wait_min"), f"must be at most 1440 (a day), not {minutes}")
+            return 10
+        return minutes or 10
 
     def fallbacks(self, teams: tuple[Team, ...], default_team: str) -> None:
         """Every fallback names a team, and every chain ends at the default team (one problem per circle)."""

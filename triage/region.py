@@ -82,6 +82,7 @@ class Team:
     pickup: Pickup = Pickup.MANUAL
     offer_timeout_s: int = 60
     max_wait_s: int | None = None  # the oldest waiting longer than this overflows to ``fallback``
+    target_wait_min: int = 10  # the supervisor's overview flags the team when someone has waited longer
     fallback: str | None = None  # where overflow and closed hours go; None only for the default team
 
 

@@ -14,7 +14,9 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from triage import hours
+from triage import reasons as say
 from triage.geography import area_of, home_team, within
+from triage.reasons import Reason
 from triage.region import Priority, Region, Rule, Team
 from triage.screening import NAMES, ScreeningResult, zone_label
 
@@ -66,15 +68,6 @@ class Counsellor:
 
 
 @dataclass(frozen=True)
-class Reason:
-    """One human-readable step of a decision, in every language the staff console offers."""
-
-    code: str  # e.g. "municipality", "rule", "closed", "overflow", "risk", "screening", "returning"
-    sv: str
-    en: str
-
-
-@dataclass(frozen=True)
 class Decision:
     team: str
     priority: Priority
@@ -113,8 +106,8 @@ def decide(
     priority = Priority.NORMAL
     if rule is not None and rule.priority is not None and rule.priority > priority:
         priority = rule.priority
-        level = _LEVEL[priority]
-        reasons.append(Reason("priority", f"prioritet {level[0]} enligt regeln", f"priority {level[1]} by the rule"))
+        reasons.append(say.priority_by_rule(region, rule.when, priority, intake.role, intake.municipality,
+                                            intake.topic, intake.age_band))
     raised = escalate(region, Priority.NORMAL, signals)
     priority = max(priority, raised.priority)
     reasons += raised.reasons
@@ -129,10 +122,7 @@ def decide(
             preferred, _ = _preferred(region, back, previous_staff, online)
             if preferred is not None:
                 chosen, is_open, opens_at = back, True, None
-                reasons.append(Reason(
-                    "returning", f"återkommande: tillbaka till tidigare samtalskontakt i {back.id}",
-                    f"returning: back to the earlier counsellor in {back.id}",
-                ))
+                reasons.append(say.returning_back(back))
         if preferred is None:
             preferred, returning = _preferred(region, chosen, previous_staff, online)
             reasons.append(returning)
@@ -159,14 +149,11 @@ def escalate(region: Region, current: Priority, signals: Signals) -> Escalation:
         if result.raises_priority and Priority.HIGH > current:
             priority = max(priority, Priority.HIGH)
             name = NAMES.get(result.instrument, result.instrument.upper())
-            sv, en = zone_label(result.zone, "sv"), zone_label(result.zone, "en")
-            reasons.append(Reason("screening", f"{name} {result.score} ({sv}) → hög", f"{name} {result.score} ({en}) → high"))
+            zone = zone_label(result.zone, "sv"), zone_label(result.zone, "en")
+            reasons.append(say.screening(name, result.score, zone))
     if signals.risk and Priority.URGENT > current:
         priority = Priority.URGENT
-        risks = sorted(signals.risk)
-        sv = ", ".join(_RISK_SV.get(r, r) for r in risks)
-        en = ", ".join(r.replace("_", " ") for r in risks)
-        reasons.append(Reason("risk", f"risksignal: {sv} → akut", f"risk signal: {en} → urgent"))
+        reasons.append(say.risk(sorted(signals.risk)))
     return Escalation(priority, tuple(reasons))
 
 
@@ -189,22 +176,13 @@ def overflow(
     if not _is_open(region, team, now):
         if not fallback_staffed:
             return None
-        sv = f"{team.id} är stängt nu; {fallback.id} är öppet med någon inloggad → {fallback.id}"
-        en = f"{team.id} is closed now; {fallback.id} is open with someone online → {fallback.id}"
-        return fallback.id, Reason("overflow", sv, en)
+        return fallback.id, say.overflow_closed(team, fallback)
     if not (fallback_staffed or fallback.id == region.default_team):
         return None
     if not any(_available_in(c, team.id) for c in online):
-        sv, en = (
-            f"ingen i {team.id} är inloggad och ledig → {fallback.id}",
-            f"nobody in {team.id} is online and available → {fallback.id}",
-        )
-        return fallback.id, Reason("overflow", sv, en)
+        return fallback.id, say.overflow_nobody(team, fallback)
     if team.max_wait_s is not None and oldest_wait_s > team.max_wait_s:
-        wait = _duration(team.max_wait_s)
-        sv = f"den som väntat längst i {team.id} har väntat mer än {wait[0]} → {fallback.id}"
-        en = f"the oldest in {team.id} has waited more than {wait[1]} → {fallback.id}"
-        return fallback.id, Reason("overflow", sv, en)
+        return fallback.id, say.overflow_waited(team, fallback, team.max_wait_s)
     return None
 
 
@@ -236,28 +214,17 @@ def _route(region: Region, intake: Intake) -> tuple[Rule | None, Team, list[Reas
             continue
         if rule.team is not None:
             team = _team(region, rule.team)
-            reasons.append(Reason("rule", f"regel: {rule.name} → {team.id}", f"rule: {rule.name} → {team.id}"))
+            reasons.append(say.rule(region, rule.when, team, intake.role, intake.municipality, intake.topic, intake.age_band))
             return rule, team, reasons
         if rule.by_municipality:
             home = home_team(region, intake.municipality, role=intake.role, topic=intake.topic, age_band=intake.age_band)
             if home is None:
-                where = _municipality(region, intake.municipality)
-                reasons.append(
-                    Reason(
-                        "rule_skipped",
-                        f"regel: {rule.name}: inget hemteam för {where[0]} tar emot personen → nästa regel",
-                        f"rule: {rule.name}: no home team for {where[1]} takes this person → next rule",
-                    )
-                )
+                reasons.append(say.no_home(region, intake.municipality))
                 continue
-            where = _municipality(region, intake.municipality)
-            reasons.append(Reason("rule", f"regel: {rule.name}", f"rule: {rule.name}"))
-            reasons.append(
-                Reason("municipality", f"{where[0]} → {home.id} ({home.name})", f"{where[1]} → {home.id} ({home.name})")
-            )
+            reasons.append(say.home(region, home, intake.role, intake.municipality))
             return rule, home, reasons
     team = _team(region, region.default_team)
-    reasons.append(Reason("default", f"ingen regel passade → {team.id}", f"no rule matched → {team.id}"))
+    reasons.append(say.default(team))
     return None, team, reasons
 
 
@@ -302,21 +269,15 @@ def _open_along_chain(region: Region, team: Team, now: datetime) -> tuple[Team, 
     for here, onward in pairwise(chain):
         if _is_open(region, here, now):
             return here, True, None, reasons
-        reasons.append(Reason("closed", f"{here.id} är stängt nu → {onward.id}", f"{here.id} is closed now → {onward.id}"))
+        reasons.append(say.closed_on(here, onward))
     if _is_open(region, chain[-1], now):
         return chain[-1], True, None, reasons
 
     openings = [hours.team_opens_at(region, t.id, now) for t in chain]
     soonest = min(range(len(chain)), key=lambda i: (openings[i] is None, openings[i] or now, i))
     kept, opens_at = chain[soonest], openings[soonest]
-    if opens_at is None:
-        sv = f"allt längs kedjan från {team.id} är stängt och öppnar inte inom två veckor → väntar hos {kept.id}"
-        en = f"everything along {team.id}'s fallback chain is closed and nothing opens within two weeks → waits with {kept.id}"
-    else:
-        local = opens_at.astimezone(ZoneInfo(region.timezone)).strftime("%Y-%m-%d %H:%M")
-        sv = f"allt längs kedjan från {team.id} är stängt nu; {kept.id} öppnar först, {local} → {kept.id}"
-        en = f"everything along {team.id}'s fallback chain is closed now; {kept.id} opens first, {local} → {kept.id}"
-    return kept, False, opens_at, [Reason("closed", sv, en)]
+    local = None if opens_at is None else opens_at.astimezone(ZoneInfo(region.timezone))
+    return kept, False, opens_at, [say.all_closed(kept, local)]
 
 
 # --- people -----------------------------------------------------------------------------------------------
@@ -338,71 +299,22 @@ def _preferred(region: Region, team: Team, staff_id: int, online: Sequence[Couns
     elif not person.available:
         why = ("är inte ledig", "is not available")
     elif team.id not in person.teams:
-        why = (f"är inte med i {team.id}", f"is not in {team.id}")
+        why = (f"är inte med i {team.name}", f"is not in {team.name}")
     elif person.open_chats >= _capacity(person, team):
         why = ("har fullt", "is at capacity")
     else:
-        sv, en = (
-            "återkommande: tidigare samtalskontakt är ledig → erbjuds först",
-            "returning: earlier counsellor is available → offered first",
-        )
-        return staff_id, Reason("returning", sv, en)
-    sv = f"återkommande: tidigare samtalskontakt {why[0]} → vem som helst i {team.id}"
-    en = f"returning: earlier counsellor {why[1]} → anyone in {team.id}"
-    return None, Reason("returning", sv, en)
+        return staff_id, say.returning_first()
+    return None, say.returning_anyone(team, why)
 
 
 # --- words ------------------------------------------------------------------------------------------------
-
-_LEVEL: dict[Priority, tuple[str, str]] = {
-    Priority.NORMAL: ("normal", "normal"),
-    Priority.HIGH: ("hög", "high"),
-    Priority.URGENT: ("akut", "urgent"),
-}
-
-_RISK_SV: dict[str, str] = {
-    "suicide": "självmordstankar",
-    "self_harm": "självskada",
-    "violence": "våld",
-    "abuse": "övergrepp",
-    "overdose": "överdos eller akut berusning",
-}
-
-_TOPIC: dict[str, tuple[str, str]] = {
-    "alcohol": ("alkohol", "alcohol"),
-    "drugs": ("narkotika", "drugs"),
-    "medicines": ("läkemedel", "medicines"),
-    "doping": ("doping", "doping"),
-    "gambling": ("spel om pengar", "gambling"),
-    "mental_health": ("mår dåligt", "mental health"),
-    "other": ("annat", "other"),
-}
 
 
 def _facts(intake: Intake) -> list[Reason]:
     """What the person told us that routing reads (never gender)."""
     facts = []
     if intake.topic is not None:
-        sv, en = _TOPIC.get(intake.topic, (intake.topic, intake.topic))
-        facts.append(Reason("topic", f"ämne: {sv}", f"topic: {en}"))
+        facts.append(say.topic(intake.topic))
     if intake.age_band is not None:
-        if intake.age_band == "adult":
-            facts.append(Reason("age", "ålder: vuxen", "age: adult"))
-        else:
-            band = intake.age_band.replace("-", "–")
-            facts.append(Reason("age", f"ålder {band} år", f"age {band}"))
+        facts.append(say.age(intake.age_band))
     return facts
-
-
-def _municipality(region: Region, code: str | None) -> tuple[str, str]:
-    if code is None:
-        return "okänd kommun", "unknown municipality"
-    found = region.municipality(code)
-    name = f"{code} {found.name}" if found is not None else code
-    return f"kommun {name}", f"municipality {name}"
-
-
-def _duration(seconds: int) -> tuple[str, str]:
-    if seconds % 60 == 0:
-        return f"{seconds // 60} min", f"{seconds // 60} min"
-    return f"{seconds} s", f"{seconds} s"

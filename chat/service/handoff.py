@@ -80,7 +80,7 @@ async def transfer(
         sealed = envelope.seal(await keys.dek_for(ctx, conversation_id), note, keys.note_aad(conversation_id, now))
         await store.add_note(ctx.engine, conversation_id, p.id, sealed, now, kind="transfer")
     reason = Reason(
-        "transfer", f"överlämnat av {p.display_name} → {to_label}", f"transferred by {p.display_name} → {to_label}"
+        "transfer", f"Överlämnat av {p.display_name} till {to_label}", f"Transferred by {p.display_name} to {to_label}"
     )
     holder = None if p.sees_all_teams else p.id
     ok = await queue_store.transfer(
@@ -138,8 +138,8 @@ async def resume(ctx: Context, code: str) -> conversations.Started:
             previous_team=conv.team,
         )
         count = conv.reopened_count + 1
-        back = Reason("returning", f"återkommande med kod (öppnat igen {count} gånger)",
-                      f"returning with a code (re-opened {count} times)")
+        back = Reason("returning", f"Återkommande med kod (öppnat igen {count} gånger)",
+                      f"Returning with a code (re-opened {count} times)")
         offered_to = decision.preferred_staff
         team = ctx.region.team(decision.team)
         if offered_to is not None and team is not None:

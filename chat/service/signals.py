@@ -17,9 +17,10 @@ from triage.region import Priority
 from triage.router import Signals, escalate
 
 
-async def on_visitor_text(ctx: Context, conversation_id: str, text: str) -> dict[str, Any] | None:
-    """Called after a visitor's message is stored. Returns the ``crisis`` frame for the visitor when the
-    text carries a risk signal, else None. Staff are alerted once per new category."""
+async def on_visitor_text(ctx: Context, conversation_id: str, text: str, seq: int | None = None) -> dict[str, Any] | None:
+    """Called after a visitor's message (number ``seq``) is stored. Returns the ``crisis`` frame for the visitor
+    when the text carries a risk signal, else None. Staff are alerted once per new category; the alert names
+    the message, so the console can bring it into view."""
     found = ctx.risk.scan(text)
     if not found:
         return None
@@ -35,6 +36,7 @@ async def on_visitor_text(ctx: Context, conversation_id: str, text: str) -> dict
         alert = {
             "type": "alert", "conversation_id": conv.id, "team": conv.team, "state": conv.state,
             "categories": sorted(every - known), "priority": int(max(esc.priority, Priority(conv.priority))),
+            "seq": seq,
         }
         payload = events.encode(alert)
         for team in dict.fromkeys([conv.team, *ctx.region.alert_teams]):

@@ -25,8 +25,8 @@ BACK_IN_QUEUE = {
     "sv": "Samtalet är tillbaka i kön. Någon svarar så snart de kan.",
     "en": "The conversation is back in the queue. Someone will answer as soon as they can.",
 }
-DEACTIVATED = Reason("staff_deactivated", "tillbaka i kön: handläggarens konto stängdes",
-                     "back in the queue: the staff member's account was closed")
+DEACTIVATED = Reason("staff_deactivated", "Tillbaka i kön: handläggarens konto stängdes",
+                     "Back in the queue: the staff member's account was closed")
 MAX_AUDIT = 1000
 
 

@@ -13,6 +13,7 @@ from chat.service.summaries import summary
 from chat.store import queue as queue_store
 from chat.store import staff as staff_store
 from chat.store.conversations import ConversationRecord
+from triage.attention import needs_attention
 
 
 async def teams(ctx: Context, p: Principal) -> list[dict[str, Any]]:
@@ -56,9 +57,18 @@ async def _people_rows(ctx: Context, people: list[presence.Online]) -> list[dict
     ]
 
 
+def _with_attention(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
+    """The team's row with its target wait and whether it needs a supervisor now, and why (triage's rule)."""
+    team = ctx.region.team(row["id"])
+    assert team is not None  # the rows come from the region's teams
+    why = needs_attention(team, open_now=row["open_now"], waiting=row["waiting"], longest_wait_s=row["longest_wait_s"],
+                          online=row["online"], available=row["available"])
+    return {**row, "target_wait_s": team.target_wait_min * 60, "attention": routing.reasons_json(why)}
+
+
 async def overview(ctx: Context, p: Principal) -> dict[str, Any]:
-    """The supervisor's live view: every team with its queue length and longest wait, who is online with
-    what load, and the whole queue."""
+    """The supervisor's live view: every team with its queue length and longest wait, whether it needs
+    attention and why, who is online with what load, and the whole queue."""
     if not p.sees_all_teams:
         raise Forbidden(Code.FORBIDDEN, "The overview is for supervisors.")
     now = ctx.clock()
@@ -68,7 +78,8 @@ async def overview(ctx: Context, p: Principal) -> dict[str, Any]:
     for c in waiting:
         since = c.queued_at or c.created_at
         longest[c.team] = max(longest.get(c.team, 0), max(0, int((now - since).total_seconds())))
-    team_rows = [{**t, "longest_wait_s": longest.get(t["id"], 0)} for t in _team_rows(ctx, p, people, waiting)]
+    team_rows = [_with_attention(ctx, {**t, "longest_wait_s": longest.get(t["id"], 0)})
+                 for t in _team_rows(ctx, p, people, waiting)]
     held = await queue_store.active(ctx.engine)
     holders = await staff_store.display_names(ctx.engine, sorted({c.assigned_staff_id for c in held
                                                                    if c.assigned_staff_id is not None}))

@@ -231,13 +231,13 @@ class VisitorConnection(Connection):
             text = frames.check_text(frame, self.ctx.settings.max_text_chars)
             self.outbox.unacked.add(frame.client_msg_id)
             try:
-                _, created = await conversations.post(
+                stored, created = await conversations.post(
                     self.ctx, self.conversation_id, text, frame.client_msg_id, on_stored=self.ack
                 )
             finally:
                 self.outbox.unacked.discard(frame.client_msg_id)
             if created:
-                crisis = await signals.on_visitor_text(self.ctx, self.conversation_id, text)
+                crisis = await signals.on_visitor_text(self.ctx, self.conversation_id, text, stored.seq)
                 if crisis is not None:
                     self.outbox.frame(crisis)
         elif isinstance(frame, frames.Typing):

@@ -1,15 +1,16 @@
 """Screenshots of the staff pages (login, queue, conversation, supervisor overview, administration) at
 desktop size and on a phone (360×640), for docs/screenshots/ and the README.
 
-    .venv/bin/python -m tests.browser.staff_screenshots
+    .venv/bin/python -m tests.browser.staff_screenshots [--out DIR]
 
 Runs a real server on SQLite in a temporary directory with its clock on a Tuesday at 13:00 (every team
-open), visitors over the WebSocket, and Debian's Chromium; writes docs/screenshots/staff-*.png. Not a
-test: run it after changing the pages.
+open), visitors over the WebSocket, and Debian's Chromium; writes docs/screenshots/staff-*.png (or into DIR,
+e.g. /tmp, to look before committing). Not a test: run it after changing the pages.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import tempfile
 from pathlib import Path
@@ -26,8 +27,17 @@ from tests.triage_e2e.conftest import TUESDAY_1300, Clock
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "correct horse battery"
-DESKTOP = ViewportSize(width=1280, height=860)
+DESKTOP = ViewportSize(width=1280, height=800)
 PHONE = ViewportSize(width=360, height=640)
+# The conversation view (a long history) at the three sizes its layout is checked at.
+LONG = {"phone": PHONE, "tablet": ViewportSize(width=768, height=1024), "desktop": DESKTOP}
+LINES = [
+    ("Hej, jag heter Anna. Vad bra att du skriver.", "Hej. Jag röker på nästan varje helg och vill sluta"),
+    ("Vad fint att du vill göra något åt det. Hur ofta blir det?", "Typ fredag och lördag. Ibland på vardagar också"),
+    ("Hur mår du dagen efter?", "Trött. Och jag har svårt att koncentrera mig i skolan"),
+    ("Har du pratat med någon om det?", "Nej, bara med dig nu"),
+    ("Det var modigt att skriva. Vad skulle vara bra för dig just nu?", "Jag vet inte riktigt. Kanske att säga nej"),
+]
 
 
 async def _page(browser: Browser, viewport: ViewportSize) -> Page:
@@ -107,11 +117,15 @@ async def main(tmp: str) -> None:
         await anna.login()
         await anna.connect()
         assert (await anna.claim(young.id)).status_code == 200
-        await anna.say(young.id, "Hej, jag heter Anna. Vad bra att du skriver. Hur länge har det varit så?", "s1")
+        # A long conversation (30 messages): the layout must give the messages the room at every size.
+        for i in range(14):
+            await anna.say(young.id, LINES[i % len(LINES)][0], f"e{i}")
+            await young.say(LINES[i % len(LINES)][1], f"ev{i}")
+        await anna.say(young.id, "Hej igen. Hur länge har det varit så?", "s1")
         await young.say("Sedan i somras ungefär. Mina kompisar gör det också", "v2")
         await anna.http.post(f"/api/v1/staff/conversations/{young.id}/notes",
                              json={"text": "Verkar motiverad. Föreslå ett första samtal med ambulanta teamet söder."})
-        for viewport, size in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        for size, viewport in LONG.items():
             page = await _page(browser, viewport)
             await _login(page, server, "anna")
             tab = page.get_by_role("tab").first
@@ -120,8 +134,12 @@ async def main(tmp: str) -> None:
             await tab.click()
             await expect(page.locator("#log")).to_contain_text("Mina kompisar")
             await page.fill("#text", "Det är vanligt att känna så. Vill du att vi bokar en tid")
-            await page.locator("#log .msg").last.scroll_into_view_if_needed()
+            if size == "phone":  # fill scrolled the page to the box; the console had it at the pane's top
+                await page.locator("#conv-pane").evaluate("el => el.scrollIntoView({block: 'start'})")
             await _shot(page, f"conversation-{size}")
+            if size == "tablet":
+                await page.context.close()
+                continue
             await page.click("#transfer")
             await expect(page.locator("#transfer-dialog")).to_be_visible()
             await _shot(page, f"transfer-{size}")
@@ -150,6 +168,9 @@ async def main(tmp: str) -> None:
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Screenshots of the staff pages.")
+    parser.add_argument("--out", type=Path, default=OUT, help="where to write the PNGs (default: docs/screenshots)")
+    OUT = parser.parse_args().out
     with tempfile.TemporaryDirectory() as tmp:
         upgrade(f"sqlite+aiosqlite:///{tmp}/chat.db")  # Alembic runs its own event loop: before ours
         asyncio.run(main(tmp))

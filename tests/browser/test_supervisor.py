@@ -3,12 +3,15 @@ who is online with what load, the whole queue, and reassigning a waiting convers
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from tests.browser.conftest import violations
-from tests.browser.staff_pages import DESKTOP, PASSWORD, VIEWPORT_IDS, VIEWPORTS, XSS, account, logged_in, problems
+from tests.browser.staff_pages import DESKTOP, PASSWORD, PHONE, VIEWPORT_IDS, VIEWPORTS, XSS, account, logged_in, problems
+from tests.browser.test_staff_console import Clinic, clinic  # noqa: F401 (the fixture)
 from tests.client import Staff, Visitor
 from tests.conftest import Running, StaffFactory
 
@@ -138,3 +141,59 @@ async def test_people_without_the_role_or_a_session_are_sent_on(server: Running,
     await expect(other.locator("#gate-text")).to_have_text("Du behöver rollen arbetsledare.")
     await expect(other.locator("#gate-link")).to_have_attribute("href", "/staff")
     await expect(other.locator("#content")).to_be_hidden()
+
+
+async def test_a_team_with_someone_waiting_and_nobody_online_or_past_its_target_is_raised(
+    clinic: Clinic,  # noqa: F811 (the fixture imported above)
+) -> None:
+    # Tuesday 13:00, every team open. Nobody of the reception is online (the supervisor's page has no socket).
+    await clinic.person("siv", roles=("supervisor",), teams=("reception",), name="Siv Supervisor")
+    page = await logged_in(clinic.browser, clinic.server, "siv")
+    await page.goto(clinic.server.base + "/staff/supervisor")
+    await expect(page.locator("#content")).to_be_visible()
+    await expect(page.locator("#attention")).to_be_hidden()  # nobody waits: nothing to raise
+
+    await clinic.visitor("hej")
+    banner = page.locator("#attention")
+    await expect(banner).to_be_visible(timeout=8000)
+    await expect(banner.locator("li")).to_have_text(
+        ["Mottagningen, hela länet (exempel): 1 väntar och ingen i teamet är inloggad"])
+    # The row says it in words and shape (a tag and a border), not colour alone; the other teams are not raised.
+    reception = page.locator("#teams tr", has=page.locator("th", has_text="Mottagningen"))
+    await expect(reception).to_have_class(re.compile(r"\brow--attention\b"))
+    await expect(reception.locator("th")).to_contain_text("Behöver uppmärksamhet")
+    await expect(page.locator("#teams tr.row--attention")).to_have_count(1)
+    # Said at once to a screen reader, in the assertive region.
+    await expect(page.locator("#attention-live")).to_have_attribute("aria-live", "assertive")
+    await expect(page.locator("#attention-live")).to_contain_text("Behöver uppmärksamhet: Mottagningen")
+    assert await violations(page) == []
+    small = await logged_in(clinic.browser, clinic.server, "siv", PHONE)
+    await small.goto(clinic.server.base + "/staff/supervisor")
+    await expect(small.locator("#attention li")).to_have_count(1)
+    assert await violations(small) == []
+
+    # A reception counsellor logs in: nobody waits unseen any more, and the banner goes.
+    await clinic.person("rut", teams=("reception",))
+    rut = Staff(clinic.server.base, "rut", PASSWORD)
+    await rut.login()
+    await rut.connect()
+    await expect(banner).to_be_hidden(timeout=8000)
+    await expect(page.locator("#teams tr.row--attention")).to_have_count(0)
+
+    # Past the reception's target (target_wait_min = 5 in dalarna.toml): raised again, for that reason.
+    clinic.clock.advance(6 * 60)
+    await expect(banner.locator("li")).to_have_text(
+        [re.compile(r"^Mottagningen, hela länet \(exempel\): den som väntat längst har väntat \d+ min, mer än målet 5 min$")],
+        timeout=8000)
+    await expect(page.locator("#attention-live")).to_contain_text("mer än målet 5 min")
+
+    # In English, and after a reload (the server decides, the page only shows it).
+    await page.click("#lang")
+    await expect(banner.locator("h2")).to_have_text("Needs attention")
+    await expect(banner.locator("li")).to_have_text(
+        [re.compile(r"^Mottagningen, hela länet \(exempel\): the longest wait is \d+ min, more than the target of 5 min$")])
+    await page.reload()
+    await expect(page.locator("#attention li")).to_have_count(1)
+    await expect(reception.locator("th")).to_contain_text("Needs attention")
+    await rut.aclose()
+    assert problems(page) == []

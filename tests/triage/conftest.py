@@ -118,6 +118,7 @@ def dalarna_by_hand() -> Region:
                 dates=((date(2026, 12, 24), spans("10:00-14:00")),),
             ),
             capacity=4,
+            target_wait_min=5,
         ),
         Team(
             id="north",
@@ -131,6 +132,7 @@ def dalarna_by_hand() -> Region:
             capacity=2,
             pickup=Pickup.OFFER,
             max_wait_s=600,
+            target_wait_min=5,
             fallback="reception",
         ),
         Team(
@@ -145,6 +147,7 @@ def dalarna_by_hand() -> Region:
             capacity=3,
             pickup=Pickup.OFFER,
             max_wait_s=600,
+            target_wait_min=5,
             fallback="reception",
         ),
         Team(

@@ -110,6 +110,12 @@ CASES = [
          at="capacity = 0", says='teams[1] "reception".capacity: must be at least 1, not 0'),
     Case("offer timeout under 5 s", [("offer_timeout_s = 60", "offer_timeout_s = 2")],
          at="offer_timeout_s = 2", says='teams[2] "north".offer_timeout_s: must be at least 5, not 2'),
+    Case("target wait 0 minutes", [("target_wait_min = 5", "target_wait_min = 0")],
+         at="target_wait_min = 0", says='teams[1] "reception".target_wait_min: must be at least 1, not 0'),
+    Case("target wait over a day", [("target_wait_min = 5", "target_wait_min = 2000")],
+         at="target_wait_min = 2000", says='teams[1] "reception".target_wait_min: must be at most 1440 (a day), not 2000'),
+    Case("target wait as text", [("target_wait_min = 5", 'target_wait_min = "5"')],
+         at='target_wait_min = "5"', says='teams[1] "reception".target_wait_min: must be a whole number, not text'),
     Case("unknown time zone", [('timezone = "Europe/Stockholm"', 'timezone = "Europe/Stokholm"')],
          at="timezone", says='region.timezone: unknown time zone "Europe/Stokholm"'),
     # duplicates, unknown municipalities and areas, coverage
@@ -313,6 +319,8 @@ def test_bundled_dalarna_team_settings() -> None:
     north = region.team("north")
     assert north is not None and north.municipalities == {"2021", "2023", "2029", "2031", "2034", "2039", "2062"}
     assert (north.pickup, north.offer_timeout_s, north.max_wait_s, north.fallback) == (Pickup.OFFER, 60, 600, "reception")
+    assert north.target_wait_min == 5
+    assert [t.target_wait_min for t in region.teams] == [5, 5, 5, 10, 10, 10]
     reception = region.team("reception")
     assert reception is not None and reception.fallback is None and reception.municipalities == frozenset()
     assert reception.hours.spans_on(date(2026, 12, 24), region.holidays) == spans("10:00-14:00")
@@ -344,7 +352,7 @@ def test_load_region_reads_a_file_and_names_it_in_problems(tmp_path: Path) -> No
     path.write_text(DALARNA.replace("capacity = 4", "capacity = 0"), encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_region(path)
-    assert caught.value.problems == [f'{path}:99: teams[1] "reception".capacity: must be at least 1, not 0']
+    assert caught.value.problems == [f'{path}:101: teams[1] "reception".capacity: must be at least 1, not 0']
 
 
 def test_a_missing_table_is_one_problem_not_one_per_key() -> None:

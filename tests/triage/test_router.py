@@ -6,6 +6,7 @@ counsellor, priority and the returning visitor's earlier counsellor."""
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -26,6 +27,10 @@ from triage.router import (
     overflow,
 )
 from triage.screening import ScreeningResult
+
+NORTH_NAME = "Ambulanta teamet norr, Mora (exempel)"
+RECEPTION_NAME = "Mottagningen, hela länet (exempel)"
+CHILDREN_NAME = "Barnteamet 6–12 år, tillsammans med BUP (exempel)"
 
 # Tuesday 24 November 2026, 13:00 in Sweden: every Dalarna team is open (gambling opens 12:00 on Tuesdays).
 ALL_OPEN = local(2026, 11, 24, 13)
@@ -99,10 +104,10 @@ SPOT_CHECKS = [
         "16-17",
         "north",
         Priority.NORMAL,
-        ["municipality 2039 Älvdalen → north", "topic: drugs", "age 16–17"],
+        [f"To {NORTH_NAME}, the team for Älvdalen, because a young person is writing", "Topic: drugs", "Age: 16–17"],
     ),
-    ("young", "2062", "alcohol", "13-15", "north", Priority.NORMAL, ["municipality 2062 Mora → north (Ambulanta teamet norr"]),
-    ("young", "2021", "mental_health", "22-25", "north", Priority.NORMAL, ["2021 Vansbro → north"]),
+    ("young", "2062", "alcohol", "13-15", "north", Priority.NORMAL, [f"To {NORTH_NAME}, the team for Mora"]),
+    ("young", "2021", "mental_health", "22-25", "north", Priority.NORMAL, ["the team for Vansbro"]),
     (
         "young",
         "2081",
@@ -110,9 +115,9 @@ SPOT_CHECKS = [
         "18-21",
         "south",
         Priority.NORMAL,
-        ["municipality 2081 Borlänge → south (Ambulanta teamet söder"],
+        ["To Ambulanta teamet söder, Borlänge och Falun (exempel), the team for Borlänge"],
     ),
-    ("young", "2026", "other", "13-15", "south", Priority.NORMAL, ["2026 Gagnef → south", "rule: young people to their home"]),
+    ("young", "2026", "other", "13-15", "south", Priority.NORMAL, ["the team for Gagnef", "because a young person is writing"]),
     (
         "young",
         None,
@@ -120,7 +125,8 @@ SPOT_CHECKS = [
         "16-17",
         "reception",
         Priority.NORMAL,
-        ["no home team for unknown municipality", "no rule matched → reception"],
+        ["No municipality was given, so no local team could be chosen",
+         f"No particular rule matched, so the conversation goes to {RECEPTION_NAME}"],
     ),
     (
         "young",
@@ -129,10 +135,11 @@ SPOT_CHECKS = [
         None,
         "reception",
         Priority.NORMAL,
-        ["no home team for municipality 2062 Mora", "no rule matched → reception"],
+        ["No team for Mora takes this person", "No particular rule matched"],
     ),
-    ("young", "2023", "doping", "adult", "reception", Priority.NORMAL, ["no rule matched → reception", "age: adult"]),
-    ("young", "1441", "drugs", "16-17", "reception", Priority.NORMAL, ["no home team for municipality 1441", "no rule matched"]),
+    ("young", "2023", "doping", "adult", "reception", Priority.NORMAL, [f"goes to {RECEPTION_NAME}", "Age: adult"]),
+    ("young", "1441", "drugs", "16-17", "reception", Priority.NORMAL,
+     ["No team for a municipality outside the region takes", "No particular rule matched"]),
     (
         "young",
         "2080",
@@ -140,12 +147,12 @@ SPOT_CHECKS = [
         "18-21",
         "gambling",
         Priority.NORMAL,
-        ["rule: gambling, for young people and relatives → gambling"],
+        ["To Spelteamet, hela länet (exempel), because the topic is gambling"],
     ),
-    ("young", None, "gambling", None, "gambling", Priority.NORMAL, ["topic: gambling", "→ gambling"]),
-    ("relative", "2039", "gambling", "adult", "gambling", Priority.NORMAL, ["rule: gambling, for young people and relatives"]),
-    ("relative", "2085", "alcohol", "adult", "relatives", Priority.NORMAL, ["rule: relatives → relatives"]),
-    ("relative", None, None, None, "relatives", Priority.NORMAL, ["rule: relatives"]),
+    ("young", None, "gambling", None, "gambling", Priority.NORMAL, ["Topic: gambling", "To Spelteamet"]),
+    ("relative", "2039", "gambling", "adult", "gambling", Priority.NORMAL, ["because the topic is gambling"]),
+    ("relative", "2085", "alcohol", "adult", "relatives", Priority.NORMAL, ["To Närståendestödet (exempel), because a relative"]),
+    ("relative", None, None, None, "relatives", Priority.NORMAL, ["because a relative is writing"]),
     (
         "young",
         "2034",
@@ -153,9 +160,9 @@ SPOT_CHECKS = [
         "6-12",
         "children",
         Priority.HIGH,
-        ["rule: children 6–12 always to the team that works with BUP", "priority high"],
+        [f"To {CHILDREN_NAME}, because the age is 6–12", "High priority, because the age is 6–12"],
     ),
-    ("relative", "2080", "gambling", "6-12", "children", Priority.HIGH, ["rule: children 6–12", "age 6–12"]),
+    ("relative", "2080", "gambling", "6-12", "children", Priority.HIGH, ["To Barnteamet", "Age: 6–12"]),
 ]
 
 
@@ -179,11 +186,32 @@ def test_spot_checks_with_their_reasons(
 
 def test_reasons_are_written_in_swedish_too(dalarna: Region) -> None:
     decision = decide(dalarna, Intake("young", "2039", "drugs", "16-17"), ALL_OPEN)
-    assert "kommun 2039 Älvdalen → north" in _sv(decision)
-    assert "ämne: narkotika" in _sv(decision)
+    assert f"Till {NORTH_NAME}, som är teamet för Älvdalen, eftersom det är en ung person som skriver" in _sv(decision)
+    assert "Ämne: narkotika" in _sv(decision)
     assert all(r.sv and r.en and r.sv != r.en for r in decision.reasons)
     assert decision.rule == "young people to their home area's ambulant team"
     assert decision.first_choice == "north"
+
+
+@pytest.mark.parametrize(("role", "municipality", "topic", "age"), [row[:4] for row in SPOT_CHECKS])
+@pytest.mark.parametrize("now", [ALL_OPEN, local(2026, 12, 25, 14, 0), local(2026, 12, 25, 10, 0)])
+def test_reasons_are_plain_words_without_ids_or_rule_names(
+    dalarna: Region, role: str, municipality: str | None, topic: str | None, age: str | None, now: datetime
+) -> None:
+    """Staff read these: team display names and everyday words, never a team id, a config rule's name, a
+    municipality code or an arrow."""
+    signals = Signals(risk=frozenset({"self_harm"}), screening=(AUDIT_HARMFUL,))
+    decision = decide(dalarna, Intake(role, municipality, topic, age), now, signals=signals,
+                      online=[Counsellor(7, frozenset({"south"}), open_chats=0)], previous_staff=7, previous_team="south")
+    ids = {t.id for t in dalarna.teams} - {"gambling"}  # "gambling" is also the English topic word
+    for r in decision.reasons:
+        for text in (r.sv, r.en):
+            assert "→" not in text
+            assert not re.search(r"\b(" + "|".join(ids) + r")\b", text), text
+            assert not any(rule.name in text for rule in dalarna.rules), text
+            assert not re.search(r"\b\d{4}\b(?!-)", text), text  # a municipality code (a date's year is fine)
+            assert not text.startswith(("rule:", "regel:"))
+    assert any(dalarna.team(decision.team).name in r.sv for r in decision.reasons)  # type: ignore[union-attr]
 
 
 def test_the_default_team_has_no_rule(dalarna: Region) -> None:
@@ -319,14 +347,14 @@ def test_closed_teams_hand_on_along_their_fallback_chain(
 
 def test_a_closed_team_says_why_it_handed_on(dalarna: Region) -> None:
     decision = decide(dalarna, YOUNG_NORTH, local(2026, 12, 25, 14, 0))
-    assert "north is closed now → reception" in _en(decision)
-    assert "north är stängt nu → reception" in _sv(decision)
+    assert f"{NORTH_NAME} is closed now, so the conversation goes on to {RECEPTION_NAME}" in _en(decision)
+    assert f"{NORTH_NAME} har stängt nu, så samtalet går vidare till {RECEPTION_NAME}" in _sv(decision)
     assert decision.first_choice == "north"
 
 
 def test_when_all_is_closed_the_reason_names_the_opening(dalarna: Region) -> None:
     decision = decide(dalarna, YOUNG_NORTH, local(2026, 12, 25, 10, 0))
-    assert "reception opens first, 2026-12-25 13:00" in _en(decision)
+    assert "Mottagningen, hela länet (exempel) opens first (2026-12-25 13:00)" in _en(decision)
 
 
 def test_priority_holds_when_a_closed_team_hands_on(dalarna: Region) -> None:
@@ -382,18 +410,18 @@ DUDIT_DEPENDENCE = ScreeningResult("dudit", 30, 44, "dependence", True, 2, True)
     ("intake", "signals", "priority", "phrases"),
     [
         (YOUNG_NORTH, NO_SIGNALS, Priority.NORMAL, []),
-        (YOUNG_NORTH, Signals(risk=frozenset({"suicide"})), Priority.URGENT, ["risk signal: suicide → urgent"]),
-        (YOUNG_NORTH, Signals(screening=(AUDIT_HARMFUL,)), Priority.HIGH, ["AUDIT 18 (harmful) → high"]),
-        (YOUNG_NORTH, Signals(screening=(DUDIT_DEPENDENCE,)), Priority.HIGH, ["DUDIT 30 (possible dependence) → high"]),
+        (YOUNG_NORTH, Signals(risk=frozenset({"suicide"})), Priority.URGENT, ["Risk signal in what was written (suicide)"]),
+        (YOUNG_NORTH, Signals(screening=(AUDIT_HARMFUL,)), Priority.HIGH, ["AUDIT 18 points (harmful): high"]),
+        (YOUNG_NORTH, Signals(screening=(DUDIT_DEPENDENCE,)), Priority.HIGH, ["DUDIT 30 points (possible dependence)"]),
         (YOUNG_NORTH, Signals(screening=(AUDIT_HAZARDOUS,)), Priority.NORMAL, []),
         (
             YOUNG_NORTH,
             Signals(risk=frozenset({"overdose", "self_harm"}), screening=(AUDIT_HARMFUL,)),
             Priority.URGENT,
-            ["risk signal: overdose, self harm → urgent", "AUDIT 18 (harmful) → high"],
+            ["Risk signal in what was written (overdose, self harm): urgent", "AUDIT 18 points (harmful): high priority"],
         ),
-        (Intake("young", "2039", "drugs", "6-12"), Signals(screening=(AUDIT_HAZARDOUS,)), Priority.HIGH, ["priority high"]),
-        (Intake("young", "2039", "drugs", "6-12"), Signals(risk=frozenset({"abuse"})), Priority.URGENT, ["risk signal: abuse"]),
+        (Intake("young", "2039", "drugs", "6-12"), Signals(screening=(AUDIT_HAZARDOUS,)), Priority.HIGH, ["High priority"]),
+        (Intake("young", "2039", "drugs", "6-12"), Signals(risk=frozenset({"abuse"})), Priority.URGENT, ["(abuse): urgent"]),
     ],
 )
 def test_priority_is_raised_by_rules_and_signals(
@@ -442,7 +470,7 @@ def test_escalate_never_lowers_and_gives_a_reason_for_each_raise(
 
 def test_risk_reasons_are_in_swedish_too(dalarna: Region) -> None:
     escalation = escalate(dalarna, Priority.NORMAL, Signals(risk=frozenset({"suicide"})))
-    assert escalation.reasons[0].sv == "risksignal: självmordstankar → akut"
+    assert escalation.reasons[0].sv == "Risksignal i det som skrevs (självmordstankar): akut"
 
 
 # --- the returning visitor's earlier counsellor ----------------------------------------------------------
@@ -454,12 +482,12 @@ def test_risk_reasons_are_in_swedish_too(dalarna: Region) -> None:
         ([Counsellor(7, frozenset({"north"}), open_chats=1)], ALL_OPEN, 7, "earlier counsellor is available"),
         ([Counsellor(8, frozenset({"north"}), open_chats=0)], ALL_OPEN, None, "earlier counsellor is not online"),
         ([Counsellor(7, frozenset({"north"}), open_chats=0, available=False)], ALL_OPEN, None, "is not available"),
-        ([Counsellor(7, frozenset({"south", "reception"}), open_chats=0)], ALL_OPEN, None, "is not in north"),
+        ([Counsellor(7, frozenset({"south", "reception"}), open_chats=0)], ALL_OPEN, None, f"is not in {NORTH_NAME}"),
         ([Counsellor(7, frozenset({"north"}), open_chats=2)], ALL_OPEN, None, "is at capacity"),
         ([Counsellor(7, frozenset({"north"}), open_chats=2, capacity=3)], ALL_OPEN, 7, "is available"),
         ([Counsellor(7, frozenset({"north"}), open_chats=0, capacity=0)], ALL_OPEN, None, "is at capacity"),
         # north closed on Christmas Day: the conversation is the reception's, so only a reception member counts
-        ([Counsellor(7, frozenset({"north"}), open_chats=0)], local(2026, 12, 25, 14), None, "is not in reception"),
+        ([Counsellor(7, frozenset({"north"}), open_chats=0)], local(2026, 12, 25, 14), None, f"is not in {RECEPTION_NAME}"),
         ([Counsellor(7, frozenset({"north", "reception"}), open_chats=3)], local(2026, 12, 25, 14), 7, "is available"),
     ],
 )
@@ -509,12 +537,12 @@ BUSY_IN_NORTH = Counsellor(4, frozenset({"north"}), open_chats=0, available=Fals
     ("team", "now", "online", "wait", "moves_to", "phrase"),
     [
         # open team, nobody of it online and available: to the default team even when nobody is there yet
-        ("north", ALL_OPEN, [], 0, "reception", "nobody in north is online and available → reception"),
-        ("north", ALL_OPEN, [BUSY_IN_NORTH], 0, "reception", "nobody in north"),
-        ("north", ALL_OPEN, [IN_SOUTH, IN_RECEPTION], 0, "reception", "nobody in north"),
+        ("north", ALL_OPEN, [], 0, "reception", f"Nobody in {NORTH_NAME} is online and available, so it moves to {RECEPTION_NAME}"),  # noqa: E501
+        ("north", ALL_OPEN, [BUSY_IN_NORTH], 0, "reception", "Nobody in Ambulanta teamet norr"),
+        ("north", ALL_OPEN, [IN_SOUTH, IN_RECEPTION], 0, "reception", "Nobody in Ambulanta teamet norr"),
         # the oldest has waited longer than max_wait_s (600 s for north)
         ("north", ALL_OPEN, [IN_NORTH], 600, None, ""),
-        ("north", ALL_OPEN, [IN_NORTH], 601, "reception", "waited more than 10 min → reception"),
+        ("north", ALL_OPEN, [IN_NORTH], 601, "reception", f"waited more than 10 min, so it moves to {RECEPTION_NAME}"),
         ("children", ALL_OPEN, [Counsellor(5, frozenset({"children"}), 0)], 901, "reception", "15 min"),
         # the fallback is closed: stay (Tuesday 08:30, reception opens 09:00)
         ("north", local(2026, 11, 24, 8, 30), [], 10_000, None, ""),
@@ -524,7 +552,7 @@ BUSY_IN_NORTH = Counsellor(4, frozenset({"north"}), open_chats=0, available=Fals
         # a closed team's queue waits for opening, unless its fallback is open with someone available
         ("north", local(2026, 11, 24, 18, 0), [], 10_000, None, ""),
         ("north", local(2026, 11, 24, 18, 0), [replace(IN_RECEPTION, available=False)], 10_000, None, ""),
-        ("north", local(2026, 11, 24, 18, 0), [IN_RECEPTION], 0, "reception", "north is closed now"),
+        ("north", local(2026, 11, 24, 18, 0), [IN_RECEPTION], 0, "reception", f"{NORTH_NAME} is closed now"),
         ("north", local(2026, 11, 24, 22, 0), [IN_RECEPTION], 10_000, None, ""),
         ("nowhere", ALL_OPEN, [], 10_000, None, ""),
     ],

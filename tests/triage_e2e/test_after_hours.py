@@ -72,7 +72,7 @@ async def test_a_message_left_at_night_is_answered_in_the_morning_and_found_with
     left = entry(await queue_where(rut, lambda q: night.id in ids(q)), night.id)
     assert left["after_hours"] is True and left["last_seq"] == 1
     closed = left["reasons"][-1]
-    assert closed["code"] == "closed" and "reception opens first, 2026-11-18 09:00" in closed["en"]
+    assert closed["code"] == "closed" and "Mottagningen, hela länet (exempel) opens first (2026-11-18 09:00)" in closed["en"]
     assert (await rut.claim(night.id)).status_code == 200
     assert (await ws(rut).expect("msg", seq=1))["text"] == NIGHT_TEXT
     await rut.say(night.id, ANSWER, "s1")

@@ -19,6 +19,9 @@ from tests.triage_e2e.conftest import (
     ws,
 )
 
+NORTH_NAME = "Ambulanta teamet norr, Mora (exempel)"
+RECEPTION_NAME = "Mottagningen, hela länet (exempel)"
+
 
 async def test_with_nobody_from_north_online_it_moves_to_reception_with_the_reason(clinic: Clinic, day: Running) -> None:
     rut = await clinic.staff(day, "rut", ("reception",), roles=("reception",))
@@ -28,8 +31,8 @@ async def test_with_nobody_from_north_online_it_moves_to_reception_with_the_reas
     moved = entry(queue, visitor.id)
     assert moved["team"] == "reception"
     assert codes(moved["reasons"])[-1] == "overflow"
-    assert moved["reasons"][-1]["en"] == "nobody in north is online and available → reception"
-    assert moved["reasons"][-1]["sv"] == "ingen i north är inloggad och ledig → reception"
+    assert moved["reasons"][-1]["en"] == f"Nobody in {NORTH_NAME} is online and available, so it moves to {RECEPTION_NAME}"
+    assert moved["reasons"][-1]["sv"] == f"Ingen i {NORTH_NAME} är inloggad och ledig, så samtalet flyttas till {RECEPTION_NAME}"
     assert (await rut.claim(visitor.id)).status_code == 200
     assert (await ws(visitor).expect("state"))["staff"] == "Rut"
 
@@ -54,7 +57,8 @@ async def test_a_conversation_waiting_longer_than_max_wait_moves_to_reception(cl
     queue = await queue_where(rut, lambda q: third.id in ids(q))
     moved = entry(queue, third.id)
     assert moved["team"] == "reception"
-    assert moved["reasons"][-1]["en"] == "the oldest in north has waited more than 10 min → reception"
+    said = f"The longest waiting with {NORTH_NAME} has waited more than 10 min, so it moves to {RECEPTION_NAME}"
+    assert moved["reasons"][-1]["en"] == said
     assert third.id not in ids(await http_queue(nils))
 
 

@@ -33,11 +33,12 @@ async def test_risk_sentence_shows_crisis_resources_and_alerts_the_team_and_rece
     for person in (nils, rut):
         alert = await ws(person).expect("alert", conversation_id=visitor.id)
         assert (alert["team"], alert["categories"], alert["priority"]) == ("north", ["suicide"], 2)
+        assert alert["seq"] == ack["seq"]  # the message that carried it, for the console to bring into view
     await ws(sara).nothing_more("alert")
     urgent = entry(await http_queue(nils), visitor.id)
     assert (urgent["priority"], urgent["risk"]) == (2, ["suicide"])
     assert codes(urgent["reasons"])[-1] == "risk"
-    assert urgent["reasons"][-1]["en"] == "risk signal: suicide → urgent"
+    assert urgent["reasons"][-1]["en"] == "Risk signal in what was written (suicide): urgent"
     # The words themselves are never shown to staff outside the conversation.
     assert RISK_TEXT not in json.dumps(urgent, ensure_ascii=False)
     # Coming back, the visitor is shown the resources again at once.

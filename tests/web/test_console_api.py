@@ -196,6 +196,8 @@ async def test_the_overview_shows_queues_waits_and_who_is_online_with_load(
     body = r.json()
     reception = next(t for t in body["teams"] if t["id"] == "reception")
     assert reception["waiting"] == 1 and reception["longest_wait_s"] >= 0
+    # Whether the team needs a supervisor is decided by the server (triage/attention.py), with the target.
+    assert reception["target_wait_s"] == 300 and isinstance(reception["attention"], list)
     assert [c["conversation_id"] for c in body["queue"]] == [visitor.id]
     people = {p["username"]: p for p in body["staff"]}
     assert people["anna"]["open_chats"] == 1 and people["anna"]["status"] == "available"

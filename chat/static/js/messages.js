@@ -5,15 +5,20 @@
 import * as i18n from "./i18n.js";
 
 // Whoever reads at the end of the page keeps up with new messages; whoever scrolled back is left alone.
-const atEnd = () => window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 160;
-const toEnd = (list) => list.isConnected && window.scrollTo(0, document.documentElement.scrollHeight);
+// The page is the scroller by default; a page with its own message pane passes `follow` (staff-scroll.js).
+const PAGE = {
+  atEnd: () => window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 160,
+  toEnd: (list) => list.isConnected && window.scrollTo(0, document.documentElement.scrollHeight),
+};
 
 export class MessageList {
   // mine: the side whose messages are one's own ("visitor" or "staff")
   // onRetry(clientMsgId, text): send a failed message again, with the same id (the server stores it once)
-  constructor(mine, onRetry = null) {
+  // follow: {atEnd(), toEnd(listEl)}, how the list keeps up with new messages (the page by default)
+  constructor(mine, onRetry = null, follow = PAGE) {
     this.mine = mine;
     this.onRetry = onRetry;
+    this.follow = follow;
     this.texts = new Map(); // client_msg_id → text, for a retry
     this.el = document.createElement("ol");
     this.el.className = "messages";
@@ -31,7 +36,7 @@ export class MessageList {
     this.own.set(clientMsgId, li);
     this.texts.set(clientMsgId, text);
     this.el.append(li);
-    toEnd(this.el);
+    this.follow.toEnd(this.el);
   }
 
   // A msg frame; true when it is new and from the other side (worth an unread mark).
@@ -46,15 +51,16 @@ export class MessageList {
       this.el.insertBefore(li, this.#firstSending(li));
       return false;
     }
-    const follow = atEnd();
+    const follow = this.follow.atEnd();
     const item = this.#item(frame.from, frame.author, frame.text, frame.ts);
+    item.dataset.seq = String(frame.seq);
     if (frame.from === this.mine) {
       // One's own side, sent earlier or elsewhere (a reload, another tab): it can show "read" too.
       this.#settle(item, frame.seq);
       if (frame.seq <= this.readSeq) this.#markRead(item);
     }
     this.el.insertBefore(item, this.#firstSending());
-    if (follow) toEnd(this.el);
+    if (follow) this.follow.toEnd(this.el);
     return frame.from !== this.mine;
   }
 

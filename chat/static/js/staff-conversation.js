@@ -9,6 +9,7 @@ import * as i18n from "./i18n.js";
 import * as dialogs from "./staff-dialogs.js";
 import * as drafts from "./staff-drafts.js";
 import * as L from "./staff-labels.js";
+import * as scroll from "./staff-scroll.js";
 
 const $ = (id) => document.getElementById(id);
 const path = (id, rest) => `/api/v1/staff/conversations/${encodeURIComponent(id)}/${rest}`;
@@ -85,6 +86,10 @@ export function show(next, focus = null) {
     $("log").replaceChildren(conv.list.el);
   }
   refresh();
+  if (changed) {
+    conv.shown = true; // from now on, messages arriving while another tab is open are "first unread" here
+    scroll.opened(conv);
+  }
   if (focus === "composer" && !$("send-form").hidden) $("text").focus();
   else if (focus) $("conv-heading").focus();
 }
@@ -97,6 +102,7 @@ export function refresh() {
   $("conv-heading").textContent = `${L.describe(c)} (#${conv.id.slice(0, 4)})`;
   i18n.text($("conv-state"), active ? "staff.convActive" : conv.state === "closed" ? "staff.convClosed" : "staff.convQueued");
   $("send-form").hidden = !active;
+  scroll.fit(); // the composer came or went: the pane keeps the window's height
   for (const id of ["transfer", "close", "concern"]) $(id).hidden = !active;
   $("concern").hidden = !(active || conv.state === "closed");
   $("dismiss").hidden = active;
@@ -191,7 +197,7 @@ function drawCanned() {
   // The summary does not name the visitor's language yet: the console's own language stands in.
   const lang = conv?.summary.language ?? i18n.current();
   const list = [...canned].sort((a, b) => (b.language === lang) - (a.language === lang));
-  $("canned-box").hidden = list.length === 0;
+  $("canned-toggle").hidden = list.length === 0;
   if (!list.length) openCanned(false);
   $("canned").replaceChildren(...list.map((c) => {
     const li = L.make("li");

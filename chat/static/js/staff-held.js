@@ -9,6 +9,7 @@ import { MessageList } from "./messages.js";
 import * as view from "./staff-conversation.js";
 import * as drafts from "./staff-drafts.js";
 import * as Q from "./staff-queue.js";
+import * as scroll from "./staff-scroll.js";
 import * as tabs from "./staff-tabs.js";
 
 const $ = (id) => document.getElementById(id);
@@ -34,7 +35,8 @@ export function adopt(c) {
   let conv = convs.get(c.conversation_id);
   if (!conv) {
     conv = { id: c.conversation_id, summary: { ...c }, state: c.state ?? "active", unread: 0, notes: [], readSent: 0,
-      list: new MessageList("staff", (cmid, text) => send({ type: "msg", conversation_id: c.conversation_id, client_msg_id: cmid, text })) };
+      list: new MessageList("staff", (cmid, text) => send({ type: "msg", conversation_id: c.conversation_id, client_msg_id: cmid, text }),
+        scroll.follow) };
     convs.set(conv.id, conv);
   } else if (c.role !== undefined || c.team !== undefined) conv.summary = { ...conv.summary, ...c };
   if (c.state) conv.state = c.state;
@@ -107,4 +109,6 @@ export function setView(which) {
   $("console").dataset.view = which;
   $("view-queue").setAttribute("aria-pressed", String(which === "queue"));
   $("view-conv").setAttribute("aria-pressed", String(which === "conv"));
+  // A phone shows the conversation again: at its newest message (it could not be scrolled while hidden).
+  if (which === "conv" && view.shown()) scroll.opened(view.shown());
 }

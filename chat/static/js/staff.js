@@ -13,6 +13,7 @@ import * as drafts from "./staff-drafts.js";
 import * as H from "./staff-held.js";
 import * as L from "./staff-labels.js";
 import * as Q from "./staff-queue.js";
+import * as scroll from "./staff-scroll.js";
 import * as session from "./staff-session.js";
 import * as tabs from "./staff-tabs.js";
 
@@ -111,9 +112,14 @@ function onFrame(f) {
     }
     case "msg": {
       const conv = H.get(f.conversation_id) ?? H.adopt({ conversation_id: f.conversation_id, state: "active" });
-      if (conv.list.add(f) && conv.id !== H.selectedId()) {
-        conv.unread += 1;
-        H.drawHeld();
+      if (conv.list.add(f)) {
+        if (conv.id === H.selectedId()) scroll.arrived(conv, f);
+        else {
+          conv.unread += 1;
+          if (conv.shown) conv.firstUnread ??= f.seq; // seen here before: it opens at what is new
+          if (conv.riskSeq === f.seq) scroll.risk(conv, f.seq, false);
+          H.drawHeld();
+        }
       }
       if (f.from === "visitor" && conv.typing) {
         conv.typing = false;
@@ -210,6 +216,7 @@ function onAlert(f) {
     conv.summary.risk = [...new Set([...(conv.summary.risk ?? []), ...(f.categories ?? [])])];
     H.drawHeld();
     if (conv.id === H.selectedId()) view.refresh();
+    scroll.risk(conv, f.seq, conv.id === H.selectedId()); // the message itself, marked and brought into view
   }
   const text = i18n.t("staff.alert", { what: c ? `${L.describe(c)} (#${f.conversation_id.slice(0, 4)})` : `#${f.conversation_id.slice(0, 4)}` });
   shout(text);
@@ -331,6 +338,7 @@ async function main() {
   H.init((frame) => socket?.send(frame));
   Q.init({ claim, answer: answerOffer, changed: H.counts });
   tabs.init((id, opts) => H.select(id, opts));
+  scroll.init();
   view.init({
     send,
     failed,

@@ -5,6 +5,7 @@
 
 import * as api from "./api.js";
 import * as i18n from "./i18n.js";
+import * as alerts from "./staff-alerts.js";
 import {
   $, bindDialog, button, cell, clearError, describeBy, duration, errorText, expired, make, openDialog, say, session,
 } from "./admin-ui.js";
@@ -16,6 +17,7 @@ let labels = { topics: {}, municipalities: {}, ages: {} };
 let timer = null;
 let busy = false;
 let counts = null; // what was last announced: {waiting, online}
+let raised = null; // "team:code" of what needed attention at the last poll (null: not loaded yet)
 let target = null; // the conversation in the reassign dialog
 
 const since = (c) => Date.parse(c.queued_at ?? c.created_at);
@@ -101,9 +103,19 @@ function keepFocus(draw) {
   if (key) document.querySelector(`[data-key="${CSS.escape(key)}"]`)?.focus();
 }
 
+// Why a team needs attention, in the page's language: the server's words (triage/attention.py decides).
+const whyText = (t) => (t.attention ?? []).map((r) => r[i18n.current()] ?? r.sv).join("; ");
+
+function teamCell(t) {
+  if (!t.attention?.length) return cell("super.col.team", t.name, true);
+  return cell("super.col.team", [t.name, " ", make("strong", { className: "tag tag--attention", text: i18n.t("super.attentionTag") }),
+    make("span", { className: "attention-why", text: whyText(t) })], true);
+}
+
 function renderTeams() {
-  $("teams").replaceChildren(...view.teams.map((t) => make("tr", { className: t.open_now ? "" : "row--closed" },
-    cell("super.col.team", t.name, true),
+  $("teams").replaceChildren(...view.teams.map((t) => make("tr", {
+    className: [t.open_now ? "" : "row--closed", t.attention?.length ? "row--attention" : ""].join(" ").trim() },
+    teamCell(t),
     cell("super.col.open", i18n.t(t.open_now ? "super.open" : "super.closed")),
     cell("super.col.waiting", String(t.waiting ?? 0)),
     cell("super.col.longest", ticking(t.oldest)),
@@ -167,8 +179,31 @@ function renderActive() {
   })));
 }
 
+// The banner: every team that needs attention now, and why; always on screen while it lasts.
+function renderAttention() {
+  const teams = view.teams.filter((t) => t.attention?.length);
+  $("attention").hidden = teams.length === 0;
+  $("attention-list").replaceChildren(...teams.map((t) => make("li", {
+    text: i18n.t("super.attentionItem", { team: t.name, why: whyText(t) }) })));
+}
+
+// Said at once (and with a tone and notification behind the switch) when a team newly needs attention or
+// for a new reason; not again on every poll while it lasts.
+function alertAttention() {
+  const now = new Set(view.teams.flatMap((t) => (t.attention ?? []).map((r) => `${t.id}:${r.code}`)));
+  const fresh = view.teams.filter((t) => (t.attention ?? []).some((r) => !raised?.has(`${t.id}:${r.code}`)));
+  raised = now;
+  if (!fresh.length) return;
+  const text = i18n.t("super.attentionSaid", {
+    list: fresh.map((t) => i18n.t("super.attentionItem", { team: t.name, why: whyText(t) })).join(". ") });
+  $("attention-live").textContent = "";
+  setTimeout(() => { $("attention-live").textContent = text; }, 50);
+  alerts.urgent(text);
+}
+
 function render() {
   if (!view) return;
+  renderAttention();
   renderTeams();
   renderStaff();
   renderQueue();
@@ -192,6 +227,7 @@ async function refresh() {
     view = r.view;
     render();
     announce();
+    alertAttention();
     i18n.text($("updated"), "super.updated", {
       time: new Date().toLocaleTimeString(i18n.current() === "en" ? "en-GB" : "sv-SE") });
   } else if (r.status === 401) {
@@ -286,6 +322,8 @@ async function loadLabels() {
 async function main() {
   const me = await session("super", PATH, (roles) => roles.includes("supervisor"));
   if (!me) return;
+  alerts.bindToggle($("alerts"));
+  $("alerts-box").hidden = false;
   bindDialog($("reassign"));
   describeBy($("reassign-form"), $("reassign-error"));
   $("reassign-form").addEventListener("submit", submitReassign);
