@@ -110,31 +110,34 @@ class VisitorTracker:
                     for cid in list(self._sockets):
                         await self.ctx.bus.put_ephemeral(NAMESPACE, self._key(cid), b"1", TTL_S)
                     refreshed = loop.time()
-                await sweep(self.ctx, self)
+                await self.sweep()
             except Exception as err:  # the database or bus may be briefly away: the next round tries again
                 logs.event("visitor_sweep_failed", error=type(err).__name__)
 
-
-async def sweep(ctx: Context, tracker: VisitorTracker) -> None:
-    """Reconcile the away marks with the sockets open on every instance, and tell everyone when waiting
-    conversations became gone (their offers are withdrawn) or came back."""
-    present = await tracker._present() | set(tracker._sockets)
-    now = ctx.clock()
-    marks = await queue_store.presence_marks(ctx.engine, gone_before(ctx, now))
-    lost = [cid for cid, away, _, _ in marks if away is None and cid not in present]
-    for cid in await queue_store.visitor_away(ctx.engine, lost, now):
-        logs.event("visitor_lost", conversation_id=cid)  # its instance stopped without saying goodbye
-        await _told(ctx, cid, now)
-    found = [cid for cid, away, _, _ in marks if away is not None and cid in present]
-    for cid in await queue_store.visitors_back(ctx.engine, found):
-        await _told(ctx, cid, None)
-    gone = {cid for cid, _, _, is_gone in marks if is_gone and cid not in present}
-    for cid, _, offered_to, _ in marks:
-        if cid in gone and offered_to is not None and await queue_store.end_offer(ctx.engine, cid, offered_to, "withdrawn", now):
-            event = {"type": "offer_withdrawn", "conversation_id": cid, "reason": "gone"}
-            await ctx.bus.publish(events.staff_channel(offered_to), events.encode(event))
-    if gone != tracker._gone:
-        for cid in gone - tracker._gone:
-            logs.event("visitor_gone", conversation_id=cid)
-        tracker._gone = gone
-        await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+    async def sweep(self) -> None:
+        """Reconcile the away marks with the sockets open on every instance, and tell everyone when waiting
+        conversations became gone (their offers are withdrawn) or came back."""
+        now = self.ctx.clock()
+        hint = await self._present() | set(self._sockets)
+        marks = await queue_store.presence_marks(self.ctx.engine, gone_before(self.ctx, now), sorted(hint))
+        # Read after the marks: a hello between the two reads is then seen as present, never as lost.
+        present = await self._present() | set(self._sockets)
+        lost = [cid for cid, away, _, _ in marks if away is None and cid not in present]
+        for cid in await queue_store.visitor_away(self.ctx.engine, lost, now):
+            logs.event("visitor_lost", conversation_id=cid)  # its instance stopped without saying goodbye
+            await _told(self.ctx, cid, now)
+        found = [cid for cid, away, _, _ in marks if away is not None and cid in present]
+        for cid in await queue_store.visitors_back(self.ctx.engine, found):
+            await _told(self.ctx, cid, None)
+        gone = {cid for cid, _, _, is_gone in marks if is_gone and cid not in present}
+        for cid, _, offered_to, _ in marks:
+            if cid not in gone or offered_to is None:
+                continue
+            if await queue_store.end_offer(self.ctx.engine, cid, offered_to, "withdrawn", now):
+                event = {"type": "offer_withdrawn", "conversation_id": cid, "reason": "gone"}
+                await self.ctx.bus.publish(events.staff_channel(offered_to), events.encode(event))
+        if gone != self._gone:
+            for cid in gone - self._gone:
+                logs.event("visitor_gone", conversation_id=cid)
+            self._gone = gone
+            await self.ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))

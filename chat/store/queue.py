@@ -377,11 +377,18 @@ async def visitors_back(engine: AsyncEngine, conversation_ids: Sequence[str]) ->
         return [r[0] for r in rows]
 
 
-async def presence_marks(engine: AsyncEngine, gone_before: datetime) -> list[tuple[str, datetime | None, int | None, bool]]:
-    """(id, away since, offered to, gone) of every open conversation: what the presence sweep compares with
-    the sockets that are open."""
+async def presence_marks(
+    engine: AsyncEngine, gone_before: datetime, present: Sequence[str]
+) -> list[tuple[str, datetime | None, int | None, bool]]:
+    """(id, away since, offered to, gone) of the open conversations the presence sweep compares with the
+    sockets that are open: those marked connected, the waiting ones, and those with a socket now (an active
+    conversation whose young person has been away for days is not read every round)."""
+    interesting = or_(C.c.visitor_away_since.is_(None), C.c.state == "queued")
+    if present:
+        interesting = or_(interesting, C.c.id.in_(list(present)))
     async with engine.connect() as conn:
         rows = await conn.execute(
-            select(C.c.id, C.c.visitor_away_since, C.c.offered_to, gone(gone_before)).where(C.c.state != "closed")
+            select(C.c.id, C.c.visitor_away_since, C.c.offered_to, gone(gone_before))
+            .where(C.c.state != "closed", interesting)
         )
     return [(r[0], r[1], r[2], bool(r[3])) for r in rows]
