@@ -160,3 +160,29 @@ async def test_presence_and_ghosts_cross_instances(clinic: Clinic, clock: Clock)
     q = await queue_where(rut, lambda q: ids(q) == [v.id, other.id])
     assert entry(q, v.id)["visitor_connected"] is True
     await ws(v).close()
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_quick_exit_crosses_instances(clinic: Clinic, clock: Clock) -> None:
+    """The young person's socket is on B, Rut holds the conversation on A, the quick exit reaches A: Rut is told
+    at once and the socket on B is closed; Bo's queue on B no longer has the other one who left."""
+    a = await clinic.open(clock)
+    b = await clinic.open(clock)
+    rut = await clinic.staff(a, "rut", ("reception",), roles=("reception",))
+    bo = await clinic.staff(b, "bo", ("reception",), roles=("reception",))
+    held = await Visitor.start(b.base)
+    await held.connect(b.base)
+    waiting = await clinic.visitor(b, **RECEPTION)
+    assert (await rut.claim(held.id)).status_code == 200
+    await queue_where(bo, lambda q: ids(q) == [waiting.id])
+
+    async with httpx.AsyncClient(base_url=a.base) as http:
+        for v in (held, waiting):
+            r = await http.post("/api/v1/visitor/forget", headers={"Authorization": f"Bearer {v.token}"})
+            assert r.status_code == 204
+    line = await ws(rut).expect("msg", conversation_id=held.id, **{"from": "system"})
+    assert line["text"] == "Personen har lämnat chatten."
+    assert await ws(rut).expect("state", conversation_id=held.id, state="closed")
+    assert await ws(held).closed() == 4401
+    assert await ws(waiting).closed() == 4401
+    await queue_where(bo, lambda q: ids(q) == [])
