@@ -32,10 +32,12 @@ export function update(list, now) {
   const at = Date.parse(now ?? "");
   if (Number.isFinite(at)) skew = at - Date.now();
   queue = list;
+  const running = (until) => Date.parse(until ?? "") > serverNow();
+  for (const [id, o] of offers) if (!running(o.expires_at)) offers.delete(id); // ran out, whatever was missed
   for (const c of list) {
     const known = offers.get(c.conversation_id);
     if (known) known.conversation = c; // the offer frame's summary is as old as the offer: keep it current
-    else if (c.offered_to_me) {
+    else if (c.offered_to_me && running(c.offer_expires_at)) {
       offers.set(c.conversation_id, { conversation_id: c.conversation_id, expires_at: c.offer_expires_at, conversation: c });
     }
   }
