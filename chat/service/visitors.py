@@ -21,8 +21,9 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from chat import logs
-from chat.service import events, routing
+from chat.service import events
 from chat.service.context import Context
+from chat.service.summaries import iso
 from chat.store import queue as queue_store
 
 NAMESPACE = "visitors"
@@ -38,7 +39,7 @@ def gone_before(ctx: Context, now: datetime | None = None) -> datetime:
 async def _told(ctx: Context, conversation_id: str, away_since: datetime | None) -> None:
     """Staff holding the conversation see it change; every queue shows it."""
     event = {"type": "visitor_presence", "conversation_id": conversation_id, "connected": away_since is None,
-             "away_since": routing.iso(away_since)}
+             "away_since": iso(away_since)}
     await ctx.bus.publish(events.conversation_channel(conversation_id), events.encode(event))
     await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
 
