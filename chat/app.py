@@ -21,6 +21,7 @@ from chat.service.context import Context, LiveRegion, utcnow
 from chat.service.dispatch import Dispatcher
 from chat.service.hours_overrides import OverridesWatcher
 from chat.service.presence import Tracker
+from chat.service.visitors import VisitorTracker
 from chat.settings import Settings
 from chat.store.db import create_engine
 from chat.store.writer import MessageWriter
@@ -138,6 +139,7 @@ def create_app(
     )
     watcher = QueueWatcher(ctx)
     tracker = Tracker(ctx)
+    visitor_tracker = VisitorTracker(ctx)
     dispatcher = Dispatcher(ctx, settings.dispatch_interval_s)
     hours = OverridesWatcher(ctx)
 
@@ -148,6 +150,7 @@ def create_app(
         await writer.start()
         await watcher.start()
         await tracker.start()
+        await visitor_tracker.start()
         await dispatcher.start()
         tasks = [asyncio.create_task(every(i, job, name), name=name) for name, i, job in background_jobs(ctx)]
         logs.event("started", backend=bus.name, url_kind="sqlite" if settings.is_sqlite else "postgresql")
@@ -161,7 +164,8 @@ def create_app(
                 await _bounded(task, "job")
             # Each step is bounded: a database or Redis call stuck at shutdown must not keep the process
             # from exiting (the orchestrator would have to SIGKILL it); whatever was stored is stored.
-            for name, step in (("dispatcher", dispatcher.stop), ("presence", tracker.stop), ("watcher", watcher.stop),
+            for name, step in (("dispatcher", dispatcher.stop), ("presence", tracker.stop),
+                               ("visitor_presence", visitor_tracker.stop), ("watcher", watcher.stop),
                                ("hours", hours.stop),
                                ("writer", writer.stop), ("bus", bus.close), ("engine", engine.dispose)):
                 await _bounded(step(), name)
@@ -176,5 +180,6 @@ def create_app(
     app.state.ctx = ctx
     app.state.watcher = watcher
     app.state.tracker = tracker
+    app.state.visitor_tracker = visitor_tracker
     app.state.draining = False
     return app

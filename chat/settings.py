@@ -90,6 +90,7 @@ class Settings:
     return_code_attempts_per_minute: int = 30  # across all instances (Redis) or this one (memory)
     dispatch_interval_s: float = 1.0  # offers expire and overflow is checked at least this often
     idle_close_days: int = 14  # an open conversation with no message for this long is closed
+    visitor_grace_s: float = 120.0  # a waiting visitor with no socket for this long leaves the queue (gone)
     staff_session_hours: int = 10
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
@@ -124,6 +125,7 @@ class Settings:
             return_code_attempts_per_minute=_int(env, "RETURN_CODE_ATTEMPTS_PER_MINUTE", cls.return_code_attempts_per_minute),
             dispatch_interval_s=_float(env, "DISPATCH_INTERVAL_S", cls.dispatch_interval_s),
             idle_close_days=_int(env, "IDLE_CLOSE_DAYS", cls.idle_close_days),
+            visitor_grace_s=_float(env, "VISITOR_GRACE_S", cls.visitor_grace_s),
             staff_session_hours=_int(env, "STAFF_SESSION_HOURS", cls.staff_session_hours),
         )
 

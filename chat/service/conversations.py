@@ -6,6 +6,7 @@ publish on the conversation's channel. Nothing is published that is not stored.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,11 +15,12 @@ from typing import Any
 
 from chat import logs
 from chat.crypto import envelope, tokens
-from chat.errors import BadInput, Code, Conflict, Forbidden, Gone, NotFound, Unauthorized
+from chat.errors import BadInput, ChatError, Code, Conflict, Forbidden, Gone, NotFound, Unauthorized
 from chat.service import events, keys, routing
 from chat.service.access import Principal, may_close, may_write
 from chat.service.context import Context
 from chat.store import conversations as store
+from chat.store import queue as queue_store
 from chat.store import staff as staff_store
 from chat.store.conversations import ConversationRecord, MessageRecord, PostRefused
 from triage.router import Decision, Intake
@@ -70,6 +72,7 @@ async def start(ctx: Context, req: StartRequest) -> Started:
         return_code_hash=tokens.return_code_hash(code), last_seq=0, visitor_read_seq=0, staff_read_seq=0,
         created_at=now, wrapped_dek=wrapped, kek_id=kek_id, queued_at=now, last_activity_at=now,
         reasons=routing.reasons_json(decision.reasons), after_hours=not decision.open,
+        visitor_away_since=now,  # until the page's socket says hello: the grace runs from the start
     )
     await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
     record = await store.get(ctx.engine, cid)
@@ -91,11 +94,44 @@ async def visitor_conversation(ctx: Context, token: str) -> ConversationRecord:
     return record
 
 
+# The system line staff see when the young person leaves with quick exit.
+LEFT = {"sv": "Personen har lämnat chatten.", "en": "The person has left the chat."}
+
+
 async def forget(ctx: Context, token: str | None) -> None:
-    """Quick exit: the visitor token stops working at once (the return code still opens the conversation
-    later). Unknown or missing tokens are fine: the answer must not tell anyone anything."""
-    if token and await store.expire_token(ctx.engine, tokens.token_hash(token), ctx.clock()):
-        logs.event("visitor_token_forgotten")
+    """Quick exit: the visitor token stops working at once and, in the same transaction, an open
+    conversation is closed with outcome ``left`` (out of the queue, any offer withdrawn, its metadata kept
+    for statistics; the return code still re-opens it later). Whoever holds it is told at once (a system
+    line and the ``closed`` state), every queue updates, and the visitor's own sockets are closed.
+    Unknown, expired or missing tokens are fine: the answer must not tell anyone anything."""
+    if not token:
+        return
+    token_hash = tokens.token_hash(token)
+    record = await store.by_token_hash(ctx.engine, token_hash)
+    now = ctx.clock()
+    if record is None or record.token_expires_at <= now:
+        return
+    seal = None
+    if record.state != "closed":
+        with contextlib.suppress(ChatError):  # a shredded key: closed without the line
+            dek = await keys.dek_for(ctx, record.id)
+            text = LEFT.get(record.language, LEFT["sv"])
+            seal = keys.message_sealer(dek, record.id, "system", text)
+    left = await queue_store.leave(ctx.engine, record.id, token_hash, now, seal)
+    if left is None:
+        return
+    logs.event("visitor_token_forgotten", conversation_id=record.id)
+    channel = events.conversation_channel(record.id)
+    if left.state != "closed":
+        if left.message is not None:
+            await ctx.bus.publish(channel, events.encode(keys.bus_event(left.message)))
+        await publish_state(ctx, record.id, "closed", None)
+        if left.offered_to is not None:
+            withdrawn = {"type": "offer_withdrawn", "conversation_id": record.id, "reason": "left"}
+            await ctx.bus.publish(events.staff_channel(left.offered_to), events.encode(withdrawn))
+        await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+        logs.event("conversation_closed", conversation_id=record.id, reason="left")
+    await ctx.bus.publish(channel, events.encode({"type": "left", "conversation_id": record.id}))
 
 
 async def accessible(ctx: Context, p: Principal, conversation_id: str) -> ConversationRecord:

@@ -13,7 +13,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from chat import logs
-from chat.service import events, presence, routing
+from chat.service import events, presence, routing, visitors
 from chat.service.context import Context
 from chat.service.summaries import summary
 from chat.service.woken import Woken
@@ -48,7 +48,7 @@ class Dispatcher(Woken):
 async def tick(ctx: Context) -> None:
     now = ctx.clock()
     changed = await _expire_offers(ctx, now)
-    waiting = await queue_store.waiting(ctx.engine)
+    waiting = await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx, now))
     if not waiting:
         if changed:
             await _queue_changed(ctx)
@@ -57,7 +57,7 @@ async def tick(ctx: Context) -> None:
     changed = await _withdraw_from_absent(ctx, waiting, online, now) or changed
     changed = await _overflow(ctx, waiting, online, now) or changed
     if changed:
-        waiting = await queue_store.waiting(ctx.engine)
+        waiting = await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx, now))
     changed = await _offer(ctx, waiting, online, now) or changed
     if changed:
         await _queue_changed(ctx)

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from chat import logs
 from chat.errors import Code, Conflict, Forbidden, NotFound
-from chat.service import conversations, events, presence, routing
+from chat.service import conversations, events, presence, routing, visitors
 from chat.service.access import Principal, may_claim, queue_teams
 from chat.service.context import Context
 from chat.store import conversations as store
@@ -53,7 +53,7 @@ class Snapshot:
 
 
 async def snapshot(ctx: Context) -> Snapshot:
-    waiting = await queue_store.waiting(ctx.engine)
+    waiting = await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx))
     if not waiting:
         return Snapshot(waiting)
     now = ctx.clock()
@@ -87,7 +87,7 @@ def _opens_in(ctx: Context, team_id: str, now: datetime) -> float:
 
 
 async def staff_queue(ctx: Context, p: Principal) -> list[ConversationRecord]:
-    return await queue_store.waiting(ctx.engine, queue_teams(p))
+    return await queue_store.waiting(ctx.engine, queue_teams(p), gone_before=visitors.gone_before(ctx))
 
 
 async def claim(ctx: Context, p: Principal, conversation_id: str) -> ConversationRecord:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chat.errors import Code, Forbidden
-from chat.service import presence, routing
+from chat.service import presence, routing, visitors
 from chat.service.access import Principal
 from chat.service.context import Context
 from chat.service.summaries import summary
@@ -18,7 +18,8 @@ from triage.attention import needs_attention
 
 async def teams(ctx: Context, p: Principal) -> list[dict[str, Any]]:
     """Every team (any of them can be a transfer target), with its state now."""
-    return _team_rows(ctx, p, await presence.online(ctx), await queue_store.waiting(ctx.engine))
+    waiting = await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx))
+    return _team_rows(ctx, p, await presence.online(ctx), waiting)
 
 
 def _team_rows(ctx: Context, p: Principal, people: list[presence.Online],
@@ -73,7 +74,7 @@ async def overview(ctx: Context, p: Principal) -> dict[str, Any]:
         raise Forbidden(Code.FORBIDDEN, "The overview is for supervisors.")
     now = ctx.clock()
     people = await presence.online(ctx)  # read once for the team counts and the people list
-    waiting = await queue_store.waiting(ctx.engine)
+    waiting = await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx))
     longest: dict[str, int] = {}
     for c in waiting:
         since = c.queued_at or c.created_at

@@ -57,6 +57,7 @@ class ConversationRecord:
     part_start_seq: int
     part_started_at: datetime | None
     visitor_read_seq: int
+    visitor_away_since: datetime | None  # None while the young person has a socket open
 
 
 @dataclass(frozen=True)

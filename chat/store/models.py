@@ -114,6 +114,10 @@ class Conversation(SQLModel, table=True):
     # The part a return code opened: messages after part_start_seq; earlier parts are ConversationParts.
     part_start_seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     part_started_at: datetime | None = _ts(nullable=True)
+    # Visitor presence (migration 0008): since when the young person has had no socket open; NULL while one
+    # is. A queued conversation away longer than MINIMARIA_VISITOR_GRACE_S is out of the queue (gone), and
+    # back in its place (queued_at is untouched) when the person returns.
+    visitor_away_since: datetime | None = _ts(nullable=True)
 
 
 class Message(SQLModel, table=True):

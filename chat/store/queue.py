@@ -7,6 +7,7 @@ staff members) racing over the same conversation can never both win.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,16 +15,31 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chat.store import parts
-from chat.store.conversations import _CONV_COLS, C, ConversationRecord, _conv
+from chat.store.conversations import _CONV_COLS, BUMP_VISITOR, INSERT_MESSAGE, C, ConversationRecord, MessageRecord, Seal, _conv
 from chat.store.models import Offer, Screening
 
 O = Offer.__table__  # type: ignore[attr-defined]  # noqa: E741
 SC = Screening.__table__  # type: ignore[attr-defined]
 
 
-async def waiting(engine: AsyncEngine, teams: Sequence[str] | None = None) -> list[ConversationRecord]:
-    """Queued conversations, most urgent first, then longest waiting; ``teams=None`` means all."""
+def gone(before: datetime) -> Any:
+    """A waiting conversation whose visitor has been away since before ``before`` and wrote nothing."""
+    return and_(
+        C.c.state == "queued", C.c.visitor_away_since.is_not(None), C.c.visitor_away_since <= before,
+        C.c.last_seq <= C.c.part_start_seq,
+    )
+
+
+async def waiting(
+    engine: AsyncEngine, teams: Sequence[str] | None = None, *, gone_before: datetime | None
+) -> list[ConversationRecord]:
+    """Queued conversations, most urgent first, then longest waiting; ``teams=None`` means all. A visitor
+    away (no socket) since before ``gone_before`` who has written nothing (in this part) is gone: out of the
+    line until they return, when their unchanged queued_at puts them back in their place. One who left a
+    message (out of hours, say) stays: there is something to answer, and the answer waits for them."""
     q = select(*_CONV_COLS).where(C.c.state == "queued")
+    if gone_before is not None:
+        q = q.where(~gone(gone_before))
     if teams is not None:
         q = q.where(C.c.team.in_(list(teams)))
     async with engine.connect() as conn:
@@ -239,7 +255,7 @@ async def reopen(engine: AsyncEngine, conversation_id: str, *, token_hash: str, 
         cond.append(C.c.state == "closed")
         values.update(state="queued", queued_at=now, assigned_staff_id=None, claimed_at=None, closed_at=None,
                       outcome=None, reopened_count=C.c.reopened_count + 1, last_activity_at=now,
-                      part_start_seq=C.c.last_seq, part_started_at=now, **requeue)
+                      part_start_seq=C.c.last_seq, part_started_at=now, visitor_away_since=now, **requeue)
     try:
         async with engine.begin() as conn:
             if requeue is not None:
@@ -251,6 +267,10 @@ async def reopen(engine: AsyncEngine, conversation_id: str, *, token_hash: str, 
             res = await conn.execute(update(C).where(and_(*cond)).values(**values))
             if res.rowcount != 1:
                 raise _Changed
+            # The person is back (the page's socket follows): a gone conversation is in its place again for
+            # another grace period; a connected one stays connected.
+            await conn.execute(update(C).where(C.c.id == conversation_id, C.c.visitor_away_since.is_not(None))
+                               .values(visitor_away_since=now))
             if requeue is not None and requeue.get("offered_to") is not None:
                 await conn.execute(O.insert().values(conversation_id=conversation_id, staff_id=requeue["offered_to"],
                                                      offered_at=now, outcome="pending"))
@@ -272,3 +292,103 @@ async def idle(engine: AsyncEngine, before: datetime, limit: int = 500) -> list[
             .limit(limit)
         )
     return [r[0] for r in rows]
+
+
+@dataclass(frozen=True)
+class Left:
+    """What a quick exit ended: who held the conversation or had it on offer, to be told."""
+
+    conversation_id: str
+    state: str  # before the exit
+    holder: int | None
+    offered_to: int | None
+    message: MessageRecord | None  # the system line, when one was written
+
+
+async def leave(engine: AsyncEngine, conversation_id: str, token_hash: str, now: datetime, seal: Seal | None) -> Left | None:
+    """Quick exit, in one transaction: the token ends, and an open conversation is closed with outcome
+    ``left`` (out of the queue, any offer withdrawn, its metadata kept), with ``seal``'s system line as
+    its last message. None when the token had already ended (a second exit changes nothing)."""
+    async with engine.begin() as conn:
+        row = (
+            await conn.execute(
+                update(C)
+                .where(C.c.id == conversation_id, C.c.visitor_token_hash == token_hash, C.c.token_expires_at > now)
+                .values(token_expires_at=now)
+                .returning(C.c.state, C.c.assigned_staff_id, C.c.offered_to)
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.state == "closed":
+            return Left(conversation_id, row.state, row.assigned_staff_id, row.offered_to, None)
+        message = None
+        if seal is not None:
+            seq = (await conn.execute(BUMP_VISITOR, {"cid": conversation_id, "n": 1, "now": now})).scalar_one()
+            message = MessageRecord(conversation_id, seq, "system", None, None, seal(seq), now)
+            await conn.execute(INSERT_MESSAGE, {
+                "conversation_id": conversation_id, "seq": seq, "sender": "system", "staff_id": None, "author": None,
+                "client_msg_id": None, "body": message.body, "created_at": now,
+            })
+        await conn.execute(
+            update(C).where(C.c.id == conversation_id).values(
+                state="closed", outcome="left", closed_at=now, offered_to=None, offer_expires_at=None,
+                visitor_away_since=now,
+            )
+        )
+        await _end_offers(conn, conversation_id, now, accepted_by=None)
+    return Left(conversation_id, row.state, row.assigned_staff_id, row.offered_to, message)
+
+
+async def visitor_back(engine: AsyncEngine, conversation_id: str) -> bool:
+    """The visitor has a socket again: no longer away (a gone conversation is back in its place)."""
+    async with engine.begin() as conn:
+        res = await conn.execute(
+            update(C).where(C.c.id == conversation_id, C.c.visitor_away_since.is_not(None)).values(visitor_away_since=None)
+        )
+    return bool(res.rowcount == 1)
+
+
+async def visitor_away(engine: AsyncEngine, conversation_ids: Sequence[str], now: datetime) -> list[str]:
+    """Mark these open conversations' visitors away since ``now`` (those not already away); returns which."""
+    if not conversation_ids:
+        return []
+    async with engine.begin() as conn:
+        rows = await conn.execute(
+            update(C)
+            .where(C.c.id.in_(list(conversation_ids)), C.c.state != "closed", C.c.visitor_away_since.is_(None))
+            .values(visitor_away_since=now)
+            .returning(C.c.id)
+        )
+        return [r[0] for r in rows]
+
+
+async def visitors_back(engine: AsyncEngine, conversation_ids: Sequence[str]) -> list[str]:
+    """Clear the away mark of these conversations (their visitors have sockets); returns which changed."""
+    if not conversation_ids:
+        return []
+    async with engine.begin() as conn:
+        rows = await conn.execute(
+            update(C)
+            .where(C.c.id.in_(list(conversation_ids)), C.c.visitor_away_since.is_not(None))
+            .values(visitor_away_since=None)
+            .returning(C.c.id)
+        )
+        return [r[0] for r in rows]
+
+
+async def presence_marks(
+    engine: AsyncEngine, gone_before: datetime, present: Sequence[str]
+) -> list[tuple[str, datetime | None, int | None, bool]]:
+    """(id, away since, offered to, gone) of the open conversations the presence sweep compares with the
+    sockets that are open: those marked connected, the waiting ones, and those with a socket now (an active
+    conversation whose young person has been away for days is not read every round)."""
+    interesting = or_(C.c.visitor_away_since.is_(None), C.c.state == "queued")
+    if present:
+        interesting = or_(interesting, C.c.id.in_(list(present)))
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(C.c.id, C.c.visitor_away_since, C.c.offered_to, gone(gone_before))
+            .where(C.c.state != "closed", interesting)
+        )
+    return [(r[0], r[1], r[2], bool(r[3])) for r in rows]

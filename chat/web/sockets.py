@@ -22,6 +22,7 @@ from chat.service import accounts, conversations, events, keys, presence, queue,
 from chat.service.access import Principal
 from chat.service.context import Context
 from chat.service.presence import Availability, Tracker
+from chat.service.visitors import VisitorTracker
 from chat.store import conversations as conv_store
 from chat.store import staff as staff_store
 from chat.store.conversations import MessageRecord
@@ -183,6 +184,19 @@ class VisitorConnection(Connection):
     conversation_id = ""
     _place: tuple[int, int] | None = None
 
+    def __init__(self, ws: WebSocket, ctx: Context, watcher: QueueWatcher, tracker: VisitorTracker) -> None:
+        super().__init__(ws, ctx, watcher)
+        self.tracker = tracker
+        self._present = False
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            if self._present:
+                with contextlib.suppress(Exception):
+                    await self.tracker.disconnect(id(self), self.conversation_id)
+
     async def hello(self, frame: frames.Hello) -> None:
         if not frame.token:
             raise Unauthorized(Code.UNAUTHORIZED, "hello needs the visitor token.")
@@ -200,6 +214,10 @@ class VisitorConnection(Connection):
         self.outbox.hold()
         try:
             await self.follow(conv.id, last)
+            # Present from here on: a conversation that had left the queue (gone) is back in its place
+            # before its place is read.
+            self._present = True
+            await self.tracker.connect(id(self), conv.id)
             fresh = await conv_store.get(self.ctx.engine, conv.id)
             assert fresh is not None
             place = (await queue.snapshot(self.ctx)).place(conv.id) if fresh.state == "queued" else None
@@ -252,6 +270,14 @@ class VisitorConnection(Connection):
             self.outbox.frame(await selftest.submit(self.ctx, conv, frame.instrument, list(frame.answers)))
         elif isinstance(frame, frames.Presence):
             raise FrameError(Code.INVALID, "Only staff set a presence.")
+
+    async def on_signal(self, event: dict[str, Any] | None, channel: str) -> bool:
+        if event is not None and event.get("type") == "left":
+            # Quick exit (from this page or another of the same token): the token has ended.
+            self.outbox.frame(frames.error_frame(Code.TOKEN_EXPIRED, "The visitor token has ended."))
+            self.close(CLOSE_UNAUTHORIZED)
+            return True
+        return False
 
     def on_snapshot(self, snapshot: queue.Snapshot) -> None:
         place = snapshot.place(self.conversation_id)
@@ -392,7 +418,7 @@ class StaffConnection(Connection):
             await self.tracker.set_status(id(self), self.p.id, Availability(event["status"]))
             self.outbox.frame(event)
             return True
-        if kind in {"offer", "offer_withdrawn", "screening"}:
+        if kind in {"offer", "offer_withdrawn", "screening", "visitor_presence"}:
             self.outbox.frame(event)
             return True
         if kind == "alert":
@@ -444,17 +470,18 @@ class StaffConnection(Connection):
         self._send_queue(snapshot.for_staff(self.p))
 
     def _send_queue(self, waiting: list[Any]) -> None:
-        ids = [(c.id, c.priority, c.team, c.offered_to, c.risk, len(c.reasons), str(c.screening)) for c in waiting]
+        ids = [(c.id, c.priority, c.team, c.offered_to, c.risk, len(c.reasons), str(c.screening), c.visitor_away_since)
+               for c in waiting]
         if ids != self._queue_ids:
             self._queue_ids = ids
-            self.outbox.frame({"type": "queue_update", "queue": [frames.summary(c) for c in waiting],
+            self.outbox.frame({"type": "queue_update", "queue": [frames.summary(c, self.p.id) for c in waiting],
                                "now": frames.iso(self.ctx.clock())})
 
 
 async def visitor_endpoint(ws: WebSocket) -> None:
     ctx: Context = ws.app.state.ctx
     await ws.accept()
-    await VisitorConnection(ws, ctx, ws.app.state.watcher).run()
+    await VisitorConnection(ws, ctx, ws.app.state.watcher, ws.app.state.visitor_tracker).run()
 
 
 async def staff_endpoint(ws: WebSocket) -> None:

@@ -57,7 +57,7 @@ async def me(request: Request) -> Response:
 async def get_queue(request: Request) -> Response:
     p = await staff(request)
     waiting = await queue.staff_queue(context(request), p)
-    return JSONResponse({"queue": [frames.summary(c) for c in waiting]}, headers=NO_STORE)
+    return JSONResponse({"queue": [frames.summary(c, p.id) for c in waiting]}, headers=NO_STORE)
 
 
 async def claim(request: Request) -> Response:

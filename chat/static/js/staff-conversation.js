@@ -101,6 +101,8 @@ export function refresh() {
   const active = conv.state === "active";
   $("conv-heading").textContent = `${L.describe(c)} (#${conv.id.slice(0, 4)})`;
   i18n.text($("conv-state"), active ? "staff.convActive" : conv.state === "closed" ? "staff.convClosed" : "staff.convQueued");
+  const here = active ? L.presence(c) : null; // whether the young person is there to read an answer
+  if (here) $("conv-state").append(` · ${here}`);
   $("send-form").hidden = !active;
   scroll.fit(); // the composer came or went: the pane keeps the window's height
   for (const id of ["transfer", "close", "concern"]) $(id).hidden = !active;

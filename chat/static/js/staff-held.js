@@ -53,7 +53,7 @@ export function drawHeld() {
 }
 
 export function counts() {
-  const waiting = Q.size() + $("offers").children.length;
+  const waiting = Q.size(); // the queue and the offers, each conversation once
   $("view-queue-count").textContent = waiting ? `(${waiting})` : "";
   const unread = all().reduce((n, c) => n + c.unread, 0);
   $("view-conv-count").textContent = convs.size ? `(${convs.size}${unread ? `, ${i18n.t("staff.unread", { count: unread })}` : ""})` : "";

@@ -64,6 +64,13 @@ export function waited(iso, now = Date.now()) {
   return i18n.t("staff.waitHours", { h: Math.floor(m / 60), m: m % 60 });
 }
 
+// "Ansluten" / "Borta sedan 14:05": whether the young person has the page open now (null: not known).
+export function presence(c) {
+  if (c.visitor_connected === undefined) return null;
+  return c.visitor_connected ? i18n.t("staff.visitorConnected")
+    : i18n.t("staff.visitorAway", { time: c.visitor_away_since ? clock(c.visitor_away_since) : "–" });
+}
+
 export const clock = (iso) => new Date(iso).toLocaleTimeString("sv-SE", { hour: "2-digit", minute: "2-digit" });
 export const dateTime = (iso) => new Date(iso).toLocaleString(i18n.current() === "en" ? "en-GB" : "sv-SE",
   { dateStyle: "short", timeStyle: "short" });

@@ -1,7 +1,9 @@
 // staff-queue.js — the waiting line of the person's teams and the offers made to them: rows drawn from
 // queue_update and offer frames (most urgent first, as the server orders them), waiting times that tick
 // every second on the server's clock (each queue_update carries the server's `now`; the browser's own
-// clock may be off by days), and which urgent conversations are new since the last update. Claiming and
+// clock may be off by days), and which urgent conversations are new since the last update. A conversation
+// on offer to this person is drawn once, among the offers (with take and decline), whether the offer frame
+// or a queue row saying `offered_to_me` (after a reload) told us; it is counted once. Claiming and
 // answering an offer are the page's business (callbacks); this module only draws and counts.
 
 import * as i18n from "./i18n.js";
@@ -19,7 +21,8 @@ export function init(h) {
   setInterval(tick, 1000);
 }
 
-export const size = () => queue.length;
+// How many conversations wait for this person: the queue and the offers, each conversation once.
+export const size = () => new Set([...queue.map((c) => c.conversation_id), ...offers.keys()]).size;
 
 // What time it is on the server, as far as this browser can tell.
 export const serverNow = () => Date.now() + skew;
@@ -29,10 +32,19 @@ export function update(list, now) {
   const at = Date.parse(now ?? "");
   if (Number.isFinite(at)) skew = at - Date.now();
   queue = list;
+  const running = (until) => Date.parse(until ?? "") > serverNow();
+  for (const [id, o] of offers) if (!running(o.expires_at)) offers.delete(id); // ran out, whatever was missed
+  for (const c of list) {
+    const known = offers.get(c.conversation_id);
+    if (known) known.conversation = c; // the offer frame's summary is as old as the offer: keep it current
+    else if (c.offered_to_me && running(c.offer_expires_at)) {
+      offers.set(c.conversation_id, { conversation_id: c.conversation_id, expires_at: c.offer_expires_at, conversation: c });
+    }
+  }
   const urgent = list.filter(L.isUrgent);
   const fresh = urgentSeen ? urgent.filter((c) => !urgentSeen.has(c.conversation_id)) : [];
   urgentSeen = new Set(urgent.map((c) => c.conversation_id));
-  draw();
+  redraw();
   return fresh;
 }
 
@@ -46,12 +58,12 @@ export const find = (id) => queue.find((c) => c.conversation_id === id) ?? offer
 
 export function offer(frame) {
   offers.set(frame.conversation_id, frame);
-  drawOffers();
+  redraw();
 }
 
 export function withdraw(id) {
   offers.delete(id);
-  drawOffers();
+  redraw();
 }
 
 export function reset() {
@@ -76,7 +88,9 @@ function facts(c) {
   for (const line of L.screeningLines(c.screening)) parts.push(line);
   if (c.reopened) parts.push(i18n.t("staff.reopened"));
   if (c.after_hours) parts.push(i18n.t("staff.afterHours"));
-  if (c.offered_to != null) parts.push(i18n.t("staff.offeredElsewhere"));
+  if (c.offered_to != null && !c.offered_to_me && !offers.has(c.conversation_id)) parts.push(i18n.t("staff.offeredElsewhere"));
+  const here = L.presence(c);
+  if (here) parts.push(here);
   const p = L.make("p", { className: "qrow__meta" });
   parts.forEach((part, i) => p.append(...(i ? [" · ", part] : [part])));
   return p;
@@ -103,8 +117,9 @@ function row(c, idPrefix) {
 }
 
 function draw() {
-  $("queue-empty").hidden = queue.length > 0;
-  $("queue").replaceChildren(...queue.map((c) => {
+  const rows = queue.filter((c) => !offers.has(c.conversation_id)); // an offer to me is drawn among the offers
+  $("queue-empty").hidden = rows.length > 0;
+  $("queue").replaceChildren(...rows.map((c) => {
     const li = row(c, "q");
     const button = L.make("button", { type: "button", className: "button", textContent: i18n.t("staff.claim") });
     button.setAttribute("aria-describedby", `q-${c.conversation_id}`);

@@ -138,6 +138,12 @@ function onFrame(f) {
       return H.counts();
     }
     case "offer_withdrawn": Q.withdraw(f.conversation_id); return H.counts();
+    case "visitor_presence": {
+      const conv = H.get(f.conversation_id);
+      if (!conv) return undefined;
+      Object.assign(conv.summary, { visitor_connected: f.connected, visitor_away_since: f.away_since });
+      return conv.id === H.selectedId() ? view.refresh() : undefined;
+    }
     case "alert": return onAlert(f);
     case "released": {
       const had = H.has(f.conversation_id);

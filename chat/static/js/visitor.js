@@ -15,6 +15,7 @@ let session = null; // {token, conversation_id, return_code}
 let socket = null;
 let list = null;
 let staffName = null;
+let state = null; // the conversation's state as the server last said it (welcome, state): the page shows it
 let selfTests = []; // the instruments the region offers ("audit", "dudit")
 let serverLanguages = ["sv"]; // the languages the region's staff and system lines use
 
@@ -114,7 +115,7 @@ async function start(event) {
   session = { token: data.visitor_token, conversation_id: data.conversation_id, return_code: data.return_code };
   sessionStorage.setItem(KEY, JSON.stringify(session));
   openChat();
-  showQueue(data.queue);
+  showState("queued", data.queue);
   $("text").focus();
 }
 
@@ -131,6 +132,7 @@ function openChat() {
   $("feedback-form").querySelectorAll("input, textarea, button").forEach((el) => { el.disabled = false; });
   for (const id of ["feedback-note", "copy-note"]) $(id).textContent = "";
   readSent = 0;
+  state = null;
   list = new MessageList("visitor", (id, text) => socket?.send({ type: "msg", client_msg_id: id, text }));
   $("log").replaceChildren(list.el);
   socket = new ChatSocket("/ws/visitor", {
@@ -147,9 +149,18 @@ function showQueue(queue) {
   i18n.text($("state"), "state.queue", { position: queue.position, minutes });
 }
 
-function showState(state, queue) {
+// Everything the state decides is drawn from it, whatever was shown before: a conversation re-opened with
+// the return code is waiting again even though its replayed history has a counsellor's messages in it.
+function showState(next, queue) {
+  state = next;
   // The self-test is offered while waiting, not in the middle of a conversation.
   $("selftest-open").hidden = state !== "queued" || selfTests.length === 0 || !$("selftest").hidden;
+  if (state !== "closed") {
+    $("send-form").hidden = false;
+    $("end-chat").hidden = false;
+    $("new-chat").hidden = true;
+    $("end").hidden = true;
+  }
   if (state === "queued") return showQueue(queue);
   if (state === "active") {
     return staffName ? i18n.text($("state"), "state.active", { name: staffName }) : i18n.text($("state"), "state.activeNoName");
@@ -227,6 +238,7 @@ async function returnWithCode(event) {
 
 function onFrame(f) {
   if (f.type === "welcome") {
+    if (f.staff) staffName = f.staff;
     showState(f.state, f.queue);
     if (f.open === false) i18n.text($("state"), "state.closedNow", { time: when(f.opens_at) });
     if (f.crisis) showCrisis(f.crisis, f.open === false ? "crisis.closed" : "crisis.risk");
@@ -238,9 +250,9 @@ function onFrame(f) {
     showState(f.state);
   } else if (f.type === "msg") {
     list.add(f);
-    if (f.from === "staff" && f.author && f.author !== staffName) {
-      staffName = f.author; // welcome names no one: learn the name from the messages
-      if (!$("send-form").hidden) showState("active");
+    if (f.from === "staff" && f.author && f.author !== staffName && state === "active") {
+      staffName = f.author; // a colleague who took over: learn the name from their messages
+      showState("active");
     }
     if (f.from === "staff") {
       showTyping(false);
@@ -306,6 +318,7 @@ function endSession(noteKey) {
   socket = null;
   session = null;
   staffName = null;
+  state = null;
   sessionStorage.removeItem(KEY);
   $("log").replaceChildren();
   $("chat").hidden = true;
