@@ -152,6 +152,7 @@ async def test_the_young_person_can_end_the_conversation_and_staff_see_it_end(
     await anna.ws.expect("state", conversation_id=conversation_id, state="active")
 
     await page.click("#end-chat")
+    await page.click("#end-confirm-yes")
 
     await expect(page.locator("#end")).to_be_visible()
     assert await page.is_hidden("#send-form")

@@ -256,10 +256,10 @@ CASES = [
          at="cutoff = { young = 2", says="screening.dudit.cutoff.male: must be at least 0, not -1"),
     # crisis
     Case("a crisis entry without number", [('number = "90101"\n', "")],
-         at='[[crisis]]\nname = "Självmordslinjen', says='crisis[3] "Självmordslinjen (Mind)".number: required, but missing'),
+         at='[[crisis]]\nname = "Självmordslinjen', says='crisis[2] "Självmordslinjen (Mind)".number: required, but missing'),
     Case("a crisis entry without English", [('en = "If you are thinking about suicide"\n', "")],
          at='[[crisis]]\nname = "Självmordslinjen',
-         says='crisis[3] "Självmordslinjen (Mind)".en: missing: every crisis entry needs a text in each region language (sv, '
+         says='crisis[2] "Självmordslinjen (Mind)".en: missing: every crisis entry needs a text in each region language (sv, '
               "en)"),
     Case("no crisis entry", [(CRISIS, "")],
          at=None, says="crisis: no [[crisis]] entry: list at least 112"),
@@ -299,7 +299,7 @@ def test_bundled_dalarna_is_the_region_written_out_by_hand() -> None:
     region = load_region()
     assert dataclasses.replace(region, crisis=()) == dalarna_by_hand()
     assert [(c.name, c.number) for c in region.crisis] == [
-        ("SOS Alarm", "112"), ("1177 Vårdguiden", "1177"), ("Självmordslinjen (Mind)", "90101"), ("BRIS", "116 111"),
+        ("SOS Alarm", "112"), ("Självmordslinjen (Mind)", "90101"), ("1177 Vårdguiden", "1177"), ("BRIS", "116 111"),
         ("Stödlinjen (spel)", "020-81 91 00"),
     ]
     assert region.crisis[0].hours is None and region.crisis[0].text["en"] == "Emergency: danger to life or health"

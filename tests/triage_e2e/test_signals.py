@@ -28,7 +28,7 @@ async def test_risk_sentence_shows_crisis_resources_and_alerts_the_team_and_rece
     frames = ws(visitor).received
     assert frames.index(ack) < frames.index(crisis)
     assert crisis["reason"] == "risk"
-    assert [r["number"] for r in crisis["resources"]][:3] == ["112", "1177", "90101"]
+    assert [r["number"] for r in crisis["resources"]][:3] == ["112", "90101", "1177"]
 
     for person in (nils, rut):
         alert = await ws(person).expect("alert", conversation_id=visitor.id)

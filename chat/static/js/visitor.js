@@ -17,6 +17,9 @@ let list = null;
 let staffName = null;
 let selfTests = []; // the instruments the region offers ("audit", "dudit")
 let serverLanguages = ["sv"]; // the languages the region's staff and system lines use
+let maxChars = 4000; // the longest message the server stores (from the intake)
+let lastEscape = 0; // when Escape was last pressed inside a field or dialog (two within a second leave)
+let connected = true; // the socket said welcome and has not lost the line since
 
 // The conversation's language for the server: the page's, when the region offers it.
 const conversationLanguage = () => (serverLanguages.includes(i18n.current()) ? i18n.current() : "sv");
@@ -42,6 +45,7 @@ function option(value, labels) {
 
 function renderIntake(intake) {
   selfTests = intake.self_tests ?? [];
+  maxChars = intake.max_text_chars ?? maxChars;
   serverLanguages = intake.languages ?? ["sv"];
   const roles = $("roles");
   intake.roles.forEach((role, i) => {
@@ -73,24 +77,58 @@ function when(iso) {
     { weekday: "long", hour: "2-digit", minute: "2-digit" });
 }
 
+// The first two (112, then the region's next: the crisis line) stay on the first screen; the rest is one
+// tap away under "Fler nummer".
 function renderCrisis(resources) {
   const crisis = [...resources].sort((a, b) => (b.number === "112") - (a.number === "112"));
-  $("crisis").replaceChildren(...crisis.map((c) => {
-    const li = document.createElement("li");
-    const a = Object.assign(document.createElement("a"), { className: "crisis__number", href: `tel:${c.number.replace(/\s/g, "")}` });
-    a.textContent = c.number;
-    const name = document.createElement("strong");
-    name.textContent = c.name;
-    li.append(a, " ", name, " – ", i18n.label(document.createElement("span"), c.text));
-    return li;
-  }));
+  const brief = crisis.slice(0, 2).map((c) => crisisLine(c, "span"));
+  $("crisis-brief").replaceChildren(...brief.flatMap((el, i) => (i ? [document.createElement("br"), el] : [el])));
+  $("crisis").replaceChildren(...crisis.slice(2).map((c) => crisisLine(c, "li")));
+  $("crisis-box").hidden = crisis.length <= 2;
+  const first = crisis[0];
+  if (first) {
+    $("crisis-alert-number").textContent = first.number;
+    $("crisis-alert-number").href = `tel:${first.number.replace(/\s/g, "")}`;
+  }
 }
 
-// A risk signal in what the person wrote, or a closed chat: the crisis numbers, open and announced.
+function crisisLine(c, tag) {
+  const line = document.createElement(tag);
+  const a = Object.assign(document.createElement("a"), { className: "crisis__number", href: `tel:${c.number.replace(/\s/g, "")}` });
+  a.textContent = c.number;
+  line.append(a, " ");
+  // "1177 Vårdguiden" already says its number: the name without it, after the number as a link.
+  const rest = c.name.startsWith(c.number) ? c.name.slice(c.number.length).trim() : c.name;
+  if (rest) {
+    const name = document.createElement("strong");
+    name.textContent = rest;
+    line.append(name, " ");
+  }
+  line.append("– ", i18n.label(document.createElement("span"), c.text));
+  return line;
+}
+
+// A closed chat: the crisis numbers, open and announced at the top. A risk signal in what the person
+// wrote: a banner right above the message box, where they are looking however long the chat is
+// (announced at once, role=alert), with 112 and a way to every other number; the newest message stays
+// in view above it.
 function showCrisis(resources, key) {
   if (resources?.length) renderCrisis(resources);
   $("crisis-box").open = true;
-  i18n.text($("crisis-note"), key);
+  if (key !== "crisis.risk" || $("chat").hidden) return i18n.text($("crisis-note"), key);
+  const follow = atEnd();
+  $("crisis-alert").hidden = false;
+  if (follow) toEnd();
+}
+
+const atEnd = () => window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 160;
+const toEnd = () => window.scrollTo(0, document.documentElement.scrollHeight);
+
+// "Visa fler nummer": the whole list, open, scrolled into view and focused.
+function showAllNumbers() {
+  $("crisis-box").open = true;
+  $("crisis-panel").scrollIntoView({ block: "start" });
+  $("crisis-box").querySelector("summary").focus();
 }
 
 async function loadIntake() {
@@ -122,6 +160,7 @@ function openChat() {
   $("start").hidden = true;
   $("chat").hidden = false;
   $("crisis-box").open = false;
+  $("crisis-alert").hidden = true;
   $("return-code").textContent = session.return_code;
   $("send-form").hidden = false;
   $("new-chat").hidden = true;
@@ -131,14 +170,31 @@ function openChat() {
   $("feedback-form").querySelectorAll("input, textarea, button").forEach((el) => { el.disabled = false; });
   for (const id of ["feedback-note", "copy-note"]) $(id).textContent = "";
   readSent = 0;
-  list = new MessageList("visitor", (id, text) => socket?.send({ type: "msg", client_msg_id: id, text }));
+  list = new MessageList("visitor", (id, text) => {
+    socket?.send({ type: "msg", client_msg_id: id, text });
+    socket?.retryNow(); // "try again" without a connection: try to connect now, not at the end of the back-off
+  });
   $("log").replaceChildren(list.el);
+  connected = true;
   socket = new ChatSocket("/ws/visitor", {
     hello: () => ({ type: "hello", token: session.token, last_seq: list.lastSeq }),
     onFrame,
-    onStatus: (status) => i18n.text($("conn"), `conn.${status}`),
+    onStatus: showConnection,
   });
   socket.start();
+}
+
+// Within seconds of losing the line (socket.js notices): say so above the message box, and each unsent
+// message says it goes when the connection is back. Reconnect attempts in between ("connecting") keep
+// saying it until the server has said welcome again.
+function showConnection(status) {
+  if (status === "open") connected = true;
+  else if (status === "waiting" || status === "offline") connected = false;
+  if (status === "connecting" && !connected) return;
+  list?.setOnline(connected);
+  if (status === "waiting" || status === "offline") i18n.text($("conn"), "conn.lost");
+  else i18n.text($("conn"), `conn.${status}`);
+  $("conn").classList.toggle("conn--lost", !connected);
 }
 
 function showQueue(queue) {
@@ -169,7 +225,14 @@ function showEnd() {
   $("end-heading").focus();
 }
 
+// "Avsluta samtalet" asks first: one stray tap must not end a conversation.
+function askEndChat() {
+  $("end-confirm").showModal();
+  $("end-confirm-no").focus();
+}
+
 async function endChat() {
+  $("end-confirm").close();
   const r = await api.post(`/api/v1/conversations/${encodeURIComponent(session.conversation_id)}/close`, {},
     { Authorization: `Bearer ${session.token}` });
   if (r.ok || r.code === "conversation_closed") showState("closed");
@@ -314,30 +377,76 @@ function endSession(noteKey) {
   if (noteKey) i18n.text($("start-error"), noteKey);
 }
 
+// The length as the server counts it (code points, so an emoji is one).
+const length = (text) => [...text].length;
+
+// Near the limit a counter; over it the message box says so in words (once, as an alert, and again when
+// Skicka is refused) instead of cutting what was written.
+function countChars() {
+  const count = length($("text").value);
+  const over = count > maxChars;
+  const counter = $("text-count");
+  counter.hidden = count < maxChars * 0.9;
+  counter.classList.toggle("count--over", over);
+  if (!counter.hidden) i18n.text(counter, "chat.count", { count: fmt(count), max: fmt(maxChars) });
+  if (!over) $("text-error").textContent = "";
+  else if (!$("text-error").textContent) tooLong();
+  $("text").setAttribute("aria-invalid", String(over));
+  return over;
+}
+
+const tooLong = () => i18n.text($("text-error"), "chat.tooLong", { max: fmt(maxChars) });
+
+const fmt = (n) => n.toLocaleString(i18n.current() === "en" ? "en-GB" : "sv-SE");
+
 function send(event) {
   event.preventDefault();
   const text = $("text").value;
   if (!text.trim()) return;
+  if (countChars()) {
+    $("text-error").textContent = ""; // said again, so it is announced again
+    requestAnimationFrame(tooLong);
+    $("text").focus();
+    return;
+  }
   const id = newMessageId();
   list.sending(id, text);
   socket.send({ type: "msg", client_msg_id: id, text });
   stopTyping();
   $("text").value = "";
+  countChars();
   $("text").focus();
 }
 
+// Escape leaves at once (quick exit), except inside a field or a dialog, where a single Escape may be
+// meant for it (clearing, closing): there two presses within a second leave.
+function onEscape(e) {
+  if (e.key !== "Escape" || e.repeat) return;
+  const inField = e.target instanceof Element && (e.target.closest("input, textarea, select, dialog") !== null);
+  if (!inField || e.timeStamp - lastEscape < 1000) return quickExit();
+  lastEscape = e.timeStamp;
+}
+
 async function main() {
-  document.addEventListener("keydown", (e) => e.key === "Escape" && quickExit());
+  document.addEventListener("keydown", onEscape);
   $("exit").addEventListener("click", quickExit);
   await i18n.init().catch(() => {}); // without the strings the page keeps its Swedish text
   i18n.bindSwitch($("lang"));
   $("start-form").addEventListener("submit", start);
   $("text").addEventListener("input", typed);
+  $("text").addEventListener("input", countChars);
+  $("crisis-alert-more").addEventListener("click", showAllNumbers);
+  $("crisis-alert-hide").addEventListener("click", () => {
+    $("crisis-alert").hidden = true;
+    $("text").focus();
+  });
+  $("end-confirm-yes").addEventListener("click", endChat);
+  $("end-confirm-no").addEventListener("click", () => $("end-confirm").close());
   document.addEventListener("visibilitychange", markRead);
   $("return-form").addEventListener("submit", returnWithCode);
   $("feedback-form").addEventListener("submit", sendFeedback);
   $("copy-code").addEventListener("click", copyCode);
-  $("end-chat").addEventListener("click", endChat);
+  $("end-chat").addEventListener("click", askEndChat);
   renderRatings();
   $("send-form").addEventListener("submit", send);
   $("new-chat").addEventListener("click", () => endSession(null));
