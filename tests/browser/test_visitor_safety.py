@@ -4,12 +4,18 @@ Escape inside a field, right-to-left text, and counts in proper singular and plu
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from chat.settings import Settings
 from tests.browser.conftest import EXIT_ORIGIN, PHONE, violations
 from tests.client import Staff
-from tests.conftest import Running, StaffFactory
+from tests.conftest import Running, StaffFactory, serve
 
 DESKTOP = {"width": 1280, "height": 800}
 LOST = "Ingen anslutning – dina meddelanden skickas när den är tillbaka."
@@ -247,6 +253,67 @@ async def test_escape_outside_a_field_still_leaves_at_once(server: Running, brow
     await page.locator("#text").blur()
     await page.keyboard.press("Escape")
     await page.wait_for_url(f"{EXIT_ORIGIN}/**")
+
+
+# 6. A child worried about their family; self-tests only where they fit ------------------------------------------
+
+async def _start_as(page: Page, server: Running, role_label: str, age: str | None) -> str:
+    await page.goto(server.base + "/")
+    await page.wait_for_selector("#start-button:not([disabled])")
+    await page.get_by_label(role_label).check()
+    if age:
+        await page.select_option("#age", age)
+    await page.click("#start-button")
+    await expect(page.locator("#state")).to_contain_text("nummer 1 i kön")  # welcomed, the team open
+    return str((await page.evaluate("JSON.parse(sessionStorage.getItem('mm.visitor'))"))["conversation_id"])
+
+
+async def _team(server: Running, cid: str) -> str:
+    """The team the rules chose (with nobody online there, the queue watcher may move it on to the reception)."""
+    async with server.ctx.engine.connect() as conn:
+        reasons = (await conn.exec_driver_sql("SELECT reasons FROM conversations WHERE id = ?", (cid,))).scalar_one()
+    ruled = [r["en"] for r in (json.loads(reasons) if isinstance(reasons, str) else reasons) if r["code"] in {"rule", "default"}]
+    return ruled[0].rsplit("→ ", 1)[1] if ruled and "→" in ruled[0] else "?"
+
+
+@pytest.fixture
+async def weekday(settings: Settings) -> AsyncIterator[Running]:
+    """A server whose clock says Tuesday 10:00 in Sweden: every Dalarna team is open."""
+    offset = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/Stockholm")) - datetime.now(UTC)
+    async with serve(settings, clock=lambda: datetime.now(UTC) + offset) as running:
+        yield running
+
+
+async def test_a_child_of_ten_worried_about_a_parent_has_a_choice_reaches_the_childrens_team_and_no_self_test(
+    weekday: Running, browser: Browser
+) -> None:
+    page = await page_at(browser, PHONE)
+    cid = await _start_as(page, weekday, "Jag är orolig för någon i min familj", "6-12")
+    assert await _team(weekday, cid) == "children"
+    await expect(page.locator("#selftest-open")).to_be_hidden()
+    assert await violations(page) == []
+
+
+@pytest.mark.parametrize(
+    ("role_label", "age", "team", "self_test"),
+    [
+        ("Jag är orolig för någon i min familj", None, "children", False),
+        ("Jag är orolig för någon i min familj", "16-17", "relatives", False),
+        ("Jag är närstående (förälder, syskon, vän)", None, "relatives", False),
+        ("Jag är ung och vill prata om mig själv", "6-12", "children", False),
+        ("Jag är ung och vill prata om mig själv", "13-15", "reception", True),
+    ],
+)
+async def test_the_self_test_is_offered_only_to_young_people_13_and_older_about_themselves(
+    weekday: Running, browser: Browser, role_label: str, age: str | None, team: str, self_test: bool
+) -> None:
+    page = await page_at(browser, PHONE)
+    cid = await _start_as(page, weekday, role_label, age)
+    assert await _team(weekday, cid) == team
+    if self_test:
+        await expect(page.locator("#selftest-open")).to_be_visible()
+    else:
+        await expect(page.locator("#selftest-open")).to_be_hidden()
 
 
 # 7. Right-to-left text -------------------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ CASES = [
          at="code = 2021", says='municipalities[1] "Vansbro".code: must be text in quotes, not a whole number'),
     Case("geographic as text", [("geographic = true", 'geographic = "yes"')],
          at='geographic = "yes"', says='teams[2] "north".geographic: must be true or false, not text'),
-    Case("roles as text", [('roles = ["relative"]', 'roles = "relative"')],
+    Case("roles as text", [('roles = ["relative", "family"]', 'roles = "relative"')],
          at='roles = "relative"', says='teams[5] "relatives".roles: must be a list [...], not text'),
     Case("holidays as text", [("2026-01-01, 2026-01-06,", '"2026-01-01", 2026-01-06,')],
          at="holidays = [", says="region.holidays: must list dates like 2026-12-24, not text"),
@@ -133,7 +133,7 @@ CASES = [
     Case("a municipality no team covers", [
         ('kind = "reception"', 'kind = "reception"\nareas = ["north"]'),
         ('kind = "bup"', 'kind = "bup"\nareas = ["north"]'),
-        ('roles = ["relative"]', 'roles = ["relative"]\nareas = ["north"]'),
+        ('roles = ["relative", "family"]', 'roles = ["relative", "family"]\nareas = ["north"]'),
         ('topics = ["gambling"]', 'topics = ["gambling"]\nareas = ["north"]'),
         ('areas = ["south"]', 'municipalities = ["2061", "2080", "2081", "2082", "2083", "2084", "2085"]'),
     ], at='[[municipalities]]\ncode = "2026"',
@@ -161,8 +161,9 @@ CASES = [
     # the closed sets
     Case("unknown topic", [('topics = ["gambling"]', 'topics = ["gaming"]')],
          at='topics = ["gaming"]', says='teams[6] "gambling".topics: unknown topic "gaming" (did you mean "gambling"?)'),
-    Case("unknown role", [('roles = ["relative"]', 'roles = ["parent"]')],
-         at='roles = ["parent"]', says='teams[5] "relatives".roles: unknown role "parent" (one of: young, relative)'),
+    Case("unknown role", [('roles = ["relative", "family"]', 'roles = ["parent", "family"]')],
+         at='roles = ["parent", "family"]',
+         says='teams[5] "relatives".roles: unknown role "parent" (one of: young, relative, family)'),
     Case("age band with an en dash", [('age_bands = ["6-12"]', 'age_bands = ["6–12"]')],
          at='age_bands = ["6–12"]', says='teams[4] "children".age_bands: unknown age band "6–12" (did you mean "6-12"?)'),
     Case("unknown team kind", [('kind = "bup"', 'kind = "bupp"')],
@@ -330,9 +331,10 @@ def test_bundled_samla_has_its_two_municipalities_and_its_teams() -> None:
     assert home == {"lerum": {"1441"}, "alingsas": {"1489"}}
     children, relatives = region.team("children"), region.team("relatives")
     assert children is not None and children.age_bands == {"6-12"}
-    assert relatives is not None and relatives.roles == {"relative"}
+    assert relatives is not None and relatives.roles == {"relative", "family"}
     assert [(r.team, r.by_municipality, r.priority) for r in region.rules] == [
         ("children", False, Priority.HIGH), ("relatives", False, None), ("reception", False, None), (None, True, None),
+        ("relatives", False, None), ("children", False, None),
     ]
     assert region.default_team == "reception" and {i.id for i in region.screening} == {"audit", "dudit"}
 

@@ -16,6 +16,8 @@ let socket = null;
 let list = null;
 let staffName = null;
 let selfTests = []; // the instruments the region offers ("audit", "dudit")
+let fitTests = null; // those that fit this conversation's person (welcome: none for a child or a relative)
+const offeredTests = () => fitTests ?? selfTests;
 let serverLanguages = ["sv"]; // the languages the region's staff and system lines use
 let maxChars = 4000; // the longest message the server stores (from the intake)
 let lastEscape = 0; // when Escape was last pressed inside a field or dialog (two within a second leave)
@@ -205,7 +207,7 @@ function showQueue(queue) {
 
 function showState(state, queue) {
   // The self-test is offered while waiting, not in the middle of a conversation.
-  $("selftest-open").hidden = state !== "queued" || selfTests.length === 0 || !$("selftest").hidden;
+  $("selftest-open").hidden = state !== "queued" || offeredTests().length === 0 || !$("selftest").hidden;
   if (state === "queued") return showQueue(queue);
   if (state === "active") {
     return staffName ? i18n.text($("state"), "state.active", { name: staffName }) : i18n.text($("state"), "state.activeNoName");
@@ -290,6 +292,7 @@ async function returnWithCode(event) {
 
 function onFrame(f) {
   if (f.type === "welcome") {
+    if (Array.isArray(f.self_tests)) fitTests = f.self_tests;
     showState(f.state, f.queue);
     if (f.open === false) i18n.text($("state"), "state.closedNow", { time: when(f.opens_at) });
     if (f.crisis) showCrisis(f.crisis, f.open === false ? "crisis.closed" : "crisis.risk");
@@ -317,7 +320,9 @@ function onFrame(f) {
 
 function onError(f) {
   if (f.code === "unauthorized" || f.code === "token_expired") return endSession("start.expired");
-  if (f.code === "invalid_answers" || (f.code === "unsupported" && !f.client_msg_id)) return selftest.failed(f);
+  if (f.code === "invalid_answers" || f.code === "self_test_not_for_you" || (f.code === "unsupported" && !f.client_msg_id)) {
+    return selftest.failed(f);
+  }
   if (f.code === "bad_last_seq") {
     list = new MessageList("visitor"); // our count is off: replay everything
     $("log").replaceChildren(list.el);
@@ -369,6 +374,7 @@ function endSession(noteKey) {
   socket = null;
   session = null;
   staffName = null;
+  fitTests = null;
   sessionStorage.removeItem(KEY);
   $("log").replaceChildren();
   $("chat").hidden = true;
@@ -452,7 +458,7 @@ async function main() {
   $("new-chat").addEventListener("click", () => endSession(null));
   $("selftest-open").addEventListener("click", () => {
     $("selftest-open").hidden = true;
-    selftest.open($("selftest"), { instruments: selfTests, send: (frame) => socket?.send(frame) });
+    selftest.open($("selftest"), { instruments: offeredTests(), send: (frame) => socket?.send(frame) });
   });
   $("text").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
