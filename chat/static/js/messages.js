@@ -10,6 +10,9 @@ import * as i18n from "./i18n.js";
 const atEnd = () => window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 160;
 const toEnd = (list) => list.isConnected && window.scrollTo(0, document.documentElement.scrollHeight);
 
+// The server refuses these whatever happens: no "try again", the words say what to change.
+const REFUSED_FOR_GOOD = new Set(["text_too_long", "empty_text"]);
+
 export class MessageList {
   // mine: the side whose messages are one's own ("visitor" or "staff")
   // onRetry(clientMsgId, text): send a failed message again, with the same id (the server stores it once)
@@ -103,8 +106,8 @@ export class MessageList {
     const status = li.querySelector(".msg__status");
     status.replaceChildren(i18n.text(document.createElement("span"), "msg.failed"), " ",
       i18n.text(document.createElement("span"), i18n.errorKey(code)));
-    if (!this.onRetry || !this.texts.has(clientMsgId)) return;
-    // Kept, never dropped: one tap sends it again with the same id.
+    // Kept, never dropped: one tap sends it again with the same id (not when sending it again cannot help).
+    if (!this.onRetry || !this.texts.has(clientMsgId) || REFUSED_FOR_GOOD.has(code)) return;
     status.append(" ", this.#retryButton(clientMsgId, li));
   }
 

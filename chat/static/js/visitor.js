@@ -20,7 +20,7 @@ let fitTests = null; // those that fit this conversation's person (welcome: none
 const offeredTests = () => fitTests ?? selfTests;
 let serverLanguages = ["sv"]; // the languages the region's staff and system lines use
 let maxChars = 4000; // the longest message the server stores (from the intake)
-let lastEscape = 0; // when Escape was last pressed inside a field or dialog (two within a second leave)
+let lastEscape = -Infinity; // when Escape was last pressed inside a field or dialog (two within a second leave)
 let connected = true; // the socket said welcome and has not lost the line since
 
 // The conversation's language for the server: the page's, when the region offers it.
