@@ -89,6 +89,17 @@ async def test_in_a_short_chat_and_in_english_the_crisis_help_is_there_too(serve
     await expect(page.locator("#crisis-alert")).to_be_hidden()
     await expect(page.locator("#text")).to_be_focused()
 
+    # Hidden stays hidden across a reconnect (whose welcome recalls the earlier signal) …
+    await page.context.set_offline(True)
+    await expect(page.locator("#conn")).not_to_be_empty()
+    await page.context.set_offline(False)
+    await expect(page.locator("#conn")).to_be_empty(timeout=15_000)
+    await expect(page.locator("#crisis-alert")).to_be_hidden()
+    # … and a new worrying message brings it back.
+    await page.fill("#text", "I want to die")
+    await page.press("#text", "Enter")
+    await expect(page.locator("#crisis-alert")).to_be_in_viewport()
+
 
 # 2. The way to start on the first screen ---------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ let serverLanguages = ["sv"]; // the languages the region's staff and system lin
 let maxChars = 4000; // the longest message the server stores (from the intake)
 let lastEscape = -Infinity; // when Escape was last pressed inside a field or dialog (two within a second leave)
 let connected = true; // the socket said welcome and has not lost the line since
+let crisisHidden = false; // the person hid the crisis banner ("Dölj")
 
 // The conversation's language for the server: the page's, when the region offers it.
 const conversationLanguage = () => (serverLanguages.includes(i18n.current()) ? i18n.current() : "sv");
@@ -114,10 +115,14 @@ function crisisLine(c, tag) {
 // wrote: a banner right above the message box, where they are looking however long the chat is
 // (announced at once, role=alert), with 112 and a way to every other number; the newest message stays
 // in view above it.
-function showCrisis(resources, key) {
+// fresh: a crisis frame for a message just sent (shown even after "Dölj"); otherwise a welcome recalling an
+// earlier risk signal, which leaves a banner the person hid hidden.
+function showCrisis(resources, key, fresh = false) {
   if (resources?.length) renderCrisis(resources);
   $("crisis-box").open = true;
   if (key !== "crisis.risk" || $("chat").hidden) return i18n.text($("crisis-note"), key);
+  if (crisisHidden && !fresh) return;
+  crisisHidden = false;
   const follow = atEnd();
   $("crisis-alert").hidden = false;
   if (follow) toEnd();
@@ -163,6 +168,7 @@ function openChat() {
   $("chat").hidden = false;
   $("crisis-box").open = false;
   $("crisis-alert").hidden = true;
+  crisisHidden = false;
   $("return-code").textContent = session.return_code;
   $("send-form").hidden = false;
   $("new-chat").hidden = true;
@@ -296,7 +302,7 @@ function onFrame(f) {
     showState(f.state, f.queue);
     if (f.open === false) i18n.text($("state"), "state.closedNow", { time: when(f.opens_at) });
     if (f.crisis) showCrisis(f.crisis, f.open === false ? "crisis.closed" : "crisis.risk");
-  } else if (f.type === "crisis") showCrisis(f.resources, "crisis.risk");
+  } else if (f.type === "crisis") showCrisis(f.resources, "crisis.risk", true);
   else if (f.type === "queue") showQueue(f);
   else if (f.type === "screening_result") selftest.result(f);
   else if (f.type === "state") {
@@ -443,6 +449,7 @@ async function main() {
   $("text").addEventListener("input", countChars);
   $("crisis-alert-more").addEventListener("click", showAllNumbers);
   $("crisis-alert-hide").addEventListener("click", () => {
+    crisisHidden = true;
     $("crisis-alert").hidden = true;
     $("text").focus();
   });
