@@ -51,6 +51,7 @@ class Code(StrEnum):
     TEAM_REQUIRED = "team_required"
     UNKNOWN_STAFF = "unknown_staff"
     INVALID_ANSWERS = "invalid_answers"
+    SELF_TEST_NOT_FOR_YOU = "self_test_not_for_you"
     RETURN_CODE_INVALID = "return_code_invalid"
     # Key management (the CLI).
     KEYS_READ_ONLY = "keys_read_only"

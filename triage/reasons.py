@@ -55,6 +55,7 @@ _TOPIC: dict[str, Words] = {
 _ROLE: dict[str, Words] = {
     "young": ("det är en ung person som skriver", "a young person is writing"),
     "relative": ("det är en närstående som skriver", "a relative is writing"),
+    "family": ("någon är orolig för en person i sin familj", "someone is worried about a person in their family"),
 }
 
 

@@ -6,8 +6,9 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
-    YOUNG = "young"
-    RELATIVE = "relative"
+    YOUNG = "young"  # about oneself
+    RELATIVE = "relative"  # a parent, sibling, partner or friend of someone
+    FAMILY = "family"  # a child (or young person) worried about someone in their own family
 
 
 class Topic(StrEnum):
@@ -42,7 +43,15 @@ TOPIC_LABELS: dict[Topic, dict[str, str]] = {
 ROLE_LABELS: dict[Role, dict[str, str]] = {
     Role.YOUNG: {"sv": "Jag är ung och vill prata om mig själv", "en": "I am young and want to talk about myself"},
     Role.RELATIVE: {"sv": "Jag är närstående (förälder, syskon, vän)", "en": "I am a relative (parent, sibling, friend)"},
+    Role.FAMILY: {"sv": "Jag är orolig för någon i min familj", "en": "I am worried about someone in my family"},
 }
+
+
+def self_test_fits(role: str, age_band: str | None) -> bool:
+    """Whether the self-tests (AUDIT, DUDIT) fit this person. They ask about one's own drinking and drug
+    use: not for a relative or a child worried about their family, and not for a child under 13 (AUDIT is
+    studied from about 12, DUDIT validated from about 16). An age not given does not rule it out."""
+    return role == Role.YOUNG and age_band != AgeBand.CHILD
 
 AGE_LABELS: dict[AgeBand, dict[str, str]] = {
     AgeBand.CHILD: {"sv": "6–12 år", "en": "6–12 years"},

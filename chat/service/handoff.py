@@ -138,8 +138,9 @@ async def resume(ctx: Context, code: str) -> conversations.Started:
             previous_team=conv.team,
         )
         count = conv.reopened_count + 1
-        back = Reason("returning", f"Återkommande med kod (öppnat igen {count} gånger)",
-                      f"Returning with a code (re-opened {count} times)")
+        times_sv, times_en = ("gång", "time") if count == 1 else ("gånger", "times")  # 1 gång, 2 gånger
+        back = Reason("returning", f"Återkommande med kod (öppnat igen {count} {times_sv})",
+                      f"Returning with a code (re-opened {count} {times_en})")
         offered_to = decision.preferred_staff
         team = ctx.region.team(decision.team)
         if offered_to is not None and team is not None:

@@ -32,5 +32,8 @@ def choices(ctx: Context) -> dict[str, Any]:
         "next_opening": None if is_open else routing.iso(next_opening),
         "hours": routing.weekly_hours(region, region.default_team),
         "self_tests": [i.id for i in region.screening],
+        # The longest message the server stores (MINIMARIA_MAX_TEXT_CHARS): the page counts towards it and
+        # refuses a longer one in words, instead of cutting it.
+        "max_text_chars": ctx.settings.max_text_chars,
         "crisis": routing.crisis(region, now),
     }

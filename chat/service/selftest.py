@@ -16,12 +16,21 @@ from chat.store.conversations import ConversationRecord
 from triage.region import Priority
 from triage.router import Signals, escalate
 from triage.screening import ScreeningError, ScreeningResult, explain, score
+from triage.topics import self_test_fits
+
+
+def offered(ctx: Context, conv: ConversationRecord) -> list[str]:
+    """The self-tests this conversation's visitor is offered: the region's, when they fit the person."""
+    return [i.id for i in ctx.region.screening] if self_test_fits(conv.role, conv.age_band) else []
 
 
 async def submit(ctx: Context, conv: ConversationRecord, instrument: str, answers: list[int]) -> dict[str, Any]:
     """Score, store and announce a self-test; returns the visitor's ``screening_result`` frame."""
     if conv.state == "closed":
         raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is closed.")
+    if not self_test_fits(conv.role, conv.age_band):
+        raise BadInput(Code.SELF_TEST_NOT_FOR_YOU, "The self-tests are about one's own drinking and drug use: "
+                       "they are not offered to children under 13 or to relatives.")
     inst = ctx.region.instrument(instrument)
     if inst is None:
         raise BadInput(Code.UNSUPPORTED, "That self-test is not offered here.")

@@ -127,7 +127,7 @@ class Body(BaseModel):
 
 
 class StartBody(Body):
-    role: Literal["young", "relative"] | None = None  # required unless return_code is given
+    role: Literal["young", "relative", "family"] | None = None  # required unless return_code is given
     municipality: Annotated[str, Field(pattern=r"^\d{4}$")] | None = None
     topic: Literal["alcohol", "drugs", "medicines", "doping", "gambling", "mental_health", "other"] | None = None
     age_band: Literal["6-12", "13-15", "16-17", "18-21", "22-25", "adult"] | None = None

@@ -237,6 +237,7 @@ class VisitorConnection(Connection):
             "hours": routing.weekly_hours(self.ctx.region, fresh.team),
             # Shown at once when the chat is closed or the conversation carried a risk signal.
             "crisis": routing.crisis(self.ctx.region, now, fresh.municipality) if (fresh.risk or not is_open) else None,
+            "self_tests": selftest.offered(self.ctx, fresh),
         }
         self.outbox.release_with(welcome)
         self.outbox.catch_up(conv.id)

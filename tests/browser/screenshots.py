@@ -76,10 +76,18 @@ async def main(tmp: str) -> None:
             await anna.say(cid, "Vad bra att du hör av dig. Hur länge har det varit så?", "s2")
             await expect(page.locator("#log")).to_contain_text("Hur länge")
             await shot("chat")
+            # A conversation longer than the screen: the crisis help appears where the person is looking.
+            for n, (theirs, mine) in enumerate([
+                ("Hur mår du när du inte röker?", "Stressad. Jag sover dåligt."),
+                ("Har du någon du kan prata med hemma?", "Inte riktigt."),
+            ]):
+                await anna.say(cid, theirs, f"s{3 + n}")
+                await expect(page.locator("#log")).to_contain_text(theirs)
+                await page.fill("#text", mine)
+                await page.press("#text", "Enter")
             await page.fill("#text", "ibland vill jag inte leva längre")
             await page.press("#text", "Enter")
-            await expect(page.locator("#crisis-note")).not_to_be_empty()
-            await page.evaluate("window.scrollTo(0, 0)")
+            await expect(page.locator("#crisis-alert")).to_be_in_viewport()
             await shot("crisis")
             await anna.http.post(f"/api/v1/staff/conversations/{cid}/close", json={"outcome": "advice_given"})
             await expect(page.locator("#end")).to_be_visible()

@@ -42,7 +42,10 @@ async def test_the_whole_journey_with_a_network_cut_loses_and_doubles_nothing(
         await page.fill("#text", text)
         await page.press("#text", "Enter")
     await page.fill("#text", "ett utkast")
-    await expect(page.locator(".msg--mine[data-state=sending]")).to_have_count(2)
+    # Within seconds the page says the connection is gone, and each message that it goes when it is back.
+    await expect(page.locator("#conn")).to_have_text("Ingen anslutning – dina meddelanden skickas när den är tillbaka.")
+    await expect(page.locator(".msg--mine[data-state=unsent]")).to_have_count(2)
+    await expect(page.locator(".msg--mine[data-state=unsent] .msg__status").first).to_contain_text("skickas när")
 
     await page.context.set_offline(False)
 
@@ -50,7 +53,8 @@ async def test_the_whole_journey_with_a_network_cut_loses_and_doubles_nothing(
     assert (await anna.ws.expect("msg", seq=3, timeout=15))["text"] == "första när nätet var borta"
     assert (await anna.ws.expect("msg", seq=4, timeout=5))["text"] == "andra när nätet var borta"
     await anna.ws.nothing_more("msg", within=1.0)
-    await expect(page.locator(".msg--mine[data-state=sending]")).to_have_count(0, timeout=10_000)
+    await expect(page.locator(".msg--mine[data-state=sending], .msg--mine[data-state=unsent]")).to_have_count(0, timeout=10_000)
+    await expect(page.locator("#conn")).to_be_empty()
     mine = await page.locator(".msg--mine .msg__text").all_inner_texts()
     assert mine == ["Jag dricker för mycket på helgerna", "första när nätet var borta", "andra när nätet var borta"]
     assert await page.input_value("#text") == "ett utkast"

@@ -36,6 +36,8 @@ async def test_escape_leaves_at_once_and_the_chat_cannot_be_brought_back(server:
     await _start_chat(page, server)
     entries = await page.evaluate("history.length")
 
+    # Outside a field one Escape leaves (inside the message box it takes two: test_visitor_safety.py).
+    await page.locator("#text").blur()
     await page.keyboard.press("Escape")
     await page.wait_for_url(f"{EXIT_ORIGIN}/**")
 
@@ -123,6 +125,7 @@ async def test_quick_exit_ends_the_token_on_the_server_too(server: Running, brow
     await _start_chat(page, server)
     token = await page.evaluate("JSON.parse(sessionStorage.getItem('mm.visitor')).token")
 
+    await page.locator("#text").blur()
     await page.keyboard.press("Escape")
     await page.wait_for_url(f"{EXIT_ORIGIN}/**")
 
@@ -152,6 +155,7 @@ async def test_the_young_person_can_end_the_conversation_and_staff_see_it_end(
     await anna.ws.expect("state", conversation_id=conversation_id, state="active")
 
     await page.click("#end-chat")
+    await page.click("#end-confirm-yes")
 
     await expect(page.locator("#end")).to_be_visible()
     assert await page.is_hidden("#send-form")

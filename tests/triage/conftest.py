@@ -165,7 +165,7 @@ def dalarna_by_hand() -> Region:
             name="Närståendestödet (exempel)",
             kind=TeamKind.COUNSELLOR,
             hours=week(*(spans("09:00-20:00"),) * 4, fri=spans("09:00-15:00")),
-            roles=frozenset({"relative"}),
+            roles=frozenset({"relative", "family"}),
             capacity=3,
             max_wait_s=900,
             fallback="reception",
@@ -201,6 +201,16 @@ def dalarna_by_hand() -> Region:
             name="young people to their home area's ambulant team",
             when=Condition(roles=frozenset({"young"})),
             by_municipality=True,
+        ),
+        Rule(
+            name="worried about someone in the family, 13 or older: the relatives' support",
+            when=Condition(roles=frozenset({"family"}), age_bands=frozenset({"13-15", "16-17", "18-21", "22-25", "adult"})),
+            team="relatives",
+        ),
+        Rule(
+            name="worried about someone in the family, age not given: the children's team (the choice is worded for children)",
+            when=Condition(roles=frozenset({"family"})),
+            team="children",
         ),
     )
     screening = (

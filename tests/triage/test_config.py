@@ -100,7 +100,7 @@ CASES = [
          at="code = 2021", says='municipalities[1] "Vansbro".code: must be text in quotes, not a whole number'),
     Case("geographic as text", [("geographic = true", 'geographic = "yes"')],
          at='geographic = "yes"', says='teams[2] "north".geographic: must be true or false, not text'),
-    Case("roles as text", [('roles = ["relative"]', 'roles = "relative"')],
+    Case("roles as text", [('roles = ["relative", "family"]', 'roles = "relative"')],
          at='roles = "relative"', says='teams[5] "relatives".roles: must be a list [...], not text'),
     Case("holidays as text", [("2026-01-01, 2026-01-06,", '"2026-01-01", 2026-01-06,')],
          at="holidays = [", says="region.holidays: must list dates like 2026-12-24, not text"),
@@ -139,7 +139,7 @@ CASES = [
     Case("a municipality no team covers", [
         ('kind = "reception"', 'kind = "reception"\nareas = ["north"]'),
         ('kind = "bup"', 'kind = "bup"\nareas = ["north"]'),
-        ('roles = ["relative"]', 'roles = ["relative"]\nareas = ["north"]'),
+        ('roles = ["relative", "family"]', 'roles = ["relative", "family"]\nareas = ["north"]'),
         ('topics = ["gambling"]', 'topics = ["gambling"]\nareas = ["north"]'),
         ('areas = ["south"]', 'municipalities = ["2061", "2080", "2081", "2082", "2083", "2084", "2085"]'),
     ], at='[[municipalities]]\ncode = "2026"',
@@ -167,8 +167,9 @@ CASES = [
     # the closed sets
     Case("unknown topic", [('topics = ["gambling"]', 'topics = ["gaming"]')],
          at='topics = ["gaming"]', says='teams[6] "gambling".topics: unknown topic "gaming" (did you mean "gambling"?)'),
-    Case("unknown role", [('roles = ["relative"]', 'roles = ["parent"]')],
-         at='roles = ["parent"]', says='teams[5] "relatives".roles: unknown role "parent" (one of: young, relative)'),
+    Case("unknown role", [('roles = ["relative", "family"]', 'roles = ["parent", "family"]')],
+         at='roles = ["parent", "family"]',
+         says='teams[5] "relatives".roles: unknown role "parent" (one of: young, relative, family)'),
     Case("age band with an en dash", [('age_bands = ["6-12"]', 'age_bands = ["6–12"]')],
          at='age_bands = ["6–12"]', says='teams[4] "children".age_bands: unknown age band "6–12" (did you mean "6-12"?)'),
     Case("unknown team kind", [('kind = "bup"', 'kind = "bupp"')],
@@ -262,10 +263,10 @@ CASES = [
          at="cutoff = { young = 2", says="screening.dudit.cutoff.male: must be at least 0, not -1"),
     # crisis
     Case("a crisis entry without number", [('number = "90101"\n', "")],
-         at='[[crisis]]\nname = "Självmordslinjen', says='crisis[3] "Självmordslinjen (Mind)".number: required, but missing'),
+         at='[[crisis]]\nname = "Självmordslinjen', says='crisis[2] "Självmordslinjen (Mind)".number: required, but missing'),
     Case("a crisis entry without English", [('en = "If you are thinking about suicide"\n', "")],
          at='[[crisis]]\nname = "Självmordslinjen',
-         says='crisis[3] "Självmordslinjen (Mind)".en: missing: every crisis entry needs a text in each region language (sv, '
+         says='crisis[2] "Självmordslinjen (Mind)".en: missing: every crisis entry needs a text in each region language (sv, '
               "en)"),
     Case("no crisis entry", [(CRISIS, "")],
          at=None, says="crisis: no [[crisis]] entry: list at least 112"),
@@ -305,7 +306,7 @@ def test_bundled_dalarna_is_the_region_written_out_by_hand() -> None:
     region = load_region()
     assert dataclasses.replace(region, crisis=()) == dalarna_by_hand()
     assert [(c.name, c.number) for c in region.crisis] == [
-        ("SOS Alarm", "112"), ("1177 Vårdguiden", "1177"), ("Självmordslinjen (Mind)", "90101"), ("BRIS", "116 111"),
+        ("SOS Alarm", "112"), ("Självmordslinjen (Mind)", "90101"), ("1177 Vårdguiden", "1177"), ("BRIS", "116 111"),
         ("Stödlinjen (spel)", "020-81 91 00"),
     ]
     assert region.crisis[0].hours is None and region.crisis[0].text["en"] == "Emergency: danger to life or health"
@@ -338,9 +339,10 @@ def test_bundled_samla_has_its_two_municipalities_and_its_teams() -> None:
     assert home == {"lerum": {"1441"}, "alingsas": {"1489"}}
     children, relatives = region.team("children"), region.team("relatives")
     assert children is not None and children.age_bands == {"6-12"}
-    assert relatives is not None and relatives.roles == {"relative"}
+    assert relatives is not None and relatives.roles == {"relative", "family"}
     assert [(r.team, r.by_municipality, r.priority) for r in region.rules] == [
         ("children", False, Priority.HIGH), ("relatives", False, None), ("reception", False, None), (None, True, None),
+        ("relatives", False, None), ("children", False, None),
     ]
     assert region.default_team == "reception" and {i.id for i in region.screening} == {"audit", "dudit"}
 

@@ -40,22 +40,26 @@ SOUTH = {"2026", "2061", "2080", "2081", "2082", "2083", "2084", "2085"}  # Gagn
 
 CODES: list[str | None] = [code for code, _, _ in MUNICIPALITIES] + [None]
 TOPICS: list[str | None] = ["alcohol", "drugs", "medicines", "doping", "gambling", "mental_health", "other", None]
-ROLES = ["young", "relative"]
+ROLES = ["young", "relative", "family"]
 AGES: list[str | None] = ["6-12", "13-15", "16-17", "18-21", "22-25", "adult", None]
 
 
 def expected(role: str, municipality: str | None, topic: str | None, age: str | None) -> tuple[str, Priority]:
     """Dalarna's routing in plain words, written independently of the config:
     children 6–12 go to the children's team at high priority, whatever else they said; gambling goes to the
-    gambling team, for young people and relatives alike; other relatives go to the relatives' team; a young
-    person aged 13–25 goes to the ambulant team of their part of the county; everyone else (no municipality,
-    no age, an adult who says they are young) goes to the county reception."""
+    gambling team, for young people and relatives alike; other relatives go to the relatives' team, and so does
+    someone 13 or older worried about their family, while one who did not give an age (the choice is worded
+    for children) goes to the children's team; a young person aged 13–25 goes to the ambulant team of their
+    part of the county; everyone else (no municipality, no age, an adult who says they are young) goes to the
+    county reception."""
     if age == "6-12":
         return "children", Priority.HIGH
     if topic == "gambling":
         return "gambling", Priority.NORMAL
     if role == "relative":
         return "relatives", Priority.NORMAL
+    if role == "family":
+        return ("children", Priority.NORMAL) if age is None else ("relatives", Priority.NORMAL)
     if age in {"13-15", "16-17", "18-21", "22-25"}:
         if municipality in NORTH:
             return "north", Priority.NORMAL
@@ -163,6 +167,10 @@ SPOT_CHECKS = [
         [f"To {CHILDREN_NAME}, because the age is 6–12", "High priority, because the age is 6–12"],
     ),
     ("relative", "2080", "gambling", "6-12", "children", Priority.HIGH, ["To Barnteamet", "Age: 6–12"]),
+    # A child of ten whose parent drinks: "worried about someone in my family".
+    ("family", "2081", "alcohol", "6-12", "children", Priority.HIGH, [f"To {CHILDREN_NAME}, because the age is 6–12"]),
+    ("family", None, "alcohol", None, "children", Priority.NORMAL, [f"To {CHILDREN_NAME}, because someone is worried about a person in their family"]),
+    ("family", "2081", "alcohol", "16-17", "relatives", Priority.NORMAL, ["because someone is worried about a person in their family and the age is 16–17"]),
 ]
 
 

@@ -10,6 +10,7 @@ import pytest
 import triage
 from triage.region import Instrument, Zone
 from triage.screening import ITEM_VALUES, ITEMS, ZONE_LABELS, ScreeningError, ScreeningResult, explain, score
+from triage.topics import self_test_fits
 
 # The instruments as dalarna.toml sets them, written out so the scoring tests do not depend on the parser
 # (the last test checks they are the same).
@@ -270,3 +271,20 @@ def test_the_instruments_here_are_the_ones_dalarna_toml_sets() -> None:
     region = triage.load_region()
     assert region.instrument("audit") == AUDIT
     assert region.instrument("dudit") == DUDIT
+
+
+@pytest.mark.parametrize(
+    ("role", "age_band", "fits"),
+    [
+        ("young", "13-15", True),
+        ("young", "22-25", True),
+        ("young", None, True),  # an age not given does not rule it out
+        ("young", "6-12", False),  # under 13: a conversation, not a score
+        ("relative", "adult", False),  # about someone else's use
+        ("relative", None, False),
+        ("family", "6-12", False),
+        ("family", "16-17", False),
+    ],
+)
+def test_the_self_tests_fit_young_people_13_and_older_about_themselves(role: str, age_band: str | None, fits: bool) -> None:
+    assert self_test_fits(role, age_band) is fits

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import text
 
 from tests.conftest import Running
@@ -28,7 +29,7 @@ async def test_risk_sentence_shows_crisis_resources_and_alerts_the_team_and_rece
     frames = ws(visitor).received
     assert frames.index(ack) < frames.index(crisis)
     assert crisis["reason"] == "risk"
-    assert [r["number"] for r in crisis["resources"]][:3] == ["112", "1177", "90101"]
+    assert [r["number"] for r in crisis["resources"]][:3] == ["112", "90101", "1177"]
 
     for person in (nils, rut):
         alert = await ws(person).expect("alert", conversation_id=visitor.id)
@@ -117,6 +118,41 @@ async def test_invalid_answers_are_refused_and_the_socket_keeps_working(clinic: 
     assert (await visitor.say("hej", "m1"))["seq"] == 1
     async with day.ctx.engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM screenings"))).scalar_one() == 0
+
+
+@pytest.mark.parametrize(
+    "who",
+    [
+        {"role": "relative"},
+        {"role": "family", "age_band": "6-12"},
+        {"role": "family"},
+        {"role": "young", "age_band": "6-12"},
+    ],
+    ids=["relative", "child-worried-about-family", "worried-about-family-age-unsaid", "child-under-13"],
+)
+async def test_the_self_tests_are_not_for_children_under_13_or_relatives(
+    clinic: Clinic, day: Running, who: dict[str, str]
+) -> None:
+    """AUDIT and DUDIT ask about one's own use: the welcome offers none, and a screening frame anyway is
+    refused with its own code (the socket stays open), nothing stored."""
+    visitor = await clinic.visitor(day, connect=False, **who)
+    welcome = await visitor.connect()
+    assert welcome["self_tests"] == []
+    await ws(visitor).send(type="screening", instrument="audit", answers=AUDIT_LOW)
+    refused = await ws(visitor).expect("error")
+    assert refused["code"] == "self_test_not_for_you"
+    assert "children under 13 or to relatives" in refused["message"]
+    assert (await visitor.say("hej", "m1"))["seq"] == 1
+    async with day.ctx.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM screenings"))).scalar_one() == 0
+
+
+@pytest.mark.parametrize("age_band", ["13-15", None])
+async def test_a_young_person_13_or_older_or_of_unsaid_age_is_offered_the_self_tests(
+    clinic: Clinic, day: Running, age_band: str | None
+) -> None:
+    visitor = await clinic.visitor(day, connect=False, **RECEPTION, **({"age_band": age_band} if age_band else {}))
+    assert (await visitor.connect())["self_tests"] == ["audit", "dudit"]
 
 
 async def test_answers_are_not_stored_in_clear(clinic: Clinic, day: Running) -> None:

@@ -54,9 +54,20 @@ export function bindSwitch(button) {
   button.addEventListener("click", () => use(lang === "sv" ? "en" : "sv", true).catch(() => {}));
 }
 
+// Counts take the plural form of the language: "{count} {count#one:ny|other:nya}" reads "1 ny", "2 nya"
+// (Intl.PluralRules names the form: "one" or "other" in Swedish and English; "other" is the fallback).
+function plural(vars, k, forms) {
+  if (!(k in vars)) return null;
+  const choices = Object.fromEntries(forms.split("|").map((f) => [f.slice(0, f.indexOf(":")), f.slice(f.indexOf(":") + 1)]));
+  const form = new Intl.PluralRules(lang).select(Number(vars[k]));
+  return choices[form] ?? choices.other ?? "";
+}
+
 export function t(key, vars) {
   const s = strings[key] ?? key;
-  return vars ? s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m)) : s;
+  if (!vars) return s;
+  return s.replace(/\{(\w+)#([^}]*)\}/g, (m, k, forms) => plural(vars, k, forms) ?? m)
+    .replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
 }
 
 // Sets an element's text from a key (and remembers the key for the next switch).

@@ -1,6 +1,8 @@
 // messages.js — one conversation's message list: each message once (by seq), in the order the
 // server sent them, text only via textContent. A message of one's own shows "sending …" from the
-// moment it is typed until the server acks it, and takes its place when its msg frame arrives.
+// moment it is typed until the server acks it ("sent", later "read"), and takes its place when its msg
+// frame arrives; without a connection it says it goes when the connection is back (state "unsent"),
+// and one the server refused says so, with "try again" (state "failed").
 
 import * as i18n from "./i18n.js";
 
@@ -10,6 +12,9 @@ const PAGE = {
   atEnd: () => window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 160,
   toEnd: (list) => list.isConnected && window.scrollTo(0, document.documentElement.scrollHeight),
 };
+
+// The server refuses these whatever happens: no "try again", the words say what to change.
+const REFUSED_FOR_GOOD = new Set(["text_too_long", "empty_text"]);
 
 export class MessageList {
   // mine: the side whose messages are one's own ("visitor" or "staff")
@@ -27,16 +32,45 @@ export class MessageList {
     this.own = new Map(); // client_msg_id → <li>
     this.lastSeq = 0;
     this.readSeq = 0; // the other side has read up to here
+    this.online = true; // false while the page has no connection (setOnline)
   }
 
   sending(clientMsgId, text) {
     const li = this.#item(this.mine, null, text, null);
-    li.dataset.state = "sending";
-    li.querySelector(".msg__status").append(i18n.text(document.createElement("span"), "msg.sending"));
     this.own.set(clientMsgId, li);
     this.texts.set(clientMsgId, text);
+    this.#pending(clientMsgId, li);
     this.el.append(li);
     this.follow.toEnd(this.el);
+  }
+
+  // The connection went (false) or came back (true): one's own unacked messages say what happens to them.
+  setOnline(online) {
+    this.online = online;
+    for (const [id, li] of this.own) if (li.dataset.state === "sending" || li.dataset.state === "unsent") this.#pending(id, li);
+  }
+
+  #pending(clientMsgId, li) {
+    const status = li.querySelector(".msg__status");
+    if (this.online) {
+      li.dataset.state = "sending";
+      status.replaceChildren(i18n.text(document.createElement("span"), "msg.sending"));
+      return;
+    }
+    li.dataset.state = "unsent";
+    status.replaceChildren(i18n.text(document.createElement("span"), "msg.unsent"));
+    if (this.onRetry) status.append(" ", this.#retryButton(clientMsgId, li));
+  }
+
+  // One tap sends it again with the same id (the server stores it once).
+  #retryButton(clientMsgId, li) {
+    const retry = Object.assign(document.createElement("button"), { type: "button", className: "button button--quiet msg__retry" });
+    i18n.text(retry, "msg.retry");
+    retry.addEventListener("click", () => {
+      this.#pending(clientMsgId, li);
+      this.onRetry(clientMsgId, this.texts.get(clientMsgId));
+    });
+    return retry;
   }
 
   // A msg frame; true when it is new and from the other side (worth an unread mark).
@@ -78,16 +112,9 @@ export class MessageList {
     const status = li.querySelector(".msg__status");
     status.replaceChildren(i18n.text(document.createElement("span"), "msg.failed"), " ",
       i18n.text(document.createElement("span"), i18n.errorKey(code)));
-    if (!this.onRetry || !this.texts.has(clientMsgId)) return;
-    // Kept, never dropped: one tap sends it again with the same id.
-    const retry = Object.assign(document.createElement("button"), { type: "button", className: "button button--quiet msg__retry" });
-    i18n.text(retry, "msg.retry");
-    retry.addEventListener("click", () => {
-      li.dataset.state = "sending";
-      status.replaceChildren(i18n.text(document.createElement("span"), "msg.sending"));
-      this.onRetry(clientMsgId, this.texts.get(clientMsgId));
-    });
-    status.append(" ", retry);
+    // Kept, never dropped: one tap sends it again with the same id (not when sending it again cannot help).
+    if (!this.onRetry || !this.texts.has(clientMsgId) || REFUSED_FOR_GOOD.has(code)) return;
+    status.append(" ", this.#retryButton(clientMsgId, li));
   }
 
   // The other side has read everything up to seq: one's own sent messages up to it say so.
@@ -108,12 +135,12 @@ export class MessageList {
     if (li.dataset.state === "sent") return;
     li.dataset.state = "sent";
     li.dataset.seq = String(seq);
-    li.querySelector(".msg__status").replaceChildren();
+    li.querySelector(".msg__status").replaceChildren(i18n.text(document.createElement("span"), "msg.sent"));
   }
 
   // Messages from others go above one's own still unsent ones.
   #firstSending(except) {
-    for (const li of this.el.querySelectorAll('[data-state="sending"]')) if (li !== except) return li;
+    for (const li of this.el.querySelectorAll('[data-state="sending"], [data-state="unsent"]')) if (li !== except) return li;
     return null;
   }
 
@@ -138,6 +165,7 @@ export class MessageList {
     if (ts) head.append(" ", this.#time(ts));
     const body = document.createElement("p");
     body.className = "msg__text";
+    body.dir = "auto"; // Arabic or Persian reads right to left, Swedish left to right: each bubble by its own text
     // null: the stored text failed its integrity check; say so instead of showing anything.
     if (text === null || text === undefined) i18n.text(body, "msg.unreadable");
     else body.textContent = text;

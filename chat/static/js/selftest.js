@@ -252,6 +252,10 @@ function showFailure(code) {
     message = "selftest.failedUnsupported";
     ui.instruments = ui.instruments.filter((id) => id !== sent.instrument);
     retry = ui.instruments.length ? button("selftest.chooseOther", () => choose().then(() => ui.heading.focus())) : null;
+  } else if (code === "self_test_not_for_you") {
+    message = "selftest.notForYou"; // the tests are about one's own use: nothing to try again
+    ui.instruments = [];
+    retry = null;
   }
   if (code !== "timeout" && code !== "rate_limited" && code !== "unavailable" && code !== "internal") sent = null;
   const row = actions(...[retry, button("selftest.cancel", cancel, true)].filter(Boolean));

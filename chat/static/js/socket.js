@@ -2,9 +2,12 @@
 // frame, with its last_seq, so the server replays what was missed), reconnects with jittered
 // exponential back-off, keeps the line alive with pings, and resends every message not yet acked
 // with the SAME client_msg_id: the server stores it once and acks the first copy again.
+// A lost line is noticed within seconds, not at the next TCP timeout: the browser going offline, a ping
+// or a message the server does not answer within REPLY_MS, or a connection that never says welcome.
 
-const PING_MS = 25_000;
-const SILENT_MS = 60_000; // nothing heard for this long: the line is dead, reconnect
+const PING_MS = 15_000;
+const REPLY_MS = 5_000; // a ping or a message unanswered for this long: the line is dead, reconnect
+const WELCOME_MS = 10_000; // connected (or trying to) without a welcome for this long: try again
 const MAX_DELAY_MS = 30_000;
 const RETRY_MS = 3_000;
 // The server said "send it again" for these; anything else refuses the message for good.
@@ -19,7 +22,9 @@ export function newMessageId() {
 }
 
 export class ChatSocket {
-  // hello(): the hello frame to send; onFrame(frame); onStatus("connecting"|"open"|"waiting"|"ended", closeCode)
+  // hello(): the hello frame to send; onFrame(frame);
+  // onStatus("connecting"|"open"|"waiting"|"offline"|"ended", closeCode): "waiting" and "offline" mean no
+  // connection now (offline: the browser says it has no network); messages sent meanwhile go when it is back.
   constructor(path, { hello, onFrame, onStatus = () => {} }) {
     Object.assign(this, { path, hello, onFrame, onStatus });
     this.pending = new Map(); // client_msg_id → msg frame, until acked
@@ -28,19 +33,26 @@ export class ChatSocket {
     this.attempt = 0;
     this.stopped = true;
     this.onOnline = () => this.#now();
+    this.onOffline = () => this.ws && this.#drop(this.ws);
+  }
+
+  // Try to connect now instead of at the end of the back-off (a "try again" tap).
+  retryNow() {
+    this.#now();
   }
 
   start() {
     this.stopped = false;
     window.addEventListener("online", this.onOnline);
+    window.addEventListener("offline", this.onOffline);
     this.#open();
   }
 
   stop() {
     this.stopped = true;
     window.removeEventListener("online", this.onOnline);
-    clearTimeout(this.retryTimer);
-    clearInterval(this.pingTimer);
+    window.removeEventListener("offline", this.onOffline);
+    this.#clearTimers();
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
@@ -52,15 +64,45 @@ export class ChatSocket {
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
-    clearInterval(this.pingTimer);
-    clearTimeout(this.retryTimer);
+    this.#clearTimers();
     if (ws) ws.close(1000);
     if (!this.stopped) this.#open();
   }
 
   send(frame) {
     if (frame.type === "msg") this.pending.set(frame.client_msg_id, frame);
-    if (this.ready) this.#write(frame); // msgs wait for the next welcome; typing etc. are dropped
+    if (this.ready) {
+      this.#write(frame); // msgs wait for the next welcome; typing etc. are dropped
+      if (frame.type === "msg") this.#expectReply();
+    }
+  }
+
+  #clearTimers() {
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
+    clearTimeout(this.replyTimer);
+    clearTimeout(this.welcomeTimer);
+    this.replyTimer = null;
+  }
+
+  // Something must come back (an ack, a pong, anything) within REPLY_MS of a write, or the line is gone.
+  #expectReply() {
+    if (this.replyTimer) return;
+    const since = Date.now();
+    this.replyTimer = setTimeout(() => {
+      this.replyTimer = null;
+      if (this.ws && this.heard < since) this.#drop(this.ws);
+    }, REPLY_MS);
+  }
+
+  // Give up on this connection now and reconnect (with back-off).
+  #drop(ws) {
+    this.#closed(ws, 1006);
+    try {
+      ws.close();
+    } catch {
+      // already closing
+    }
   }
 
   #open() {
@@ -68,6 +110,9 @@ export class ChatSocket {
     const ws = new WebSocket(`${scheme}//${location.host}${this.path}`);
     this.ws = ws;
     this.ready = false;
+    this.heard = Date.now();
+    clearTimeout(this.welcomeTimer);
+    this.welcomeTimer = setTimeout(() => !this.ready && this.ws === ws && this.#drop(ws), WELCOME_MS);
     this.onStatus("connecting");
     ws.addEventListener("open", () => ws.send(JSON.stringify(this.hello())));
     ws.addEventListener("message", (ev) => this.#receive(ws, ev.data));
@@ -91,10 +136,12 @@ export class ChatSocket {
     if (frame.type === "welcome") {
       this.ready = true;
       this.attempt = 0;
+      clearTimeout(this.welcomeTimer);
       this.#keepAlive();
       this.onStatus("open");
       this.onFrame(frame);
       for (const msg of this.pending.values()) this.#write(msg);
+      if (this.pending.size) this.#expectReply();
       return;
     }
     if (frame.type === "ack") this.pending.delete(frame.client_msg_id);
@@ -113,21 +160,19 @@ export class ChatSocket {
   #resendLater(id) {
     setTimeout(() => {
       const msg = this.pending.get(id);
-      if (msg && this.ready) this.#write(msg);
+      if (msg && this.ready) {
+        this.#write(msg);
+        this.#expectReply();
+      }
     }, RETRY_MS);
   }
 
   #keepAlive() {
     clearInterval(this.pingTimer);
     this.pingTimer = setInterval(() => {
-      const ws = this.ws;
-      if (!ws) return;
-      if (Date.now() - this.heard > SILENT_MS) {
-        this.#closed(ws, 1006);
-        ws.close();
-        return;
-      }
+      if (!this.ws) return;
       this.#write({ type: "ping" });
+      this.#expectReply();
     }, PING_MS);
   }
 
@@ -135,14 +180,14 @@ export class ChatSocket {
     if (ws !== this.ws) return; // an old connection, already replaced
     this.ws = null;
     this.ready = false;
-    clearInterval(this.pingTimer);
+    this.#clearTimers();
     if (this.stopped) return;
     if (FINAL.has(code)) {
       this.stopped = true;
       this.onStatus("ended", code);
       return;
     }
-    this.onStatus("waiting", code);
+    this.onStatus(navigator.onLine === false ? "offline" : "waiting", code);
     const delay = Math.min(MAX_DELAY_MS, 500 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
     this.attempt += 1;
     clearTimeout(this.retryTimer);

@@ -26,7 +26,8 @@ export const municipalityName = (code) => labels.municipalities[code] ?? code;
 export const topicName = (id) => (labels.topics[id] ? i18n.pick(labels.topics[id]) : id);
 export const ageName = (id) => (labels.ages[id] ? i18n.pick(labels.ages[id]) : id);
 // Short words ("ung", "närstående"): the intake's labels are the visitor's own longer sentences.
-export const roleName = (id) => i18n.t(id === "relative" ? "staff.roleRelative" : "staff.roleYoung");
+const ROLE_KEYS = { relative: "staff.roleRelative", family: "staff.roleFamily" };
+export const roleName = (id) => i18n.t(ROLE_KEYS[id] ?? "staff.roleYoung");
 
 // Priority 2 (urgent) or a risk signal in what the person wrote.
 export const isUrgent = (c) => (c.priority ?? 0) >= 2 || (c.risk?.length ?? 0) > 0;

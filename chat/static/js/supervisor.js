@@ -76,7 +76,7 @@ function tick() {
 // "Samtal 1a2b3c4d · ung · 16–17 · Alkohol · Falun": what the queue may say, never content.
 function describe(c) {
   const parts = [i18n.t("super.conv", { id: short(c.conversation_id) })];
-  if (c.role) parts.push(i18n.t(c.role === "young" ? "super.role.young" : "super.role.relative"));
+  if (c.role) parts.push(i18n.t(`super.role.${c.role}`));
   if (c.age_band) parts.push(i18n.pick(labels.ages[c.age_band] ?? c.age_band));
   if (c.topic) parts.push(i18n.pick(labels.topics[c.topic] ?? c.topic));
   if (c.municipality) parts.push(i18n.pick(labels.municipalities[c.municipality] ?? c.municipality));

@@ -17,7 +17,13 @@ let list = null;
 let staffName = null;
 let state = null; // the conversation's state as the server last said it (welcome, state): the page shows it
 let selfTests = []; // the instruments the region offers ("audit", "dudit")
+let fitTests = null; // those that fit this conversation's person (welcome: none for a child or a relative)
+const offeredTests = () => fitTests ?? selfTests;
 let serverLanguages = ["sv"]; // the languages the region's staff and system lines use
+let maxChars = 4000; // the longest message the server stores (from the intake)
+let lastEscape = -Infinity; // when Escape was last pressed inside a field or dialog (two within a second leave)
+let connected = true; // the socket said welcome and has not lost the line since
+let crisisHidden = false; // the person hid the crisis banner ("Dölj")
 
 // The conversation's language for the server: the page's, when the region offers it.
 const conversationLanguage = () => (serverLanguages.includes(i18n.current()) ? i18n.current() : "sv");
@@ -43,6 +49,7 @@ function option(value, labels) {
 
 function renderIntake(intake) {
   selfTests = intake.self_tests ?? [];
+  maxChars = intake.max_text_chars ?? maxChars;
   serverLanguages = intake.languages ?? ["sv"];
   const roles = $("roles");
   intake.roles.forEach((role, i) => {
@@ -74,24 +81,62 @@ function when(iso) {
     { weekday: "long", hour: "2-digit", minute: "2-digit" });
 }
 
+// The first two (112, then the region's next: the crisis line) stay on the first screen; the rest is one
+// tap away under "Fler nummer".
 function renderCrisis(resources) {
   const crisis = [...resources].sort((a, b) => (b.number === "112") - (a.number === "112"));
-  $("crisis").replaceChildren(...crisis.map((c) => {
-    const li = document.createElement("li");
-    const a = Object.assign(document.createElement("a"), { className: "crisis__number", href: `tel:${c.number.replace(/\s/g, "")}` });
-    a.textContent = c.number;
-    const name = document.createElement("strong");
-    name.textContent = c.name;
-    li.append(a, " ", name, " – ", i18n.label(document.createElement("span"), c.text));
-    return li;
-  }));
+  const brief = crisis.slice(0, 2).map((c) => crisisLine(c, "span"));
+  $("crisis-brief").replaceChildren(...brief.flatMap((el, i) => (i ? [document.createElement("br"), el] : [el])));
+  $("crisis").replaceChildren(...crisis.slice(2).map((c) => crisisLine(c, "li")));
+  $("crisis-box").hidden = crisis.length <= 2;
+  const first = crisis[0];
+  if (first) {
+    $("crisis-alert-number").textContent = first.number;
+    $("crisis-alert-number").href = `tel:${first.number.replace(/\s/g, "")}`;
+  }
 }
 
-// A risk signal in what the person wrote, or a closed chat: the crisis numbers, open and announced.
-function showCrisis(resources, key) {
+function crisisLine(c, tag) {
+  const line = document.createElement(tag);
+  const a = Object.assign(document.createElement("a"), { className: "crisis__number", href: `tel:${c.number.replace(/\s/g, "")}` });
+  a.textContent = c.number;
+  line.append(a, " ");
+  // "1177 Vårdguiden" already says its number: the name without it, after the number as a link.
+  const rest = c.name.startsWith(c.number) ? c.name.slice(c.number.length).trim() : c.name;
+  if (rest) {
+    const name = document.createElement("strong");
+    name.textContent = rest;
+    line.append(name, " ");
+  }
+  line.append("– ", i18n.label(document.createElement("span"), c.text));
+  return line;
+}
+
+// A closed chat: the crisis numbers, open and announced at the top. A risk signal in what the person
+// wrote: a banner right above the message box, where they are looking however long the chat is
+// (announced at once, role=alert), with 112 and a way to every other number; the newest message stays
+// in view above it.
+// fresh: a crisis frame for a message just sent (shown even after "Dölj"); otherwise a welcome recalling an
+// earlier risk signal, which leaves a banner the person hid hidden.
+function showCrisis(resources, key, fresh = false) {
   if (resources?.length) renderCrisis(resources);
   $("crisis-box").open = true;
-  i18n.text($("crisis-note"), key);
+  if (key !== "crisis.risk" || $("chat").hidden) return i18n.text($("crisis-note"), key);
+  if (crisisHidden && !fresh) return;
+  crisisHidden = false;
+  const follow = atEnd();
+  $("crisis-alert").hidden = false;
+  if (follow) toEnd();
+}
+
+const atEnd = () => window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 160;
+const toEnd = () => window.scrollTo(0, document.documentElement.scrollHeight);
+
+// "Visa fler nummer": the whole list, open, scrolled into view and focused.
+function showAllNumbers() {
+  $("crisis-box").open = true;
+  $("crisis-panel").scrollIntoView({ block: "start" });
+  $("crisis-box").querySelector("summary").focus();
 }
 
 async function loadIntake() {
@@ -123,6 +168,8 @@ function openChat() {
   $("start").hidden = true;
   $("chat").hidden = false;
   $("crisis-box").open = false;
+  $("crisis-alert").hidden = true;
+  crisisHidden = false;
   $("return-code").textContent = session.return_code;
   $("send-form").hidden = false;
   $("new-chat").hidden = true;
@@ -133,14 +180,31 @@ function openChat() {
   for (const id of ["feedback-note", "copy-note"]) $(id).textContent = "";
   readSent = 0;
   state = null;
-  list = new MessageList("visitor", (id, text) => socket?.send({ type: "msg", client_msg_id: id, text }));
+  list = new MessageList("visitor", (id, text) => {
+    socket?.send({ type: "msg", client_msg_id: id, text });
+    socket?.retryNow(); // "try again" without a connection: try to connect now, not at the end of the back-off
+  });
   $("log").replaceChildren(list.el);
+  connected = true;
   socket = new ChatSocket("/ws/visitor", {
     hello: () => ({ type: "hello", token: session.token, last_seq: list.lastSeq }),
     onFrame,
-    onStatus: (status) => i18n.text($("conn"), `conn.${status}`),
+    onStatus: showConnection,
   });
   socket.start();
+}
+
+// Within seconds of losing the line (socket.js notices): say so above the message box, and each unsent
+// message says it goes when the connection is back. Reconnect attempts in between ("connecting") keep
+// saying it until the server has said welcome again.
+function showConnection(status) {
+  if (status === "open") connected = true;
+  else if (status === "waiting" || status === "offline") connected = false;
+  if (status === "connecting" && !connected) return;
+  list?.setOnline(connected);
+  if (status === "waiting" || status === "offline") i18n.text($("conn"), "conn.lost");
+  else i18n.text($("conn"), `conn.${status}`);
+  $("conn").classList.toggle("conn--lost", !connected);
 }
 
 function showQueue(queue) {
@@ -154,7 +218,7 @@ function showQueue(queue) {
 function showState(next, queue) {
   state = next;
   // The self-test is offered while waiting, not in the middle of a conversation.
-  $("selftest-open").hidden = state !== "queued" || selfTests.length === 0 || !$("selftest").hidden;
+  $("selftest-open").hidden = state !== "queued" || offeredTests().length === 0 || !$("selftest").hidden;
   if (state !== "closed") {
     $("send-form").hidden = false;
     $("end-chat").hidden = false;
@@ -180,7 +244,14 @@ function showEnd() {
   $("end-heading").focus();
 }
 
+// "Avsluta samtalet" asks first: one stray tap must not end a conversation.
+function askEndChat() {
+  $("end-confirm").showModal();
+  $("end-confirm-no").focus();
+}
+
 async function endChat() {
+  $("end-confirm").close();
   const r = await api.post(`/api/v1/conversations/${encodeURIComponent(session.conversation_id)}/close`, {},
     { Authorization: `Bearer ${session.token}` });
   if (r.ok || r.code === "conversation_closed") showState("closed");
@@ -239,10 +310,11 @@ async function returnWithCode(event) {
 function onFrame(f) {
   if (f.type === "welcome") {
     if (f.staff) staffName = f.staff;
+    if (Array.isArray(f.self_tests)) fitTests = f.self_tests;
     showState(f.state, f.queue);
     if (f.open === false) i18n.text($("state"), "state.closedNow", { time: when(f.opens_at) });
     if (f.crisis) showCrisis(f.crisis, f.open === false ? "crisis.closed" : "crisis.risk");
-  } else if (f.type === "crisis") showCrisis(f.resources, "crisis.risk");
+  } else if (f.type === "crisis") showCrisis(f.resources, "crisis.risk", true);
   else if (f.type === "queue") showQueue(f);
   else if (f.type === "screening_result") selftest.result(f);
   else if (f.type === "state") {
@@ -266,7 +338,9 @@ function onFrame(f) {
 
 function onError(f) {
   if (f.code === "unauthorized" || f.code === "token_expired") return endSession("start.expired");
-  if (f.code === "invalid_answers" || (f.code === "unsupported" && !f.client_msg_id)) return selftest.failed(f);
+  if (f.code === "invalid_answers" || f.code === "self_test_not_for_you" || (f.code === "unsupported" && !f.client_msg_id)) {
+    return selftest.failed(f);
+  }
   if (f.code === "bad_last_seq") {
     list = new MessageList("visitor"); // our count is off: replay everything
     $("log").replaceChildren(list.el);
@@ -319,6 +393,7 @@ function endSession(noteKey) {
   session = null;
   staffName = null;
   state = null;
+  fitTests = null;
   sessionStorage.removeItem(KEY);
   $("log").replaceChildren();
   $("chat").hidden = true;
@@ -327,36 +402,83 @@ function endSession(noteKey) {
   if (noteKey) i18n.text($("start-error"), noteKey);
 }
 
+// The length as the server counts it (code points, so an emoji is one).
+const length = (text) => [...text].length;
+
+// Near the limit a counter; over it the message box says so in words (once, as an alert, and again when
+// Skicka is refused) instead of cutting what was written.
+function countChars() {
+  const count = length($("text").value);
+  const over = count > maxChars;
+  const counter = $("text-count");
+  counter.hidden = count < maxChars * 0.9;
+  counter.classList.toggle("count--over", over);
+  if (!counter.hidden) i18n.text(counter, "chat.count", { count: fmt(count), max: fmt(maxChars) });
+  if (!over) $("text-error").textContent = "";
+  else if (!$("text-error").textContent) tooLong();
+  $("text").setAttribute("aria-invalid", String(over));
+  return over;
+}
+
+const tooLong = () => i18n.text($("text-error"), "chat.tooLong", { max: fmt(maxChars) });
+
+const fmt = (n) => n.toLocaleString(i18n.current() === "en" ? "en-GB" : "sv-SE");
+
 function send(event) {
   event.preventDefault();
   const text = $("text").value;
   if (!text.trim()) return;
+  if (countChars()) {
+    $("text-error").textContent = ""; // said again, so it is announced again
+    requestAnimationFrame(tooLong);
+    $("text").focus();
+    return;
+  }
   const id = newMessageId();
   list.sending(id, text);
   socket.send({ type: "msg", client_msg_id: id, text });
   stopTyping();
   $("text").value = "";
+  countChars();
   $("text").focus();
 }
 
+// Escape leaves at once (quick exit), except inside a field or a dialog, where a single Escape may be
+// meant for it (clearing, closing): there two presses within a second leave.
+function onEscape(e) {
+  if (e.key !== "Escape" || e.repeat) return;
+  const inField = e.target instanceof Element && (e.target.closest("input, textarea, select, dialog") !== null);
+  if (!inField || e.timeStamp - lastEscape < 1000) return quickExit();
+  lastEscape = e.timeStamp;
+}
+
 async function main() {
-  document.addEventListener("keydown", (e) => e.key === "Escape" && quickExit());
+  document.addEventListener("keydown", onEscape);
   $("exit").addEventListener("click", quickExit);
   await i18n.init().catch(() => {}); // without the strings the page keeps its Swedish text
   i18n.bindSwitch($("lang"));
   $("start-form").addEventListener("submit", start);
   $("text").addEventListener("input", typed);
+  $("text").addEventListener("input", countChars);
+  $("crisis-alert-more").addEventListener("click", showAllNumbers);
+  $("crisis-alert-hide").addEventListener("click", () => {
+    crisisHidden = true;
+    $("crisis-alert").hidden = true;
+    $("text").focus();
+  });
+  $("end-confirm-yes").addEventListener("click", endChat);
+  $("end-confirm-no").addEventListener("click", () => $("end-confirm").close());
   document.addEventListener("visibilitychange", markRead);
   $("return-form").addEventListener("submit", returnWithCode);
   $("feedback-form").addEventListener("submit", sendFeedback);
   $("copy-code").addEventListener("click", copyCode);
-  $("end-chat").addEventListener("click", endChat);
+  $("end-chat").addEventListener("click", askEndChat);
   renderRatings();
   $("send-form").addEventListener("submit", send);
   $("new-chat").addEventListener("click", () => endSession(null));
   $("selftest-open").addEventListener("click", () => {
     $("selftest-open").hidden = true;
-    selftest.open($("selftest"), { instruments: selfTests, send: (frame) => socket?.send(frame) });
+    selftest.open($("selftest"), { instruments: offeredTests(), send: (frame) => socket?.send(frame) });
   });
   $("text").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
