@@ -169,8 +169,10 @@ SPOT_CHECKS = [
     ("relative", "2080", "gambling", "6-12", "children", Priority.HIGH, ["To Barnteamet", "Age: 6–12"]),
     # A child of ten whose parent drinks: "worried about someone in my family".
     ("family", "2081", "alcohol", "6-12", "children", Priority.HIGH, [f"To {CHILDREN_NAME}, because the age is 6–12"]),
-    ("family", None, "alcohol", None, "children", Priority.NORMAL, [f"To {CHILDREN_NAME}, because someone is worried about a person in their family"]),
-    ("family", "2081", "alcohol", "16-17", "relatives", Priority.NORMAL, ["because someone is worried about a person in their family and the age is 16–17"]),
+    ("family", None, "alcohol", None, "children", Priority.NORMAL,
+     [f"To {CHILDREN_NAME}, because someone is worried about a person in their family"]),
+    ("family", "2081", "alcohol", "16-17", "relatives", Priority.NORMAL,
+     ["because someone is worried about a person in their family and the age is 16–17"]),
 ]
 
 
