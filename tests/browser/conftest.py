@@ -3,6 +3,10 @@
 Without /usr/bin/chromium the tests skip with the reason, unless CI is set: then it is a failure
 (`.ci/run` installs the package). The pages are tested on SQLite + the in-memory bus only: what the
 browser checks is the page, and the protocol suite covers PostgreSQL + Redis.
+
+The default ``server`` here runs while the clinic is open (its clock on a Tuesday at 13:00 in Stockholm, moving
+on in real time), so what a page test sees does not depend on the hour or the weekday CI happens to run at;
+tests of the closed page start their own server with a night clock.
 """
 
 from __future__ import annotations
@@ -14,6 +18,10 @@ from pathlib import Path
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright
+
+from chat.settings import Settings
+from tests.conftest import Running, serve
+from tests.triage_e2e.conftest import TUESDAY_1300, Clock
 
 CHROMIUM = Path("/usr/bin/chromium")
 HAVE_CHROMIUM = CHROMIUM.exists()
@@ -28,6 +36,12 @@ EXIT_ORIGIN = "https://www.google.com"
 @pytest.fixture(params=["sqlite"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[Running]:
+    async with serve(settings, clock=Clock(TUESDAY_1300)) as running:
+        yield running
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from chat.store.migrate import upgrade
 from tests.browser.conftest import ARGS, CHROMIUM, EXIT_ORIGIN, PHONE
 from tests.client import Staff
 from tests.conftest import serve
+from tests.triage_e2e.conftest import TUESDAY_1300, Clock
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -29,7 +30,8 @@ async def main(tmp: str) -> None:
     if True:
         url = f"sqlite+aiosqlite:///{tmp}/chat.db"
         settings = Settings(database_url=url, allowed_origins=())
-        async with serve(settings) as server, async_playwright() as p:
+        # On a Tuesday at 13:00 (every team open), whatever the hour the screenshots are made at.
+        async with serve(settings, clock=Clock(TUESDAY_1300)) as server, async_playwright() as p:
             browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
             context = await browser.new_context(viewport=PHONE, locale="sv-SE", device_scale_factor=2)
             page = await context.new_page()
@@ -89,6 +91,11 @@ async def main(tmp: str) -> None:
             await page.press("#text", "Enter")
             await expect(page.locator("#crisis-alert")).to_be_in_viewport()
             await shot("crisis")
+            # The same conversation on a desktop: the newest message and the crisis help both in view.
+            await page.set_viewport_size({"width": 1280, "height": 800})
+            await expect(page.locator("#crisis-alert")).to_be_in_viewport()
+            await shot("crisis-desktop")
+            await page.set_viewport_size(PHONE)
             await anna.http.post(f"/api/v1/staff/conversations/{cid}/close", json={"outcome": "advice_given"})
             await expect(page.locator("#end")).to_be_visible()
             await page.locator("#end").scroll_into_view_if_needed()

@@ -284,7 +284,10 @@ async def _team(server: Running, cid: str) -> str:
     async with server.ctx.engine.connect() as conn:
         reasons = (await conn.exec_driver_sql("SELECT reasons FROM conversations WHERE id = ?", (cid,))).scalar_one()
     ruled = [r["en"] for r in (json.loads(reasons) if isinstance(reasons, str) else reasons) if r["code"] in {"rule", "default"}]
-    return ruled[0].rsplit("→ ", 1)[1] if ruled and "→" in ruled[0] else "?"
+    # "To <team name>, because …" (a rule) or "… so the conversation goes to <team name>" (the default)
+    named = [t.id for t in server.ctx.region.teams
+             if ruled and (ruled[0].startswith(f"To {t.name},") or ruled[0].endswith(f"goes to {t.name}"))]
+    return named[0] if named else "?"
 
 
 @pytest.fixture
