@@ -156,10 +156,14 @@ def _broken_region(tmp_path: Path) -> tuple[Path, list[str]]:
     text = (REGIONS / "dalarna.toml").read_text(encoding="utf-8")
     text = text.replace("capacity = 4", "capacity = 0").replace('team = "relatives"', 'team = "relative"')
     path.write_text(text, encoding="utf-8")
-    capacity, team = (text.splitlines().index(line) + 1 for line in ("capacity = 0", 'team = "relative"'))
+    lines = text.splitlines()
+    capacity = lines.index("capacity = 0") + 1
+    relative = [n + 1 for n, line in enumerate(lines) if line == 'team = "relative"']
     return path, [
         f'{path}:{capacity}: teams[1] "reception".capacity: must be at least 1, not 0',
-        f'{path}:{team}: rules[3] "relatives".team: no team has the id "relative" (did you mean "relatives"?)',
+        f'{path}:{relative[0]}: rules[3] "relatives".team: no team has the id "relative" (did you mean "relatives"?)',
+        f'{path}:{relative[1]}: rules[5] "worried about someone in the family, 13 or older: the relatives\' support".team: '
+        'no team has the id "relative" (did you mean "relatives"?)',
     ]
 
 
@@ -167,8 +171,8 @@ def test_config_check_says_what_a_valid_region_holds() -> None:
     """`config check FILE` prints one ok line with the counts; without FILE it checks the configured, else the bundled, one."""
     env = service_env()
     samla = REGIONS / "samla.toml"
-    assert cli.ok(cli.minimaria(env, "config", "check", str(samla))) == f"{samla}: ok — 2 municipalities, 5 teams, 4 rules\n"
-    assert cli.ok(cli.minimaria(env, "config", "check")) == "dalarna.toml (bundled): ok — 15 municipalities, 6 teams, 4 rules\n"
+    assert cli.ok(cli.minimaria(env, "config", "check", str(samla))) == f"{samla}: ok — 2 municipalities, 5 teams, 6 rules\n"
+    assert cli.ok(cli.minimaria(env, "config", "check")) == "dalarna.toml (bundled): ok — 15 municipalities, 6 teams, 6 rules\n"
     configured = cli.ok(cli.minimaria(service_env(region_config=str(samla)), "config", "check"))
     assert configured.startswith(f"{samla}: ok")
 

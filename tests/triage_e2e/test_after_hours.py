@@ -105,7 +105,7 @@ async def test_returning_to_a_closed_conversation_reopens_it_and_offers_it_to_th
     assert offer["conversation"]["reopened"] == 1
     assert codes(offer["conversation"]["reasons"])[-2:] == ["returning", "returning"]
     said = [(r["sv"], r["en"]) for r in offer["conversation"]["reasons"] if "med kod" in r["sv"]]
-    assert said == [("återkommande med kod (öppnat igen 1 gång)", "returning with a code (re-opened 1 time)")]
+    assert said == [("Återkommande med kod (öppnat igen 1 gång)", "Returning with a code (re-opened 1 time)")]
     await ws(bo).nothing_more("offer")
     refused = await bo.claim(first.id)
     assert (refused.status_code, error_code(refused)) == (409, "offered_elsewhere")
@@ -121,7 +121,7 @@ async def test_returning_to_a_closed_conversation_reopens_it_and_offers_it_to_th
     assert again.started["reopened"] is True
     waiting = entry(await http_queue(bo), first.id)
     assert (waiting["reopened"], waiting["offered_to"], waiting["state"]) == (2, None, "queued")
-    assert any(r["sv"] == "återkommande med kod (öppnat igen 2 gånger)" for r in waiting["reasons"])
+    assert any(r["sv"] == "Återkommande med kod (öppnat igen 2 gånger)" for r in waiting["reasons"])
     await ws(rut).nothing_more("offer")
 
 
