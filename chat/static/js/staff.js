@@ -236,6 +236,9 @@ function onError(f) {
     H.clear();
     return socket.restart();
   }
+  // A read receipt or typing sign that crossed the close: the conversation already says "Avslutat", and the
+  // counsellor did nothing to be told about. A message refused for it is still said (and marked failed).
+  if (f.code === "conversation_closed" && !f.client_msg_id) return;
   if (f.client_msg_id) for (const conv of H.all()) conv.list.failed(f.client_msg_id, f.code);
   notice(i18n.errorKey(f.code));
 }
