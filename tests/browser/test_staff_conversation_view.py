@@ -12,12 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, ViewportSize, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
+from chat.settings import Settings
 from tests.browser.conftest import violations
 from tests.browser.test_staff_console import PASSWORD, Clinic, claim, clinic, login  # noqa: F401
 from tests.client import Staff, Visitor
-from tests.triage_e2e.conftest import RISK_TEXT
+from tests.conftest import serve
+from tests.triage_e2e.conftest import RISK_TEXT, TUESDAY_1300, Clock
 
 PHONE = ViewportSize(width=360, height=640)
 TABLET = ViewportSize(width=768, height=1024)
@@ -221,3 +223,29 @@ async def test_routing_reasons_read_as_plain_words_in_swedish_and_english(clinic
     text = " ".join(await reasons.all_inner_texts())
     for word in ("relatives", "regel", "rule:", "→", "2081"):
         assert word not in text
+
+
+async def test_a_long_conversation_opened_again_is_read_within_the_production_rate_limit(
+    settings: Settings, browser: Browser
+) -> None:
+    """At the production rate limit (5 frames a second, 20 at once), the console opening 30 messages again (a
+    reload) sends one read receipt for the burst, not one a message: none is refused as "För många meddelanden",
+    and the young person sees the newest marked read (the screenshots showed the refusal on every long chat)."""
+    production = Settings()
+    limited = settings.replace(frames_per_second=production.frames_per_second, frame_burst=production.frame_burst)
+    clock = Clock(TUESDAY_1300)
+    async with serve(limited, clock=clock) as server:
+        c = Clinic(server, clock, browser)
+        await c.person("anna", teams=("reception",))
+        page = await c.console("anna")
+        v, me = await long_conversation(c, page)
+        await page.reload()
+        await expect(page.locator("#console")).to_have_attribute("data-conn", "open")
+        await expect(page.locator("#log .msg").filter(has_text="Svar 15 från Anna.")).to_have_count(1)
+        newest = (await me.ws.expect("msg", client_msg_id="s14"))["seq"]
+        await v.ws.expect("read", seq=newest)
+        await page.wait_for_timeout(1000)  # a refused receipt would have come back by now
+        assert "För många" not in (await page.locator("#notice").text_content() or "")
+        await me.aclose()
+        await v.ws.close()
+        await page.context.close()

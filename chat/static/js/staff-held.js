@@ -67,7 +67,7 @@ export function select(id, { focus = null, keepFocus = false } = {}) {
   conv.unread = 0;
   drawHeld();
   view.show(conv, keepFocus ? null : focus ?? "heading");
-  markRead(conv);
+  markRead();
 }
 
 export function forget(id) {
@@ -96,9 +96,20 @@ export function clear({ forgetSelected = false } = {}) {
 // The last seq of each conversation still held, for the socket's hello.
 export const lastSeq = () => Object.fromEntries(all().filter((c) => c.state === "active").map((c) => [c.id, c.list.lastSeq]));
 
-// Read receipts for the open conversation: what has been on screen while the console was visible.
-export function markRead(conv = convs.get(selected)) {
-  if (!conv || document.visibilityState !== "visible" || conv.id !== selected || conv.state !== "active") return;
+// Read receipts for the open conversation: what has been on screen while the console was visible. A burst
+// of messages (the replay of a long conversation at login) gives one receipt, not one a message: the socket's
+// rate limit counts frames, and thirty receipts at once were refused ("För många meddelanden").
+let readTimer = null;
+export function markRead() {
+  if (readTimer === null) readTimer = setTimeout(sendRead, READ_COALESCE_MS);
+}
+
+const READ_COALESCE_MS = 150;
+
+function sendRead() {
+  readTimer = null;
+  const conv = convs.get(selected);
+  if (!conv || document.visibilityState !== "visible" || conv.state !== "active") return;
   if (conv.list.lastSeq <= conv.readSent) return;
   conv.readSent = conv.list.lastSeq;
   send({ type: "read", conversation_id: conv.id, seq: conv.readSent });

@@ -125,7 +125,7 @@ function onFrame(f) {
         conv.typing = false;
         if (conv.id === H.selectedId()) view.drawTyping();
       }
-      return H.markRead(conv);
+      return H.markRead();
     }
     case "ack": for (const conv of H.all()) conv.list.acked(f.client_msg_id, f.seq); return undefined;
     case "typing": return onTyping(f);

@@ -362,9 +362,16 @@ function showTyping(on) {
   }
 }
 
-// Read receipts: what has been on screen while the page was visible.
+// Read receipts: what has been on screen while the page was visible. A burst of messages (the history of a
+// re-opened conversation) gives one receipt, not one a message, which the socket's rate limit would refuse.
 let readSent = 0;
+let readTimer = null;
 function markRead() {
+  if (readTimer === null) readTimer = setTimeout(sendRead, 150);
+}
+
+function sendRead() {
+  readTimer = null;
   if (document.visibilityState !== "visible" || !list || list.lastSeq <= readSent) return;
   readSent = list.lastSeq;
   socket?.send({ type: "read", seq: readSent });
