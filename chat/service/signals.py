@@ -32,7 +32,7 @@ async def on_visitor_text(ctx: Context, conversation_id: str, text: str, seq: in
     if every != known:
         esc = escalate(ctx.region, Priority(conv.priority), Signals(risk=every))
         await queue_store.raise_priority(ctx.engine, conv.id, int(max(esc.priority, Priority(conv.priority))),
-                                         [*conv.reasons, *routing.reasons_json(esc.reasons)], ",".join(sorted(every)))
+                                         [*conv.reasons, *routing.reasons_json(esc.reasons)], ",".join(sorted(every)), seq)
         alert = {
             "type": "alert", "conversation_id": conv.id, "team": conv.team, "state": conv.state,
             "categories": sorted(every - known), "priority": int(max(esc.priority, Priority(conv.priority))),

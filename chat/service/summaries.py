@@ -23,6 +23,7 @@ def summary(c: ConversationRecord, viewer: int | None = None) -> dict[str, Any]:
         "offered_to_me": viewer is not None and c.offered_to == viewer, "offer_expires_at": iso(c.offer_expires_at),
         "preferred_staff_id": c.preferred_staff_id, "part_start_seq": c.part_start_seq,
         "visitor_read_seq": c.visitor_read_seq,
+        "risk_seq": c.risk_seq,  # the message that last raised a risk signal: marked again after a reload
         # Whether the young person has the page open now (a socket on any instance), else since when not.
         "visitor_connected": c.visitor_away_since is None, "visitor_away_since": iso(c.visitor_away_since),
     }

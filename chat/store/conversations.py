@@ -58,6 +58,7 @@ class ConversationRecord:
     part_started_at: datetime | None
     visitor_read_seq: int
     visitor_away_since: datetime | None  # None while the young person has a socket open
+    risk_seq: int | None  # the message that last raised a new risk category
 
 
 @dataclass(frozen=True)

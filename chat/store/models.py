@@ -118,6 +118,8 @@ class Conversation(SQLModel, table=True):
     # is. A queued conversation away longer than MINIMARIA_VISITOR_GRACE_S is out of the queue (gone), and
     # back in its place (queued_at is untouched) when the person returns.
     visitor_away_since: datetime | None = _ts(nullable=True)
+    # The message that last raised a new risk category (migration 0010): the console marks it after a reload.
+    risk_seq: int | None = Field(default=None, sa_column=Column(Integer))
 
 
 class Message(SQLModel, table=True):

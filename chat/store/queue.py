@@ -217,14 +217,17 @@ async def transfer(
 
 
 async def raise_priority(
-    engine: AsyncEngine, conversation_id: str, priority: int, reasons: list[dict[str, str]], risk: str | None
+    engine: AsyncEngine, conversation_id: str, priority: int, reasons: list[dict[str, str]], risk: str | None,
+    risk_seq: int | None = None,
 ) -> bool:
-    """Set a higher priority (never lower: the condition), the reasons and the risk categories."""
+    """Set a higher priority (never lower: the condition), the reasons, the risk categories and the message that
+    raised them (kept as it was when ``risk_seq`` is None)."""
+    values: dict[str, Any] = {"priority": priority, "reasons": reasons, "risk": risk}
+    if risk_seq is not None:
+        values["risk_seq"] = risk_seq
     async with engine.begin() as conn:
         res = await conn.execute(
-            update(C)
-            .where(C.c.id == conversation_id, C.c.priority <= priority)
-            .values(priority=priority, reasons=reasons, risk=risk)
+            update(C).where(C.c.id == conversation_id, C.c.priority <= priority).values(**values)
         )
     return bool(res.rowcount == 1)
 

@@ -166,6 +166,17 @@ async def test_new_messages_follow_the_reader_or_wait_behind_a_button_and_a_risk
     await log.evaluate("el => { el.scrollTop = 0; }")
     await v.say("Hello?", "x6")
     await expect(below).to_have_text("New messages (1) ↓")
+
+    # Logged in again (a reload): the message that raised the signal is still marked (the server kept its seq),
+    # and the conversation opens at its newest message.
+    await page.click("#lang")
+    await page.reload()
+    await expect(page.locator("#console")).to_have_attribute("data-conn", "open")
+    await expect(log.locator(".msg").last).to_contain_text("Hello?")
+    await expect(risky).to_have_count(1)
+    await expect(risky).to_contain_text(RISK_TEXT)
+    await expect(risky.locator(".msg__flag")).to_have_text("BRÅDSKANDE – risksignal i det här meddelandet")
+    assert await newest_in_view(page)
     await me.aclose()
 
 

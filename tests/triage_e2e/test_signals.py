@@ -38,6 +38,7 @@ async def test_risk_sentence_shows_crisis_resources_and_alerts_the_team_and_rece
     await ws(sara).nothing_more("alert")
     urgent = entry(await http_queue(nils), visitor.id)
     assert (urgent["priority"], urgent["risk"]) == (2, ["suicide"])
+    assert urgent["risk_seq"] == ack["seq"]  # kept: a console opened later marks that message again
     assert codes(urgent["reasons"])[-1] == "risk"
     assert urgent["reasons"][-1]["en"] == "Risk signal in what was written (suicide): urgent"
     # The words themselves are never shown to staff outside the conversation.

@@ -40,6 +40,12 @@ export function adopt(c) {
     convs.set(conv.id, conv);
   } else if (c.role !== undefined || c.team !== undefined) conv.summary = { ...conv.summary, ...c };
   if (c.state) conv.state = c.state;
+  // The message that raised a risk signal, as the server kept it: marked again after a reload or a new login
+  // (without moving the reader: it was brought into view when it came).
+  if (c.risk_seq && conv.riskSeq === undefined) {
+    conv.riskSeq = c.risk_seq;
+    conv.riskSeen = true;
+  }
   // How far the young person has read, as the server kept it: "Läst" marks survive a reload.
   if (c.visitor_read_seq > 0) conv.list.readUpTo(c.visitor_read_seq);
   drawHeld();

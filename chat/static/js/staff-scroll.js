@@ -85,8 +85,16 @@ export function opened(conv) {
 // A new message of the other side arrived in the open conversation: if the log did not follow it (the reader
 // is further up), the button says how many are below.
 export function arrived(conv, frame) {
-  if (conv.riskSeq === frame.seq) return mark(conv);
+  if (conv.riskSeq === frame.seq) return mark(conv, conv.riskSeen === false);
   if (!atEnd()) more(1);
+}
+
+// A message of a conversation not open arrived: the one that raised a risk signal is marked, and brought into
+// view at the next opening unless that happened already (a reload: the server's risk_seq).
+export function arrivedElsewhere(conv, frame) {
+  if (conv.riskSeq !== frame.seq) return;
+  if (conv.riskSeen === false) risk(conv, frame.seq, false);
+  else mark(conv, false);
 }
 
 // A risk signal (the alert frame names the message): marked, and in the open conversation brought into view

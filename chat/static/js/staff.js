@@ -117,7 +117,7 @@ function onFrame(f) {
         else {
           conv.unread += 1;
           if (conv.shown) conv.firstUnread ??= f.seq; // seen here before: it opens at what is new
-          if (conv.riskSeq === f.seq) scroll.risk(conv, f.seq, false);
+          scroll.arrivedElsewhere(conv, f);
           H.drawHeld();
         }
       }
