@@ -6,7 +6,9 @@ only after the commit. A batch takes one ``UPDATE … last_seq = last_seq + n �
 conversation (in id order, so two instances' batches lock rows in the same order and cannot deadlock)
 and one executemany INSERT. Anything unusual in a batch — a resend, a closed conversation, a staff
 member who does not hold it, a conflict with another instance — rolls the batch back and its messages
-go through ``conversations.append`` one by one, which answers each of them exactly.
+go through ``conversations.append`` one by one, which answers each of them exactly. So does a message that
+fails for a reason of its own (it cannot be sealed, say): it fails alone and the others are stored. Only an
+error of the database itself (it is away) fails the whole batch at once, so nothing waits on a dead server.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat import logs
@@ -89,11 +91,15 @@ class MessageWriter:
             except _Irregular:
                 await self._one_by_one(batch)
                 continue
-            except Exception as err:  # the database is away: each caller gets the error, nothing hangs
+            except (SQLAlchemyError, OSError, TimeoutError) as err:  # the database is away: all fail, nothing hangs
                 logs.event("message_batch_failed", count=len(batch), error=type(err).__name__)
                 for p in batch:
                     if not p.future.done():
                         p.future.set_exception(err)
+                continue
+            except Exception as err:  # one message could not be sealed or written: it alone must fail
+                logs.event("message_batch_isolated", count=len(batch), error=type(err).__name__)
+                await self._one_by_one(batch)
                 continue
             for p, record in zip(batch, results, strict=True):
                 if not p.future.done():

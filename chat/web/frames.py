@@ -95,9 +95,12 @@ def parse(raw: str) -> Hello | Msg | Typing | Read | Screening | Ping | Presence
     if not isinstance(data, dict):
         raise FrameError(Code.NOT_OBJECT, "A frame must be a JSON object.")
     cmid = data.get("client_msg_id") if isinstance(data.get("client_msg_id"), str) else None
-    cmid = cmid if cmid is not None and len(cmid) <= 64 else None
-    if data.get("type") not in KNOWN_TYPES:
+    cmid = cmid if cmid is not None and len(cmid) <= 64 and not _not_unicode(cmid) else None
+    kind = data.get("type")
+    if not isinstance(kind, str) or kind not in KNOWN_TYPES:  # a list or an object is no type either
         raise FrameError(Code.UNKNOWN_TYPE, "Unknown frame type.", cmid)
+    if _not_unicode(data):
+        raise FrameError(Code.INVALID, NOT_UNICODE, cmid)
     try:
         return _client.validate_python(data)
     except ValidationError as err:
@@ -247,10 +250,34 @@ def parse_body(raw: bytes, model: type[B]) -> B:
         raise BadInput(Code.BAD_JSON, "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise BadInput(Code.NOT_OBJECT, "The request body must be a JSON object.")
+    if _not_unicode(data):
+        raise BadInput(Code.INVALID, NOT_UNICODE)
     try:
         return model.model_validate(data)
     except ValidationError as err:
         raise BadInput(Code.INVALID, "Missing or invalid fields: " + _fields(err, skip=0)) from None
+
+
+NOT_UNICODE = "The text holds a character that is not valid Unicode (a lone surrogate such as \\ud800)."
+
+
+def _not_unicode(value: object) -> bool:
+    """Whether a string anywhere in a parsed JSON value holds a lone surrogate: JSON may spell one ("\\ud800"),
+    but it cannot be stored or encrypted as UTF-8, so it is refused here, at the edge, and never reaches the
+    group commit where it would fail the other messages of its batch."""
+    if isinstance(value, str):
+        if value.isascii():
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_not_unicode(k) or _not_unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_not_unicode(v) for v in value)
+    return False
 
 
 def _fields(err: ValidationError, skip: int) -> str:

@@ -80,3 +80,29 @@ async def test_a_stopped_writer_refuses_instead_of_hanging(server: Running) -> N
         conversation_id=v.id, sender="visitor", seal=plain("hej"), client_msg_id="a", now=datetime.now(UTC)
     )
     assert created and record.seq == 1
+
+
+async def test_a_message_that_fails_on_its_own_fails_alone_and_its_batch_is_stored(
+    server: Running, writer: MessageWriter
+) -> None:
+    """One message whose sealing raises (as a lone surrogate once did: UnicodeEncodeError) joins a batch of 40
+    others: it alone gets the error; every other message is stored with its seq, in order."""
+    visitors = [await Visitor.start(server.base) for _ in range(4)]
+    now = datetime.now(UTC)
+
+    def broken(_seq: int) -> bytes:
+        return "bad \ud800 text".encode()  # raises UnicodeEncodeError
+
+    calls = [
+        writer.append(conversation_id=v.id, sender="visitor", seal=plain(f"{v.id}:{i}"), client_msg_id=f"c{i}", now=now)
+        for i in range(10) for v in visitors
+    ]
+    calls.insert(17, writer.append(conversation_id=visitors[1].id, sender="visitor", seal=broken, client_msg_id="bad",
+                                   now=now))
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    failed = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(failed) == 1 and isinstance(failed[0], UnicodeEncodeError)
+    for v in visitors:
+        stored = await store.after(server.ctx.engine, v.id, 0)
+        assert [m.body.decode() for m in stored] == [f"{v.id}:{i}" for i in range(10)]
+        assert [m.seq for m in stored] == list(range(1, 11))

@@ -3,6 +3,7 @@ the same connection keeps working where the code allows, and nothing reaches the
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +39,11 @@ async def still_works(v: Visitor, cmid: str = "after") -> None:
         ('{"type": "typing", "on": "yes"}', "invalid"),
         ('{"type": "read", "seq": -1}', "invalid"),
         ('{"type": "read", "seq": "1"}', "invalid"),
+        ('{"type": [], "text": "a list is no type"}', "unknown_type"),
+        ('{"type": {}, "text": "nor is an object"}', "unknown_type"),
+        ('{"type": "msg", "client_msg_id": "a", "text": "bad \\ud800 text"}', "invalid"),
+        ('{"type": "msg", "client_msg_id": "a\\udfff", "text": "a lone surrogate in the id"}', "invalid"),
+        ('{"type": "screening", "instrument": "audit", "answers": {"\\ud800": 1}}', "invalid"),
     ],
 )
 async def test_malformed_frames_get_an_error_and_the_connection_stays(
@@ -253,3 +259,32 @@ async def test_a_socket_that_cannot_deliver_is_closed_not_left_silent(server: Ru
     await other.ws.close()  # type: ignore[union-attr]
     await visitor.connect()  # and the visitor resumes normally
     assert (await visitor.say("tillbaka", "v1"))["seq"] == 1
+
+
+async def test_one_senders_invalid_text_never_fails_anothers_message(server: Running) -> None:
+    """Five people send text with a lone surrogate while thirty others chat: the five get `invalid` (not the
+    retryable `internal`), and every one of the others' messages is stored and acked (it once failed whole
+    batches: 810 of 2,850 messages)."""
+    good = [await Visitor.start(server.base) for _ in range(30)]
+    bad = [await Visitor.start(server.base) for _ in range(5)]
+    for v in good + bad:
+        await v.connect()
+
+    async def chat(v: Visitor) -> list[int]:
+        return [(await v.say(f"meddelande {i}", f"m{i}"))["seq"] for i in range(5)]
+
+    async def spoil(v: Visitor) -> list[str]:
+        codes = []
+        for i in range(5):
+            await v.ws.send_raw(json.dumps({"type": "msg", "client_msg_id": f"b{i}", "text": "bad \ud800 text"}))  # type: ignore[union-attr]
+            codes.append((await v.ws.expect("error", client_msg_id=f"b{i}"))["code"])  # type: ignore[union-attr]
+        return codes
+
+    results = await asyncio.gather(*(chat(v) for v in good), *(spoil(v) for v in bad))
+    assert all(seqs == [1, 2, 3, 4, 5] for seqs in results[:30])
+    assert all(codes == ["invalid"] * 5 for codes in results[30:])
+    for v in bad:
+        assert await store.after(server.ctx.engine, v.id, 0) == []
+        await still_works(v)
+    for v in good + bad:
+        await v.ws.close()  # type: ignore[union-attr]

@@ -31,6 +31,7 @@ def error_code(r: httpx.Response) -> str:
         (b'{"role": "young", "topic": "knitting"}', 400, "invalid"),
         (b'{"role": "young", "nickname": "kim"}', 400, "invalid"),
         (b'{"role": "young", "x": "' + b"a" * 70_000 + b'"}', 400, "frame_too_large"),
+        (b'{"role": "young", "return_code": "\\ud800"}', 400, "invalid"),  # a lone surrogate: not Unicode
     ],
 )
 async def test_bad_start_bodies_get_4xx_json(server: Running, body: bytes, status: int, code: str) -> None:
