@@ -50,9 +50,10 @@ class Outbox:
         # returns True when it handled the event.
         self.hook: Hook | None = None
         self.own_side: str | None = None
-        # client_msg_ids this socket sent and has not acked yet: if its own message comes back (from the
-        # bus or a catch-up) before the ack was queued, the ack goes out first, since the message is stored.
-        self.unacked: set[str] = set()
+        # (conversation_id, client_msg_id) this socket sent and has not acked yet: if its own message comes back
+        # (from the bus or a catch-up) before the ack was queued, the ack goes out first, since the message is
+        # stored. Keyed by conversation too: a client_msg_id is unique only within its conversation.
+        self.unacked: set[tuple[str, str]] = set()
 
     # Producers: never block, never raise.
 
@@ -74,16 +75,22 @@ class Outbox:
         self._go.set()
         self._put(("noop", None))
 
-    def ack(self, client_msg_id: str, seq: int) -> None:
-        if client_msg_id in self.unacked:
-            self.unacked.discard(client_msg_id)
-            self.frame({"type": "ack", "client_msg_id": client_msg_id, "seq": seq})
+    def ack(self, conversation_id: str, client_msg_id: str, seq: int) -> None:
+        if (conversation_id, client_msg_id) in self.unacked:
+            self.unacked.discard((conversation_id, client_msg_id))
+            self.frame(self._ack_frame(conversation_id, client_msg_id, seq))
+
+    def _ack_frame(self, conversation_id: str, client_msg_id: str, seq: int) -> dict[str, Any]:
+        frame: dict[str, Any] = {"type": "ack", "client_msg_id": client_msg_id, "seq": seq}
+        if self.own_side == "staff":  # staff write in several conversations: the ack names which
+            frame["conversation_id"] = conversation_id
+        return frame
 
     async def _send_msg(self, frame: dict[str, Any]) -> None:
-        cmid = frame.get("client_msg_id")
-        if frame.get("from") == self.own_side and cmid in self.unacked:
-            self.unacked.discard(cmid)
-            await self.ws.send_text(_dump({"type": "ack", "client_msg_id": cmid, "seq": frame["seq"]}))
+        key = (frame.get("conversation_id"), frame.get("client_msg_id"))
+        if frame.get("from") == self.own_side and key in self.unacked:
+            self.unacked.discard(key)
+            await self.ws.send_text(_dump(self._ack_frame(frame["conversation_id"], frame["client_msg_id"], frame["seq"])))
         await self.ws.send_text(_dump(frame))
 
     def catch_up(self, conversation_id: str) -> None:

@@ -156,7 +156,7 @@ class Connection:
 
     def ack(self, stored: MessageRecord) -> None:
         assert stored.client_msg_id is not None
-        self.outbox.ack(stored.client_msg_id, stored.seq)
+        self.outbox.ack(stored.conversation_id, stored.client_msg_id, stored.seq)
 
     def check_alive(self) -> None:
         """Raise when the credentials this socket was opened with have run out."""
@@ -248,13 +248,14 @@ class VisitorConnection(Connection):
             raise Forbidden(Code.FORBIDDEN, "This token does not open that conversation.")
         if isinstance(frame, frames.Msg):
             text = frames.check_text(frame, self.ctx.settings.max_text_chars)
-            self.outbox.unacked.add(frame.client_msg_id)
+            key = (self.conversation_id, frame.client_msg_id)
+            self.outbox.unacked.add(key)
             try:
                 stored, created = await conversations.post(
                     self.ctx, self.conversation_id, text, frame.client_msg_id, on_stored=self.ack
                 )
             finally:
-                self.outbox.unacked.discard(frame.client_msg_id)
+                self.outbox.unacked.discard(key)
             if created:
                 crisis = await signals.on_visitor_text(self.ctx, self.conversation_id, text, stored.seq)
                 if crisis is not None:
@@ -376,11 +377,11 @@ class StaffConnection(Connection):
             raise FrameError(Code.INVALID, "Staff frames name their conversation_id.", getattr(frame, "client_msg_id", None))
         if isinstance(frame, frames.Msg):
             text = frames.check_text(frame, self.ctx.settings.max_text_chars)
-            self.outbox.unacked.add(frame.client_msg_id)
+            self.outbox.unacked.add((cid, frame.client_msg_id))
             try:
                 await conversations.post(self.ctx, cid, text, frame.client_msg_id, staff=self.p, on_stored=self.ack)
             finally:
-                self.outbox.unacked.discard(frame.client_msg_id)
+                self.outbox.unacked.discard((cid, frame.client_msg_id))
             return
         conv = await conv_store.get(self.ctx.engine, cid)
         if conv is None:

@@ -288,3 +288,28 @@ async def test_one_senders_invalid_text_never_fails_anothers_message(server: Run
         await still_works(v)
     for v in good + bad:
         await v.ws.close()  # type: ignore[union-attr]
+
+
+async def test_a_staff_ack_names_its_conversation_when_one_client_msg_id_is_used_in_two(
+    server: Running, make_staff: StaffFactory
+) -> None:
+    """client_msg_ids are unique per conversation only. A staff socket sending the same id to two conversations
+    at once gets, for each, an ack naming that conversation with that conversation's seq (it once got the
+    other conversation's seq, 3–5 times in 40)."""
+    anna = await make_staff("anna")
+    a, b = await Visitor.start(server.base), await Visitor.start(server.base)
+    for v in (a, b):
+        assert (await anna.claim(v.id)).status_code == 200
+    await a.connect()
+    for i in range(3):  # a's seqs run ahead of b's
+        await a.say(f"före {i}", f"pre{i}")
+    ws = anna.ws
+    assert ws is not None
+    for i in range(20):
+        await ws.send(type="msg", conversation_id=a.id, client_msg_id=f"r{i}", text="till a")
+        await ws.send(type="msg", conversation_id=b.id, client_msg_id=f"r{i}", text="till b")
+    acks = [await ws.expect("ack", client_msg_id=f"r{i}", conversation_id=cid) for i in range(20) for cid in (a.id, b.id)]
+    stored = {(cid, m.client_msg_id): m.seq for cid in (a.id, b.id) for m in await store.after(server.ctx.engine, cid, 0)}
+    assert all(ack["seq"] == stored[(ack["conversation_id"], ack["client_msg_id"])] for ack in acks)
+    await ws.nothing_more("ack")  # one ack per message, none to spare
+    await a.ws.close()  # type: ignore[union-attr]
