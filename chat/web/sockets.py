@@ -62,6 +62,16 @@ class Connection:
         self.log_fields: dict[str, Any] = {}
 
     async def run(self) -> None:
+        try:
+            await self._serve()
+        finally:
+            with contextlib.suppress(Exception):
+                await self.departed()
+
+    async def departed(self) -> None:
+        """After the socket is done, whatever ended it: the person's presence on this instance is updated."""
+
+    async def _serve(self) -> None:
         started = time.monotonic()
         writer = asyncio.create_task(self.outbox.run(), name="ws-writer")
         try:
@@ -189,13 +199,9 @@ class VisitorConnection(Connection):
         self.tracker = tracker
         self._present = False
 
-    async def run(self) -> None:
-        try:
-            await super().run()
-        finally:
-            if self._present:
-                with contextlib.suppress(Exception):
-                    await self.tracker.disconnect(id(self), self.conversation_id)
+    async def departed(self) -> None:
+        if self._present:
+            await self.tracker.disconnect(id(self), self.conversation_id)
 
     async def hello(self, frame: frames.Hello) -> None:
         if not frame.token:
@@ -310,13 +316,9 @@ class StaffConnection(Connection):
         self._alerted: set[tuple[str, str]] = set()
         self._present = False
 
-    async def run(self) -> None:
-        try:
-            await super().run()
-        finally:
-            if self._present:
-                with contextlib.suppress(Exception):
-                    await self.tracker.disconnect(id(self), self.p.id)
+    async def departed(self) -> None:
+        if self._present:
+            await self.tracker.disconnect(id(self), self.p.id)
 
     async def hello(self, frame: frames.Hello) -> None:
         if frame.token is not None or isinstance(frame.last_seq, int):
