@@ -180,7 +180,10 @@ async def bench_chat(conversations: int, messages: int, backend: str, workdir: s
     workdir = tempfile.mkdtemp(prefix=f"{backend}-{'on' if encrypted else 'off'}-", dir=workdir)  # a fresh database
     keys = Path(workdir) / "keys.json"
     FileKeyRing.create(keys)
-    env = dict(os.environ, MINIMARIA_FRAMES_PER_SECOND="100000", MINIMARIA_FRAME_BURST="100000", MINIMARIA_LOG_LEVEL="WARNING",
+    env = dict(os.environ, MINIMARIA_FRAMES_PER_SECOND="100000", MINIMARIA_FRAME_BURST="100000",
+               # every bench visitor comes from 127.0.0.1: no per-client limits, no start ceiling
+               MINIMARIA_STARTS_PER_CLIENT_PER_HOUR="0", MINIMARIA_STARTS_PER_MINUTE="0",
+               MINIMARIA_RETURN_CODE_ATTEMPTS_PER_CLIENT_PER_MINUTE="0", MINIMARIA_LOG_LEVEL="WARNING",
                MINIMARIA_KEYS_FILE=str(keys), PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     dbname = None
     if backend == "postgres":

@@ -44,10 +44,16 @@ def uvicorn_config(app: Starlette, settings: Settings, host: str, port: int) -> 
     """uvicorn's settings for this service, deliberately: frame limit, no deflate, keep-alive, quiet logs."""
     import uvicorn
 
+    from chat.web.http_protocol import with_header_timeout
+
     return uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=with_header_timeout(settings.header_timeout_s),  # slow or unfinished request headers are cut off
+        # The client address the visitor limits hash is the real one behind these proxies (X-Forwarded-For).
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
         ws="websockets-sansio",
         ws_max_size=settings.max_frame_bytes,  # a larger frame closes the socket with 1009
         ws_per_message_deflate=False,  # CPU and memory per socket, and compression leaks what was typed
@@ -173,7 +179,7 @@ def create_app(
 
     app = Starlette(
         routes=routes(),
-        middleware=[Middleware(AccessLog)],
+        middleware=[Middleware(AccessLog, hsts=settings.secure_cookies)],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )

@@ -109,8 +109,9 @@ class KeyUnavailable(ChatError):
 class TooMany(ChatError):
     status = 429
 
-    def __init__(self, message: str = "Too many requests; slow down and try again.") -> None:
+    def __init__(self, message: str = "Too many requests; slow down and try again.", retry_after_s: int | None = None) -> None:
         super().__init__(Code.RATE_LIMITED, message)
+        self.retry_after_s = retry_after_s
 
 
 class Unavailable(ChatError):

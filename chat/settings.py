@@ -87,7 +87,17 @@ class Settings:
     send_queue_size: int = 256
     # Lifetimes.
     visitor_token_hours: int = 24
-    return_code_attempts_per_minute: int = 30  # across all instances (Redis) or this one (memory)
+    # Visitor limits (service/limits.py): per client (a daily-keyed HMAC of the address) and for everyone,
+    # across all instances (Redis) or this one (memory). 0 turns a limit off.
+    return_code_attempts_per_minute: int = 600  # everyone together: the ceiling
+    return_code_attempts_per_client_per_minute: int = 10
+    starts_per_minute: int = 300  # everyone together
+    starts_per_client_per_hour: int = 30
+    # Proxies whose X-Forwarded-For / -Proto are believed (uvicorn's forwarded_allow_ips): comma-separated
+    # addresses or networks, "*" for any. Behind nginx on another host, name it here, or every visitor is
+    # one client to the limits above.
+    trusted_proxies: str = "127.0.0.1"
+    header_timeout_s: float = 10.0  # a connection must finish its request headers within this
     dispatch_interval_s: float = 1.0  # offers expire and overflow is checked at least this often
     idle_close_days: int = 14  # an open conversation with no message for this long is closed
     visitor_grace_s: float = 120.0  # a waiting visitor with no socket for this long leaves the queue (gone)
@@ -123,6 +133,13 @@ class Settings:
             frame_burst=_int(env, "FRAME_BURST", cls.frame_burst),
             visitor_token_hours=_int(env, "VISITOR_TOKEN_HOURS", cls.visitor_token_hours),
             return_code_attempts_per_minute=_int(env, "RETURN_CODE_ATTEMPTS_PER_MINUTE", cls.return_code_attempts_per_minute),
+            return_code_attempts_per_client_per_minute=_int(
+                env, "RETURN_CODE_ATTEMPTS_PER_CLIENT_PER_MINUTE", cls.return_code_attempts_per_client_per_minute
+            ),
+            starts_per_minute=_int(env, "STARTS_PER_MINUTE", cls.starts_per_minute),
+            starts_per_client_per_hour=_int(env, "STARTS_PER_CLIENT_PER_HOUR", cls.starts_per_client_per_hour),
+            trusted_proxies=(env.get(PREFIX + "TRUSTED_PROXIES") or cls.trusted_proxies).strip(),
+            header_timeout_s=_positive(env, "HEADER_TIMEOUT_S", cls.header_timeout_s),
             dispatch_interval_s=_float(env, "DISPATCH_INTERVAL_S", cls.dispatch_interval_s),
             idle_close_days=_int(env, "IDLE_CLOSE_DAYS", cls.idle_close_days),
             visitor_grace_s=_float(env, "VISITOR_GRACE_S", cls.visitor_grace_s),

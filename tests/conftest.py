@@ -130,7 +130,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    base = Settings(allowed_origins=(), frames_per_second=50.0, frame_burst=100)
+    # Every test client comes from 127.0.0.1: the per-client visitor limits (and the global start ceiling)
+    # are lifted here; tests/web/test_client_limits.py turns them back on.
+    base = Settings(
+        allowed_origins=(), frames_per_second=50.0, frame_burst=100,
+        return_code_attempts_per_client_per_minute=0, starts_per_client_per_hour=0, starts_per_minute=0,
+    )
     if backend == "sqlite":
         db = tmp_path / "chat.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), db)

@@ -24,7 +24,13 @@ class Bus(Protocol):
     async def unsubscribe(self, channel: str, handler: Handler) -> None: ...
     async def ping(self) -> bool: ...
     async def hit(self, key: str, ttl_s: int) -> int:
-        """Increment a counter that expires ``ttl_s`` after its first hit; returns the new count."""
+        """Increment a counter that expires ``ttl_s`` after its first hit; returns the new count. Raises
+        ConnectionError (or TimeoutError) when the counter cannot be reached: callers refuse, never skip."""
+        ...
+
+    async def shared_secret(self, name: str, candidate: bytes, ttl_s: int) -> bytes:
+        """The secret every instance shares under ``name``: ``candidate`` if none is set yet (it is then set,
+        expiring ``ttl_s`` from now), else the one already set. Raises ConnectionError when unreachable."""
         ...
 
     async def put_ephemeral(self, namespace: str, key: str, value: bytes, ttl_s: int) -> None:

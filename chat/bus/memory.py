@@ -14,6 +14,7 @@ class MemoryBus:
         self._fanout = Fanout()
         self._counters: dict[str, tuple[int, float]] = {}
         self._ephemeral: dict[str, dict[str, tuple[bytes, float]]] = {}
+        self._secrets: dict[str, tuple[bytes, float]] = {}
 
     async def start(self) -> None:
         return None
@@ -43,6 +44,13 @@ class MemoryBus:
         if len(self._counters) > 50_000:
             self._counters = {k: v for k, v in self._counters.items() if v[1] > now}
         return count
+
+    async def shared_secret(self, name: str, candidate: bytes, ttl_s: int) -> bytes:
+        now = time.monotonic()
+        self._secrets = {k: v for k, v in self._secrets.items() if v[1] > now}  # expired ones are gone
+        if name not in self._secrets:
+            self._secrets[name] = (candidate, now + ttl_s)
+        return self._secrets[name][0]
 
     async def put_ephemeral(self, namespace: str, key: str, value: bytes, ttl_s: int) -> None:
         self._ephemeral.setdefault(namespace, {})[key] = (value, time.monotonic() + ttl_s)

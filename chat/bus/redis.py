@@ -24,6 +24,11 @@ POLL_S = 0.05
 SUBSCRIBE_TIMEOUT_S = 5.0
 OP_TIMEOUT_S = 2.0
 MAX_PENDING = 10_000
+# Commands share a bounded pool: a flood of requests waits up to POOL_TIMEOUT_S for a connection and then
+# fails (503), instead of opening connections until Redis or the process runs out of them. The pub/sub
+# reader holds one of them for as long as it runs.
+POOL_SIZE = 64
+POOL_TIMEOUT_S = 2.0
 
 
 class RedisBus:
@@ -32,9 +37,11 @@ class RedisBus:
     def __init__(self, url: str, prefix: str = "mm") -> None:
         self._url = url
         self._prefix = prefix + ":"
-        self._redis: aioredis.Redis = aioredis.Redis.from_url(
-            url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=5, socket_keepalive=True
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=POOL_SIZE, timeout=POOL_TIMEOUT_S,
+            socket_timeout=5, socket_connect_timeout=2, health_check_interval=5, socket_keepalive=True,
         )
+        self._redis: aioredis.Redis = aioredis.Redis.from_pool(pool)  # closes the pool with the client
         self._fanout = Fanout()
         self._requests: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._confirmed: dict[str, asyncio.Future[None]] = {}
@@ -88,12 +95,28 @@ class RedisBus:
             return False
 
     async def hit(self, key: str, ttl_s: int) -> int:
-        async with asyncio.timeout(OP_TIMEOUT_S):
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.incr(self._prefix + "n:" + key)
-            pipe.expire(self._prefix + "n:" + key, ttl_s, nx=True)
-            count, _ = await pipe.execute()
+        try:
+            async with asyncio.timeout(OP_TIMEOUT_S):
+                pipe = self._redis.pipeline(transaction=True)
+                pipe.incr(self._prefix + "n:" + key)
+                pipe.expire(self._prefix + "n:" + key, ttl_s, nx=True)
+                count, _ = await pipe.execute()
+        except RedisError as err:
+            raise ConnectionError(f"bus counter unavailable: {type(err).__name__}") from None
         return int(count)
+
+    async def shared_secret(self, name: str, candidate: bytes, ttl_s: int) -> bytes:
+        """SET NX EX then GET in one MULTI: the first instance's candidate wins and all read the same one."""
+        key = self._prefix + "secret:" + name
+        try:
+            async with asyncio.timeout(OP_TIMEOUT_S):
+                pipe = self._redis.pipeline(transaction=True)
+                pipe.set(key, candidate, nx=True, ex=ttl_s)
+                pipe.get(key)
+                _, value = await pipe.execute()
+        except RedisError as err:
+            raise ConnectionError(f"bus secret unavailable: {type(err).__name__}") from None
+        return bytes(value)
 
     async def put_ephemeral(self, namespace: str, key: str, value: bytes, ttl_s: int) -> None:
         async with asyncio.timeout(OP_TIMEOUT_S):

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chat.bus.base import Bus
 from chat.crypto.envelope import DekCache
 from chat.crypto.keyring import KeyProvider
+from chat.service.limits import ClientKeys
 from chat.settings import Settings
 from chat.store.writer import MessageWriter
 from triage import Region
@@ -45,6 +46,7 @@ class Context:
     deks: DekCache
     clock: Callable[[], datetime] = field(default=utcnow)
     risk: RiskMatcher = field(default_factory=RiskMatcher.bundled)  # compiled once per process
+    limits: ClientKeys = field(default_factory=ClientKeys)  # the day's client-key secret, in memory only
 
     @property
     def region(self) -> Region:

@@ -16,7 +16,7 @@ from typing import Any
 from chat import logs
 from chat.crypto import envelope, tokens
 from chat.errors import BadInput, ChatError, Code, Conflict, Forbidden, Gone, NotFound, Unauthorized
-from chat.service import events, keys, routing
+from chat.service import events, keys, limits, routing
 from chat.service.access import Principal, may_close, may_write
 from chat.service.context import Context
 from chat.store import conversations as store
@@ -48,9 +48,11 @@ def intake_of(c: ConversationRecord) -> Intake:
     return Intake(c.role, c.municipality, c.topic, c.age_band, c.gender)
 
 
-async def start(ctx: Context, req: StartRequest) -> Started:
+async def start(ctx: Context, req: StartRequest, client: str | None = None) -> Started:
     """A new conversation in the queue triage chose. Out of hours it still starts: the visitor may leave
-    a message, which the team sees when it opens (``after_hours``)."""
+    a message, which the team sees when it opens (``after_hours``). Every start is counted first, for its
+    client (``client``: the address, only ever hashed) and for everyone (service/limits.py)."""
+    await limits.admit(ctx, limits.Action.START, client)
     if req.role is None:
         raise BadInput(Code.INVALID, "Missing or invalid fields: role")
     if req.municipality is not None and ctx.region.municipality(req.municipality) is None:
@@ -92,6 +94,13 @@ async def visitor_conversation(ctx: Context, token: str) -> ConversationRecord:
     if record.token_expires_at <= ctx.clock():
         raise Unauthorized(Code.TOKEN_EXPIRED, "The visitor token has expired; start a new conversation.")
     return record
+
+
+async def token_opens(ctx: Context, token_hash: str, conversation_id: str) -> bool:
+    """Whether the token with this hash still opens ``conversation_id`` (a return code replaces a
+    conversation's token)."""
+    record = await store.by_token_hash(ctx.engine, token_hash)
+    return record is not None and record.id == conversation_id and record.token_expires_at > ctx.clock()
 
 
 # The system line staff see when the young person leaves with quick exit.

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from chat import logs
 from chat.crypto import envelope, tokens
-from chat.errors import BadInput, Code, Conflict, Forbidden, Gone, NotFound, TooMany
-from chat.service import conversations, dispatch, events, keys, routing
+from chat.errors import BadInput, Code, Conflict, Forbidden, Gone, NotFound
+from chat.service import conversations, dispatch, events, keys, limits, routing
 from chat.service.access import Principal
 from chat.service.context import Context
 from chat.store import conversations as store
@@ -113,13 +113,12 @@ async def transfer(
     return fresh
 
 
-async def resume(ctx: Context, code: str) -> conversations.Started:
+async def resume(ctx: Context, code: str, client: str | None = None) -> conversations.Started:
     """A returning visitor's code: a fresh visitor token for the same conversation. A closed one is
     re-opened (counted), back in a queue, and offered first to the counsellor who had it if they are
-    online and free."""
-    attempts = await ctx.bus.hit("return-code-attempts", 60)
-    if attempts > ctx.settings.return_code_attempts_per_minute:
-        raise TooMany("Too many attempts with return codes just now; wait a minute and try again.")
+    online and free. Every attempt is counted first, for its client (``client``: the address, only ever
+    hashed) and for everyone (service/limits.py)."""
+    await limits.admit(ctx, limits.Action.RETURN_CODE, client)
     conv = await queue_store.by_return_code_hash(ctx.engine, tokens.return_code_hash(code))
     if conv is None:
         raise BadInput(Code.RETURN_CODE_INVALID, "That return code is not valid. Check it and try again.")
@@ -157,6 +156,9 @@ async def resume(ctx: Context, code: str) -> conversations.Started:
         raise Conflict(Code.CONFLICT, "The conversation changed meanwhile; try the code again.")
     fresh = await store.get(ctx.engine, conv.id)
     assert fresh is not None
+    # The old token no longer opens it: sockets opened with it close, on whichever instance holds them.
+    replaced = {"type": "token_replaced", "conversation_id": conv.id}
+    await ctx.bus.publish(events.conversation_channel(conv.id), events.encode(replaced))
     if requeue is not None:
         if conv.assigned_staff_id is not None:  # whoever had it stops following: the new part is read afresh
             released = {"type": "released", "conversation_id": conv.id, "reason": "reopened"}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
@@ -11,9 +14,27 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
+def protect_sqlite_file(url: str) -> None:
+    """Make an SQLite database file owner-only (0600), like the key file: created empty with that mode
+    before SQLite opens it (SQLite gives its -wal and -shm files the database file's mode), and an
+    existing one, with its -wal and -shm, narrowed to it. Nothing for PostgreSQL or an in-memory database."""
+    parsed = make_url(url)
+    db = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
+        return
+    path = Path(db)
+    if not path.parent.is_dir():
+        return  # SQLite will say so when it opens it
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))  # an empty file is an empty database
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            file.chmod(0o600)
+
+
 def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        protect_sqlite_file(url)
         # synchronous=FULL: an acked message survives power loss, not only a crash.
         # One connection, so writes in this process queue in the pool instead of failing with
         # "database is locked"; WAL lets other processes (the CLI) read meanwhile, busy_timeout

@@ -10,6 +10,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from chat.store.db import protect_sqlite_file
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -21,6 +23,7 @@ def config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    protect_sqlite_file(url)  # `db upgrade` is often what creates the file
     command.upgrade(config(url), revision)
 
 

@@ -13,13 +13,17 @@ from chat.errors import ChatError, Code
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=NO_STORE)
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers={**NO_STORE, **(headers or {})}
+    )
 
 
 async def chat_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ChatError)
-    return error_response(exc.status, exc.code, exc.message)
+    retry_after = getattr(exc, "retry_after_s", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return error_response(exc.status, exc.code, exc.message, headers)
 
 
 async def http_error(_request: Request, exc: Exception) -> Response:

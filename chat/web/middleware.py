@@ -22,13 +22,17 @@ HEADERS = {
     "permissions-policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
     "cross-origin-opener-policy": "same-origin",
 }
+# Sent only when the service says it is served over HTTPS (MINIMARIA_SECURE_COOKIES=true): browsers then
+# refuse plain HTTP to this host for a year, so a network attacker cannot strip TLS on a later visit.
+HSTS = {"strict-transport-security": "max-age=31536000; includeSubDomains"}
 
 
 class AccessLog:
     """Logs route template, method, status and duration: never the query, client address or headers."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
         self.app = app
+        self.headers = {**HEADERS, **HSTS} if hsts else HEADERS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,7 +46,7 @@ class AccessLog:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
-                for key, value in HEADERS.items():
+                for key, value in self.headers.items():
                     headers.setdefault(key, value)
             await send(message)
 

@@ -192,6 +192,7 @@ class VisitorConnection(Connection):
     route = "/ws/visitor"
     side = "visitor"
     conversation_id = ""
+    token_hash = ""  # of the token this socket opened with: a return code may replace it
     _place: tuple[int, int] | None = None
 
     def __init__(self, ws: WebSocket, ctx: Context, watcher: QueueWatcher, tracker: VisitorTracker) -> None:
@@ -207,6 +208,7 @@ class VisitorConnection(Connection):
         if not frame.token:
             raise Unauthorized(Code.UNAUTHORIZED, "hello needs the visitor token.")
         conv = await conversations.visitor_conversation(self.ctx, frame.token)
+        self.token_hash = tokens.token_hash(frame.token)
         # Unwrap the data key now (it is needed for the replay anyway): a key that cannot be unwrapped
         # is a final answer (key_unavailable, close 4410), not a socket that fails and reconnects forever.
         await keys.dek_for(self.ctx, conv.id)
@@ -284,6 +286,14 @@ class VisitorConnection(Connection):
             # Quick exit (from this page or another of the same token): the token has ended.
             self.outbox.frame(frames.error_frame(Code.TOKEN_EXPIRED, "The visitor token has ended."))
             self.close(CLOSE_UNAUTHORIZED)
+            return True
+        if event is not None and event.get("type") == "token_replaced":
+            # A return code gave the conversation a new token (on this instance or another): a socket
+            # opened with the old one ends now. The one that opened with the new token stays.
+            if not await conversations.token_opens(self.ctx, self.token_hash, self.conversation_id):
+                self.outbox.frame({**frames.error_frame(Code.TOKEN_EXPIRED, "The visitor token was replaced by a "
+                                                        "return code."), "reason": "token_replaced"})
+                self.close(CLOSE_UNAUTHORIZED)
             return True
         return False
 

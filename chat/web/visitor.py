@@ -18,8 +18,10 @@ async def get_intake(request: Request) -> Response:
 async def start(request: Request) -> Response:
     ctx = context(request)
     body = frames.parse_body(await request.body(), frames.StartBody)
+    # The client's address (behind MINIMARIA_TRUSTED_PROXIES: the one they forwarded) is only ever hashed.
+    client = request.client.host if request.client else None
     if body.return_code:
-        started = await handoff.resume(ctx, body.return_code)
+        started = await handoff.resume(ctx, body.return_code, client)
     else:
         started = await conversations.start(
             ctx,
@@ -27,6 +29,7 @@ async def start(request: Request) -> Response:
                 role=body.role, municipality=body.municipality, topic=body.topic, age_band=body.age_band,
                 gender=body.gender, language=body.language,
             ),
+            client,
         )
     place = (await queue.snapshot(ctx)).place(started.conversation.id) or queue.Place(0, 0)
     out = frames.StartedBody(

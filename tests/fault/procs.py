@@ -49,6 +49,10 @@ def service_env(**settings: str) -> dict[str, str]:
     # Tests send quickly; the default 5 frames/s would refuse some of their frames.
     env.setdefault("MINIMARIA_FRAMES_PER_SECOND", "50")
     env.setdefault("MINIMARIA_FRAME_BURST", "100")
+    # Every test client comes from 127.0.0.1: lift the per-client visitor limits and the start ceiling.
+    env.setdefault("MINIMARIA_RETURN_CODE_ATTEMPTS_PER_CLIENT_PER_MINUTE", "0")
+    env.setdefault("MINIMARIA_STARTS_PER_CLIENT_PER_HOUR", "0")
+    env.setdefault("MINIMARIA_STARTS_PER_MINUTE", "0")
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
