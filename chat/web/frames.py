@@ -90,7 +90,7 @@ class FrameError(BadInput):
 def parse(raw: str) -> Hello | Msg | Typing | Read | Screening | Ping | Presence:
     try:
         data = json.loads(raw)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: also an integer past the 4,300-digit conversion limit
         raise FrameError(Code.BAD_JSON, "The frame is not valid JSON.") from None
     if not isinstance(data, dict):
         raise FrameError(Code.NOT_OBJECT, "A frame must be a JSON object.")
@@ -99,6 +99,8 @@ def parse(raw: str) -> Hello | Msg | Typing | Read | Screening | Ping | Presence
     kind = data.get("type")
     if not isinstance(kind, str) or kind not in KNOWN_TYPES:  # a list or an object is no type either
         raise FrameError(Code.UNKNOWN_TYPE, "Unknown frame type.", cmid)
+    if _too_deep(data):
+        raise FrameError(Code.INVALID, TOO_DEEP, cmid)
     if _not_unicode(data):
         raise FrameError(Code.INVALID, NOT_UNICODE, cmid)
     try:
@@ -246,10 +248,12 @@ def parse_body(raw: bytes, model: type[B]) -> B:
         raise BadInput(Code.FRAME_TOO_LARGE, "The request body is too large.")
     try:
         data = json.loads(raw or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, or an integer past the 4,300-digit limit
         raise BadInput(Code.BAD_JSON, "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise BadInput(Code.NOT_OBJECT, "The request body must be a JSON object.")
+    if _too_deep(data):
+        raise BadInput(Code.INVALID, TOO_DEEP)
     if _not_unicode(data):
         raise BadInput(Code.INVALID, NOT_UNICODE)
     try:
@@ -261,22 +265,41 @@ def parse_body(raw: bytes, model: type[B]) -> B:
 NOT_UNICODE = "The text holds a character that is not valid Unicode (a lone surrogate such as \\ud800)."
 
 
+MAX_DEPTH = 32  # no frame or body of ours nests deeper than a few levels
+TOO_DEEP = "The JSON is nested too deeply."
+
+
 def _not_unicode(value: object) -> bool:
     """Whether a string anywhere in a parsed JSON value holds a lone surrogate: JSON may spell one ("\\ud800"),
     but it cannot be stored or encrypted as UTF-8, so it is refused here, at the edge, and never reaches the
-    group commit where it would fail the other messages of its batch."""
-    if isinstance(value, str):
-        if value.isascii():
-            return False
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_not_unicode(k) or _not_unicode(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_not_unicode(v) for v in value)
+    group commit where it would fail the other messages of its batch. Walked with a stack, not recursion:
+    a value nested a few hundred levels deep (still within the JSON parser's limit) must not overflow it."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _too_deep(value: object) -> bool:
+    """Whether a parsed JSON value nests deeper than MAX_DEPTH (walked with a stack, for the same reason)."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                return True
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
     return False
 
 
