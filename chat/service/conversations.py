@@ -51,7 +51,8 @@ def intake_of(c: ConversationRecord) -> Intake:
 async def start(ctx: Context, req: StartRequest, client: str | None = None) -> Started:
     """A new conversation in the queue triage chose. Out of hours it still starts: the visitor may leave
     a message, which the team sees when it opens (``after_hours``). Every start is counted first, for its
-    client (``client``: the address, only ever hashed) and for everyone (service/limits.py)."""
+    client (``client``: the address, only ever hashed; None for the CLI and the demo, which are not counted)
+    and for everyone (service/limits.py)."""
     await limits.admit(ctx, limits.Action.START, client)
     if req.role is None:
         raise BadInput(Code.INVALID, "Missing or invalid fields: role")

@@ -95,11 +95,14 @@ async def _count(ctx: Context, key: str, rule: Rule) -> tuple[int, int]:
 async def admit(ctx: Context, action: Action, address: str | None) -> None:
     """Count this attempt for its client and for everyone; raise TooMany (429, Retry-After) past either
     limit, or Unavailable (503) when the counters cannot be reached. ``address`` is the client's address as
-    the server sees it (behind trusted proxies: the forwarded one); it is only ever hashed."""
+    the server sees it (behind trusted proxies: the forwarded one); it is only ever hashed. ``None`` is an
+    internal caller (the CLI, the demo), not a visitor: nothing is counted."""
+    if address is None:
+        return
     r = rules(ctx, action)
     try:
         if r.client.limit > 0:
-            client = await ctx.limits.key(ctx, address or "unknown")
+            client = await ctx.limits.key(ctx, address)
             count, retry_after = await _count(ctx, f"{action}:c:{client}", r.client)
             if count > r.client.limit:
                 raise TooMany(MESSAGES[action], retry_after_s=retry_after)

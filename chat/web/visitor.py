@@ -19,7 +19,7 @@ async def start(request: Request) -> Response:
     ctx = context(request)
     body = frames.parse_body(await request.body(), frames.StartBody)
     # The client's address (behind MINIMARIA_TRUSTED_PROXIES: the one they forwarded) is only ever hashed.
-    client = request.client.host if request.client else None
+    client = request.client.host if request.client else "unknown"  # a visitor is always counted
     if body.return_code:
         started = await handoff.resume(ctx, body.return_code, client)
     else:
