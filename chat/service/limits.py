@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from chat.service.context import Context
 
 SECRET_TTL_S = 2 * 86400  # a day's secret outlives its day a little, so a window crossing midnight keeps it
+SECRET_CACHE_S = 60.0
 
 
 class Action(StrEnum):
@@ -64,17 +65,20 @@ def rules(ctx: Context, action: Action) -> Rules:
 
 
 class ClientKeys:
-    """The day's secret (cached per process) and the client key it makes of an address."""
+    """The day's secret (cached per process for a minute) and the client key it makes of an address."""
 
     def __init__(self) -> None:
         self._day = ""
         self._secret = b""
+        self._fetched = 0.0
 
     async def secret(self, ctx: Context, day: str) -> bytes:
-        if day != self._day:
+        # Read again every minute, not once a day: after a Redis restart lost the secret, the instances
+        # agree again on the new one within a minute instead of counting one client twice all day.
+        if day != self._day or time.monotonic() - self._fetched > SECRET_CACHE_S:
             # Memory bus: this candidate is the secret. Redis: the first instance's candidate is.
             self._secret = await ctx.bus.shared_secret(f"client-key:{day}", secrets.token_bytes(32), SECRET_TTL_S)
-            self._day = day
+            self._day, self._fetched = day, time.monotonic()
         return self._secret
 
     async def key(self, ctx: Context, address: str) -> str:
