@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -159,7 +160,7 @@ async def chat_meanwhile(visitor: Visitor, done: Callable[[], bool]) -> int:
 
 
 async def test_arbitrary_frames_never_fail_internally_and_others_keep_chatting(
-    server: Running, make_staff: StaffFactory
+    server: Running, make_staff: StaffFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     anna = await make_staff("anna")
     boss = await make_staff("boss", roles=("supervisor",), connect=False)
@@ -186,5 +187,7 @@ async def test_arbitrary_frames_never_fail_internally_and_others_keep_chatting(
         await asyncio.to_thread(visitor_socket.close)
         await asyncio.to_thread(staff_socket.close)
     assert said > 10
+    server_errors = [r.getMessage() for r in caplog.records if r.name == "minimaria" and r.levelno >= logging.ERROR]
+    assert server_errors == []  # no internal_error line either
     assert anna.ws is not None
     await anna.ws.expect("msg", conversation_id=normal.id, text=f"hej {said}")
