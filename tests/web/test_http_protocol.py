@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from chat.settings import Settings
+from tests.client import Visitor
 from tests.conftest import serve
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])  # the HTTP edge does not depend on the backend
@@ -85,3 +86,19 @@ async def test_hsts_only_with_secure_cookies(settings: Settings) -> None:
         for path in ("/healthz", "/", "/api/v1/intake"):
             hsts = (await http.get(path)).headers["strict-transport-security"]
             assert hsts == "max-age=31536000; includeSubDomains"
+
+
+async def test_sockets_and_kept_alive_connections_outlive_the_header_deadline(settings: Settings) -> None:
+    """The deadline is for headers only: an upgraded socket, and an idle kept-alive connection between
+    requests (uvicorn's own keep-alive timeout, 5 s, governs that), are not cut by it."""
+    async with serve(settings.replace(header_timeout_s=0.5)) as server:
+        visitor = await Visitor.start(server.base)
+        await visitor.connect()
+        async with httpx.AsyncClient(base_url=server.base) as http:
+            assert (await http.get("/healthz")).status_code == 200
+            await asyncio.sleep(1.5)  # time passing is what is tested: three deadlines
+            assert (await http.get("/healthz")).status_code == 200
+        assert visitor.ws is not None
+        await visitor.ws.send(type="ping")
+        await visitor.ws.expect("pong")
+        await visitor.ws.close()
