@@ -94,8 +94,8 @@ class Settings:
     starts_per_minute: int = 300  # everyone together
     starts_per_client_per_hour: int = 30
     # Proxies whose X-Forwarded-For / -Proto are believed (uvicorn's forwarded_allow_ips): comma-separated
-    # addresses or networks, "*" for any. Behind nginx on another host, name it here, or every visitor is
-    # one client to the limits above.
+    # addresses or networks, "*" for any, empty for none. Behind nginx on another host, name it here, or
+    # every visitor is one client to the limits above.
     trusted_proxies: str = "127.0.0.1"
     header_timeout_s: float = 10.0  # a connection must finish its request headers within this
     dispatch_interval_s: float = 1.0  # offers expire and overflow is checked at least this often
@@ -138,7 +138,8 @@ class Settings:
             ),
             starts_per_minute=_int(env, "STARTS_PER_MINUTE", cls.starts_per_minute),
             starts_per_client_per_hour=_int(env, "STARTS_PER_CLIENT_PER_HOUR", cls.starts_per_client_per_hour),
-            trusted_proxies=(env.get(PREFIX + "TRUSTED_PROXIES") or cls.trusted_proxies).strip(),
+            # Set but empty: no proxy is trusted (the connection's own address is the client's).
+            trusted_proxies=env.get(PREFIX + "TRUSTED_PROXIES", cls.trusted_proxies).strip(),
             header_timeout_s=_positive(env, "HEADER_TIMEOUT_S", cls.header_timeout_s),
             dispatch_interval_s=_float(env, "DISPATCH_INTERVAL_S", cls.dispatch_interval_s),
             idle_close_days=_int(env, "IDLE_CLOSE_DAYS", cls.idle_close_days),
