@@ -44,7 +44,7 @@ async def _held_with_a_note(server: Running, visitor: Visitor, make_staff: Staff
 async def test_a_supervisors_socket_replay_of_someone_elses_conversation_is_audited(
     server: Running, visitor: Visitor, make_staff: StaffFactory
 ) -> None:
-    anna, sara = await _held_with_a_note(server, visitor, make_staff)
+    _, sara = await _held_with_a_note(server, visitor, make_staff)
 
     await sara.connect(last_seq={visitor.id: 0})
 
