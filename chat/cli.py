@@ -18,13 +18,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from chat import logs
 from chat.errors import ChatError, Code
 from chat.service.context import Context, LiveRegion
 from chat.settings import Settings, SettingsError
 from triage import ConfigError, Region, load_region
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 
@@ -258,11 +261,31 @@ def cmd_retention_run(args: argparse.Namespace) -> None:
     print(f"minimaria: shredded {n} conversation(s) closed more than {days} day(s) ago", flush=True)
 
 
+def _read_database(settings: Settings, use: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run a read of the database alone: an auditor needs neither the key file nor the region, and nothing is
+    migrated or written."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from chat.store.db import create_engine
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            return await use(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except SQLAlchemyError as err:
+        sys.exit(f"minimaria: the database cannot be read ({type(err).__name__}); is it upgraded (`minimaria db upgrade`)?")
+
+
 def cmd_audit_verify(_args: argparse.Namespace) -> None:
     """Walk the audit chain: one line and exit 0 when intact, the first broken link on stderr and exit 1."""
     from chat.service import audit
 
-    verdict = _run_service(_settings(), lambda ctx: audit.verify(ctx.engine))
+    verdict = _read_database(_settings(), audit.verify)
     if not verdict.ok:
         print(f"minimaria: {verdict.summary()}", file=sys.stderr)
         sys.exit(1)
@@ -294,7 +317,7 @@ def cmd_audit_export(args: argparse.Namespace) -> None:
     from chat.service import audit
     from chat.store import staff as staff_store
 
-    async def export(ctx: Context) -> int:
+    async def export(engine: AsyncEngine) -> int:
         names: dict[int, str] = {}
         out = sys.stdout
         writer = csv.writer(out, lineterminator="\n") if args.format == "csv" else None
@@ -303,9 +326,9 @@ def cmd_audit_export(args: argparse.Namespace) -> None:
         else:
             out.write("[")
         n = 0
-        async for e in audit.entries(ctx.engine, args.since, args.until):
+        async for e in audit.entries(engine, args.since, args.until):
             if e.staff_id is not None and e.staff_id not in names:
-                names.update(await staff_store.usernames(ctx.engine, [e.staff_id]))
+                names.update(await staff_store.usernames(engine, [e.staff_id]))
             row = {"seq": e.seq, "at": e.at.astimezone(UTC).isoformat().replace("+00:00", "Z"), "staff_id": e.staff_id,
                    "username": names.get(e.staff_id) if e.staff_id is not None else None, "action": e.action,
                    "conversation_id": e.conversation_id, "target": e.target, "target_name": e.target_name,
@@ -319,7 +342,7 @@ def cmd_audit_export(args: argparse.Namespace) -> None:
             out.write("\n]\n")
         return n
 
-    _run_service(_settings(), export)
+    _read_database(_settings(), export)
 
 
 def cmd_config_check(args: argparse.Namespace) -> None:
