@@ -19,7 +19,7 @@ from chat.store import audit as audit_store
 from chat.store.db import create_engine
 from chat.store.migrate import config, upgrade
 from tests import cli
-from tests.conftest import Running
+from tests.conftest import Running, serve
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -187,3 +187,17 @@ def test_the_migration_chains_entries_written_before_it(tmp_path: Path) -> None:
 
     before, after = asyncio.run(check())
     assert (before.ok, before.entries, after.ok, after.entries) == (True, 3, True, 4)
+
+
+async def test_the_server_anchors_the_chain_head_in_its_log_at_start_and_stop(
+    server: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _append(server, 3)
+    head = await audit_store.head(server.ctx.engine)
+    assert head is not None
+    with caplog.at_level(logging.INFO, logger="minimaria"):
+        async with serve(server.settings):
+            pass
+    anchors = [(r.fields["reason"], r.fields["seq"], r.fields["hash"]) for r in caplog.records  # type: ignore[attr-defined]
+               if getattr(r, "fields", {}).get("event") == "audit_anchor"]
+    assert anchors == [("start", 3, head.hash), ("stop", 3, head.hash)]

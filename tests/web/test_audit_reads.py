@@ -167,3 +167,28 @@ async def test_a_read_whose_audit_entry_cannot_be_written_is_refused_with_nothin
             assert r.status_code == 200 and [n["text"] for n in r.json()["notes"]] == [NOTE]
 
     assert await _entries(server, visitor.id) == []
+
+
+async def test_claims_transfers_and_closes_are_audited_with_who_and_which_conversation_and_no_text(
+    server: Running, visitor: Visitor, make_staff: StaffFactory
+) -> None:
+    anna = await make_staff("anna")
+    bo = await make_staff("bo")
+    assert (await anna.claim(visitor.id)).status_code == 200
+    await visitor.say("hemligt: jag heter Kim", "v1")
+    r = await anna.http.post(f"/api/v1/staff/conversations/{visitor.id}/transfer",
+                             json={"staff": "bo", "note": "Lämnar över, hon vill prata om skolan"})
+    assert r.status_code == 200, r.text
+    assert bo.ws is not None
+    await bo.ws.expect("state", conversation_id=visitor.id, state="active")
+    r = await bo.http.post(f"/api/v1/staff/conversations/{visitor.id}/close", json={"outcome": "advice_given"})
+    assert r.status_code == 200
+
+    async with server.ctx.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT s.username, a.action, a.target, a.target_name FROM audit_log a "
+            "LEFT JOIN staff s ON s.id = a.staff_id WHERE a.conversation_id = :c ORDER BY a.seq"
+        ), {"c": visitor.id})).all()
+    assert [tuple(r) for r in rows] == [("anna", "claimed", None, None), ("anna", "transferred", "bo", None),
+                                        ("bo", "closed", "advice_given", None)]
+    assert "Kim" not in str(rows) and "skolan" not in str(rows)
