@@ -16,7 +16,7 @@ from typing import Any
 from chat import logs
 from chat.crypto import envelope, tokens
 from chat.errors import BadInput, ChatError, Code, Conflict, Forbidden, Gone, NotFound, Unauthorized
-from chat.service import events, keys, routing
+from chat.service import audit, events, keys, routing
 from chat.service.access import Principal, may_close, may_write
 from chat.service.context import Context
 from chat.store import conversations as store
@@ -231,6 +231,7 @@ async def close(ctx: Context, p: Principal, conversation_id: str, outcome: str) 
         raise Forbidden(Code.NOT_CLAIMED, "Only the person holding the conversation, or a supervisor, may close it.")
     if not await store.close(ctx.engine, conversation_id, outcome, ctx.clock(), None):
         raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is already closed.")
+    await audit.record(ctx, p.id, "closed", conversation_id, target=outcome)
     await publish_state(ctx, conversation_id, "closed", None)
     await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
     logs.event("conversation_closed", conversation_id=conversation_id, staff_id=p.id)
@@ -243,6 +244,7 @@ async def visitor_close(ctx: Context, token: str, conversation_id: str) -> None:
         raise Forbidden(Code.FORBIDDEN, "That token belongs to another conversation.")
     if not await store.close(ctx.engine, conversation_id, "ended_by_visitor", ctx.clock(), None):
         raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is already closed.")
+    await audit.record(ctx, None, "closed", conversation_id, target="ended_by_visitor")
     await publish_state(ctx, conversation_id, "closed", None)
     await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
     logs.event("conversation_closed", conversation_id=conversation_id, reason="visitor")

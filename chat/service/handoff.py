@@ -9,7 +9,7 @@ from datetime import timedelta
 from chat import logs
 from chat.crypto import envelope, tokens
 from chat.errors import BadInput, Code, Conflict, Forbidden, Gone, NotFound, TooMany
-from chat.service import conversations, dispatch, events, keys, routing
+from chat.service import audit, conversations, dispatch, events, keys, routing
 from chat.service.access import Principal
 from chat.service.context import Context
 from chat.store import conversations as store
@@ -89,6 +89,8 @@ async def transfer(
     )
     if not ok:
         raise Conflict(Code.CONFLICT, "The conversation changed hands meanwhile; look again.")
+    # To whom: a username or a team id (ids, never the note).
+    await audit.record(ctx, p.id, "transferred", conversation_id, target=staff if staff is not None else to_team)
     if conv.state == "queued" and conv.offered_to is not None:
         withdrawn = {"type": "offer_withdrawn", "conversation_id": conversation_id, "reason": "reassigned"}
         await ctx.bus.publish(events.staff_channel(conv.offered_to), events.encode(withdrawn))

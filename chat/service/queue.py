@@ -11,7 +11,7 @@ from datetime import datetime
 
 from chat import logs
 from chat.errors import Code, Conflict, Forbidden, NotFound
-from chat.service import conversations, events, presence, routing, visitors
+from chat.service import audit, conversations, events, presence, routing, visitors
 from chat.service.access import Principal, may_claim, queue_teams
 from chat.service.context import Context
 from chat.store import conversations as store
@@ -114,6 +114,7 @@ async def claim(ctx: Context, p: Principal, conversation_id: str) -> Conversatio
 
 
 async def _announce_claim(ctx: Context, p: Principal, conversation_id: str, offered_to: int | None) -> None:
+    await audit.record(ctx, p.id, "claimed", conversation_id)
     await conversations.publish_state(ctx, conversation_id, "active", p.display_name)
     await ctx.bus.publish(events.staff_channel(p.id), events.encode({"type": "claimed", "conversation_id": conversation_id}))
     if offered_to is not None and offered_to != p.id:

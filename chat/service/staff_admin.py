@@ -13,7 +13,7 @@ from typing import Any
 
 from chat import logs
 from chat.errors import BadInput, Code, Conflict, Forbidden, NotFound
-from chat.service import access, accounts, conversations, events, routing
+from chat.service import access, accounts, audit, conversations, events, routing
 from chat.service.access import Principal, StaffRole
 from chat.service.context import Context
 from chat.store import admin as store
@@ -136,6 +136,14 @@ async def reset_password(ctx: Context, p: Principal, username: str, password: st
     await _end_sockets(ctx, found.id)
     await staff_store.audit(ctx.engine, p.id, "password_reset", None, ctx.clock(), target=username)
     logs.event("staff_password_reset", staff_id=found.id)
+
+
+async def audit_page(ctx: Context, p: Principal, limit: int) -> dict[str, Any]:
+    """What the admin audit page shows: the newest entries and whether the whole chain verifies
+    (``chain``: ok, entries, head_seq, first_broken {seq, problem} or None; see service/audit.py)."""
+    entries = await audit_log(ctx, p, limit)
+    verdict = await audit.verify(ctx.engine)
+    return {"entries": entries, "chain": verdict.as_json()}
 
 
 async def audit_log(ctx: Context, p: Principal, limit: int) -> list[dict[str, Any]]:

@@ -234,6 +234,7 @@ class AuditEntry(SQLModel, table=True):
     """Who did what to which conversation; transcript reads are written here."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (UniqueConstraint("seq", name="uq_audit_log_seq"),)
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _ts()
     staff_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("staff.id", ondelete="SET NULL")))
@@ -245,6 +246,25 @@ class AuditEntry(SQLModel, table=True):
     # Its name at the time, only where that is not sensitive (migration 0008): a canned answer's title, so a
     # deleted one is still named. Staff and team names are looked up when the log is read.
     target_name: str | None = Field(default=None, sa_column=Column(String(100)))
+    # The hash chain (migration 0012): ``seq`` counts entries from 1 with no gaps, ``hash`` is sha256 over
+    # the entry's fields and ``prev_hash`` (store/audit.py), so an edit, a deletion or a reordering shows.
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    hash: str = Field(sa_column=Column(String(64), nullable=False))
+
+
+class AuditChain(SQLModel, table=True):
+    """The audit chain's head, one row (id 1): the last entry's seq and hash, updated in the transaction that
+    appends, so appends from any number of coroutines and instances queue on this row and never fork the
+    chain. ``genesis_*``: the last entry pruned by the audit log's own retention (0 and the zero hash before
+    any), where verification starts."""
+
+    __tablename__ = "audit_chain"
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    hash: str = Field(sa_column=Column(String(64), nullable=False))
+    genesis_seq: int = Field(sa_column=Column(Integer, nullable=False))
+    genesis_hash: str = Field(sa_column=Column(String(64), nullable=False))
 
 
 class CannedAnswer(SQLModel, table=True):

@@ -330,6 +330,7 @@ class StaffConnection(Connection):
                 raise FrameError(Code.FORBIDDEN, "last_seq names a conversation you do not hold.")
             if seq < 0 or seq > conv.last_seq:
                 raise FrameError(Code.BAD_LAST_SEQ, "last_seq must be between 0 and the last message's seq.")
+        await transcripts.audit_replay(self.ctx, self.p, wanted)  # before anything is replayed
         self.outbox.hold()
         try:
             teams = [t.id for t in self.ctx.region.teams] if self.p.sees_all_teams else list(self.p.teams)
