@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 from sqlalchemy import text
 
 from chat.service import health, keys
@@ -21,7 +21,7 @@ from chat.settings import Settings
 from chat.store.db import create_engine
 from tests import services
 from tests.conftest import TABLES, Running, serve
-from tests.crypto.test_at_rest import Sniffed, drain, redis_sniffer, sqlite_files
+from tests.crypto.test_at_rest import drain, redis_sniffer, sqlite_files
 from tests.triage_e2e.conftest import RISK_TEXT, TUESDAY_1300, Clinic, Clock, entry, http_queue, queue_where, ws
 
 AUDIT_HARMFUL = [4, 3, 3, 2, 1, 1, 0, 0, 2, 0]  # 16: "harmful", which raises the priority
@@ -83,78 +83,88 @@ def health_keys(value: Any) -> set[str]:
     return set()
 
 
-async def test_risk_reasons_scores_and_zones_are_readable_nowhere_but_on_the_console(
-    day: tuple[Running, Clinic],
-) -> None:
+@dataclass
+class Scene:
+    """One conversation's health data as the console showed it, and what to look for elsewhere."""
+
+    conversation_id: str
+    risk_seq: int
+    words: set[str] = field(default_factory=set)
+    numbers: set[int] = field(default_factory=set)
+
+
+async def crisis_and_self_tests(running: Running, clinic: Clinic) -> Scene:
+    """A young person does the AUDIT while waiting (it raises the priority, with a reason), then writes a
+    crisis sentence, then, once claimed, does the DUDIT; the console shows every part of it as it happens
+    and again after a reload."""
+    rut = await clinic.staff(running, "rut", ("reception",), roles=("reception",))
+    visitor = await clinic.visitor(running, role="young", age_band="16-17")
+    await ws(visitor).send(type="screening", instrument="audit", answers=AUDIT_HARMFUL)
+    assert (await ws(visitor).expect("screening_result"))["zone"] == "harmful"
+    ack = await visitor.say(RISK_TEXT, "r1")
+    alert = await ws(rut).expect("alert", conversation_id=visitor.id)
+    assert (alert["categories"], alert["priority"], alert["seq"]) == (["suicide"], 2, ack["seq"])
+    queue = await queue_where(rut, lambda q: any(
+        c["conversation_id"] == visitor.id and c["screening"] and c["risk"] for c in q))
+    row = entry(queue, visitor.id)
+    assert (row["risk"], row["risk_seq"]) == (["suicide"], ack["seq"])
+    assert (row["screening"]["audit"]["score"], row["screening"]["audit"]["zone"]) == (16, "harmful")
+    assert entry(await http_queue(rut), visitor.id)["reasons"] == row["reasons"]
+    assert (await rut.claim(visitor.id)).status_code == 200
+    await ws(rut).expect("state", conversation_id=visitor.id)
+    await ws(visitor).send(type="screening", instrument="dudit", answers=DUDIT_PROBLEMS)
+    shown = await ws(rut).expect("screening", conversation_id=visitor.id)
+    assert (shown["instrument"], shown["score"], shown["zone"]) == ("dudit", 13, "problems")
+    assert "sealed" not in shown and "sealed" not in alert
+    await ws(rut).close()  # a console opened later still has all of it
+    welcome = await rut.connect()
+    held = next(c for c in welcome["conversations"] if c["conversation_id"] == visitor.id)
+    assert (held["risk"], held["risk_seq"]) == (["suicide"], ack["seq"])
+    assert {k: (v["score"], v["zone"]) for k, v in held["screening"].items()} == {
+        "audit": (16, "harmful"), "dudit": (13, "problems")}
+    reasons = held["reasons"]
+    assert {"risk", "screening"} <= {r["code"] for r in reasons}
+    words = {"suicide", "harmful", "problems", *(r["sv"] for r in reasons), *(r["en"] for r in reasons),
+             '"categories"', '"score"', '"zone"'}
+    return Scene(visitor.id, ack["seq"], words, {16, 13})
+
+
+async def test_risk_reasons_scores_and_zones_are_in_no_column_of_any_row(day: tuple[Running, Clinic]) -> None:
+    """Every column of every row of every table, and on SQLite also the raw file and its WAL."""
+    running, clinic = day
+    scene = await crisis_and_self_tests(running, clinic)
+    stored = await every_value(running)
+    assert not [(t, c, found) for t, c, v in stored if (found := readable(v, scene.words, scene.numbers))]
+    if running.settings.is_sqlite:
+        files = sqlite_files(running.settings)
+        assert scene.conversation_id.encode() in b"".join(files.values())
+        assert not {name: [w for w in scene.words if w.encode() in data] for name, data in files.items()
+                    if any(w.encode() in data for w in scene.words)}
+    # What is stored opens to what staff were shown (so we looked at the right bytes).
+    cid = scene.conversation_id
+    async with running.ctx.engine.connect() as conn:
+        sealed = (await conn.execute(text("SELECT * FROM conversations WHERE id = :c"), {"c": cid})).one()
+        results = (await conn.execute(text("SELECT result FROM screenings WHERE conversation_id = :c"),
+                                      {"c": cid})).scalars().all()
+    dek = await keys.dek_for(running.ctx, cid)
+    assert health.open_(dek, cid, "risk", bytes(sealed.risk_sealed), {}) == {"categories": ["suicide"],
+                                                                              "seq": scene.risk_seq}
+    assert len(results) == 2
+    assert all(results)
+    assert not {"risk", "reasons", "screening", "risk_seq"} & set(sealed._mapping)
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_alerts_and_screenings_cross_the_bus_sealed(day: tuple[Running, Clinic]) -> None:
+    """A subscriber to every Redis channel (as an eavesdropper would be) reads no health word or key; the
+    alert and the screening did travel, each with its ``sealed`` blob."""
     running, clinic = day
     prefix = running.settings.bus_prefix
-    async with contextlib.AsyncExitStack() as stack:
-        sniffed: Sniffed | None = None
-        client: aioredis.Redis | None = None
-        if running.settings.redis_url:
-            sniffed, client = await stack.enter_async_context(redis_sniffer(services.REDIS_URL))
-        rut = await clinic.staff(running, "rut", ("reception",), roles=("reception",))
-        visitor = await clinic.visitor(running, role="young", age_band="16-17")
-
-        # AUDIT while waiting (it raises the priority, with a reason), then a crisis message: the alert names
-        # its category, and the queue row shows score, zone, risk and every reason.
-        await ws(visitor).send(type="screening", instrument="audit", answers=AUDIT_HARMFUL)
-        assert (await ws(visitor).expect("screening_result"))["zone"] == "harmful"
-        ack = await visitor.say(RISK_TEXT, "r1")
-        alert = await ws(rut).expect("alert", conversation_id=visitor.id)
-        assert (alert["categories"], alert["priority"], alert["seq"]) == (["suicide"], 2, ack["seq"])
-        queue = await queue_where(rut, lambda q: any(
-            c["conversation_id"] == visitor.id and c["screening"] and c["risk"] for c in q))
-        row = entry(queue, visitor.id)
-        assert (row["risk"], row["risk_seq"]) == (["suicide"], ack["seq"])
-        assert (row["screening"]["audit"]["score"], row["screening"]["audit"]["zone"]) == (16, "harmful")
-        assert entry(await http_queue(rut), visitor.id)["reasons"] == row["reasons"]
-        # DUDIT once claimed: the holder's screening frame shows it.
-        assert (await rut.claim(visitor.id)).status_code == 200
-        await ws(rut).expect("state", conversation_id=visitor.id)
-        await ws(visitor).send(type="screening", instrument="dudit", answers=DUDIT_PROBLEMS)
-        shown = await ws(rut).expect("screening", conversation_id=visitor.id)
-        assert (shown["instrument"], shown["score"], shown["zone"]) == ("dudit", 13, "problems")
-        assert "sealed" not in shown and "sealed" not in alert
-        # A console opened later still has all of it.
-        await ws(rut).close()
-        welcome = await rut.connect()
-        held = next(c for c in welcome["conversations"] if c["conversation_id"] == visitor.id)
-        assert (held["risk"], held["risk_seq"]) == (["suicide"], ack["seq"])
-        assert {k: (v["score"], v["zone"]) for k, v in held["screening"].items()} == {
-            "audit": (16, "harmful"), "dudit": (13, "problems")}
-
-        reasons = held["reasons"]
-        assert any(r["code"] == "risk" for r in reasons) and any(r["code"] == "screening" for r in reasons)
-        words = {"suicide", "harmful", "problems", *(r["sv"] for r in reasons), *(r["en"] for r in reasons),
-                 '"categories"', '"score"', '"zone"'}
-        numbers = {16, 13}
-
-        # At rest: every column of every row, and on SQLite the raw file and its WAL.
-        stored = await every_value(running)
-        assert not [(t, c, found) for t, c, v in stored if (found := readable(v, words, numbers))]
-        if running.settings.is_sqlite:
-            files = sqlite_files(running.settings)
-            assert visitor.id.encode() in b"".join(files.values())
-            assert not {name: [w for w in words if w.encode() in data] for name, data in files.items()
-                        if any(w.encode() in data for w in words)}
-        # ... and what is stored does open to what staff were shown (so we looked at the right bytes).
-        async with running.ctx.engine.connect() as conn:
-            sealed = (await conn.execute(text("SELECT * FROM conversations WHERE id = :c"), {"c": visitor.id})).one()
-            results = (await conn.execute(text("SELECT result FROM screenings WHERE conversation_id = :c"),
-                                          {"c": visitor.id})).scalars().all()
-        dek = await keys.dek_for(running.ctx, visitor.id)
-        assert health.open_(dek, visitor.id, "risk", bytes(sealed.risk_sealed), {}) == {
-            "categories": ["suicide"], "seq": ack["seq"]}
-        assert len(results) == 2 and all(results)
-        assert not {"risk", "reasons", "screening", "risk_seq"} & set(sealed._mapping)
-
-        # On the bus: nothing readable, on any channel; the alert and the screening did travel, sealed.
-        if sniffed is not None and client is not None:
-            await drain(sniffed, client, prefix)
-            everything = b"\n".join(data for _, data in sniffed.messages)
-            assert not [w for w in words if w.encode() in everything]
-            mine = [e for _, e in sniffed.on(prefix) if e.get("conversation_id") == visitor.id]
-            assert not [e for e in mine if health_keys(e)]
-            kinds = {e["type"] for e in mine if "sealed" in e}
-            assert {"alert", "screening"} <= kinds
+    async with redis_sniffer(services.REDIS_URL) as (sniffed, client):
+        scene = await crisis_and_self_tests(running, clinic)
+        await drain(sniffed, client, prefix)
+    everything = b"\n".join(data for _, data in sniffed.messages)
+    assert not [w for w in scene.words if w.encode() in everything]
+    mine = [e for _, e in sniffed.on(prefix) if e.get("conversation_id") == scene.conversation_id]
+    assert not [e for e in mine if health_keys(e)]
+    assert {"alert", "screening"} <= {e["type"] for e in mine if "sealed" in e}
