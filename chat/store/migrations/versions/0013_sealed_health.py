@@ -8,8 +8,8 @@ conversation's data key, like a message (``chat/service/health.py``), and the cl
 Existing rows are sealed here, in the same migration, so no release ever has both. That needs the key
 ring: ``minimaria db upgrade`` (and every command that upgrades) passes it, and it is read only when there
 is something to seal. Upgrading a database that holds such rows without the keys, or with a key file that
-cannot open their data keys, stops with a message before the clear columns are dropped (on PostgreSQL
-nothing has changed then; on SQLite the new, empty columns may stay, and the next upgrade goes on).
+cannot open their data keys, stops with a message before anything has changed: every data key is
+unwrapped first.
 Conversations already shredded by retention have no key: their clear health data is simply dropped, as
 retention now does.
 
@@ -18,9 +18,7 @@ Revises: 0010
 Create Date: 2026-12-07
 """
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -45,28 +43,23 @@ SCREENINGS = sa.table(
 )
 
 
-def _deks(conn: sa.Connection) -> Callable[[str], bytes]:
-    """Each live conversation's DEK, unwrapped with the ring the caller passed (read only when needed)."""
+def _deks(conn: sa.Connection) -> dict[str, bytes]:
+    """Every live conversation's DEK, unwrapped with the ring the caller passed, before anything changes:
+    a missing key file, or one that cannot open a DEK, stops the migration with the database as it was."""
     from chat.crypto.keyring import KeyError_
 
     rows = conn.execute(sa.select(CONVERSATIONS.c.id, CONVERSATIONS.c.kek_id, CONVERSATIONS.c.wrapped_dek)
                         .where(CONVERSATIONS.c.wrapped_dek.is_not(None))).all()
-    wrapped = {r.id: (r.kek_id, r.wrapped_dek) for r in rows}
-    ring: list[Any] = []
-
-    def dek(conversation_id: str) -> bytes:
-        if not ring:
-            keys = context.config.attributes.get("keys")
-            if keys is None:
-                raise KeyError_(
-                    "migration 0013 seals the health data of existing conversations and needs the keys: run "
-                    "`minimaria db upgrade` with MINIMARIA_KEYS_FILE (or MINIMARIA_KEYS) set as for the server"
-                )
-            ring.append(keys())
-        kek_id, blob = wrapped[conversation_id]
-        return bytes(ring[0].unwrap(kek_id, bytes(blob), conversation_id))
-
-    return dek
+    if not rows:
+        return {}
+    keys = context.config.attributes.get("keys")
+    if keys is None:
+        raise KeyError_(
+            "migration 0013 seals the health data of existing conversations and needs the keys: run "
+            "`minimaria db upgrade` with MINIMARIA_KEYS_FILE (or MINIMARIA_KEYS) set as for the server"
+        )
+    ring = keys()
+    return {r.id: bytes(ring.unwrap(r.kek_id, bytes(r.wrapped_dek), r.id)) for r in rows}
 
 
 def _aware(at: datetime) -> datetime:
@@ -76,6 +69,12 @@ def _aware(at: datetime) -> datetime:
 def upgrade() -> None:
     from chat.service import health
 
+    conn = op.get_bind()
+    deks = _deks(conn)
+    if conn.dialect.name == "sqlite":
+        # The clear values' old pages are overwritten with zeros, not left free in the file (the WAL is
+        # checkpointed after the upgrade: chat/store/migrate.py). PostgreSQL: see docs/security.md.
+        op.execute("PRAGMA secure_delete=ON")
     with op.batch_alter_table("conversations") as batch:
         batch.add_column(sa.Column("reasons_sealed", sa.LargeBinary(), nullable=True))
         batch.add_column(sa.Column("risk_sealed", sa.LargeBinary(), nullable=True))
@@ -83,13 +82,11 @@ def upgrade() -> None:
     with op.batch_alter_table("screenings") as batch:
         batch.add_column(sa.Column("result", sa.LargeBinary(), nullable=True))
 
-    conn = op.get_bind()
-    dek = _deks(conn)
     C = CONVERSATIONS
     live = conn.execute(sa.select(C.c.id, C.c.reasons, C.c.risk, C.c.screening, C.c.risk_seq)
                         .where(C.c.wrapped_dek.is_not(None))).all()
     for r in live:
-        key = dek(r.id)
+        key = deks[r.id]
         categories = [c for c in (r.risk or "").split(",") if c]
         conn.execute(sa.update(C).where(C.c.id == r.id).values(
             reasons_sealed=health.seal_reasons(key, r.id, list(r.reasons or [])),
@@ -101,7 +98,7 @@ def upgrade() -> None:
     conn.execute(sa.delete(S).where(S.c.conversation_id.in_(shredded)))  # as retention now does
     for s in conn.execute(sa.select(S.c.id, S.c.conversation_id, S.c.instrument, S.c.score, S.c.zone,
                                     S.c.created_at)).all():
-        sealed = health.seal_result(dek(s.conversation_id), s.conversation_id, s.instrument, _aware(s.created_at),
+        sealed = health.seal_result(deks[s.conversation_id], s.conversation_id, s.instrument, _aware(s.created_at),
                                     {"score": s.score, "zone": s.zone})
         conn.execute(sa.update(S).where(S.c.id == s.id).values(result=sealed))
 
@@ -117,6 +114,8 @@ def downgrade() -> None:
     """Back to clear columns: needs the keys too when there are rows to open."""
     from chat.service import health
 
+    conn = op.get_bind()
+    deks = _deks(conn)
     with op.batch_alter_table("conversations") as batch:
         batch.add_column(sa.Column("reasons", sa.JSON(), nullable=False, server_default="[]"))
         batch.add_column(sa.Column("risk", sa.String(length=100), nullable=True))
@@ -126,12 +125,10 @@ def downgrade() -> None:
         batch.add_column(sa.Column("score", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("zone", sa.String(length=32), nullable=False, server_default=""))
 
-    conn = op.get_bind()
-    dek = _deks(conn)
     C = CONVERSATIONS
     for r in conn.execute(sa.select(C.c.id, C.c.reasons_sealed, C.c.risk_sealed, C.c.screening_sealed)
                           .where(C.c.wrapped_dek.is_not(None))).all():
-        key = dek(r.id)
+        key = deks[r.id]
         risk = health.open_(key, r.id, "risk", r.risk_sealed, {})
         conn.execute(sa.update(C).where(C.c.id == r.id).values(
             reasons=health.open_(key, r.id, "reasons", r.reasons_sealed, []),
@@ -141,7 +138,7 @@ def downgrade() -> None:
     S = SCREENINGS
     for s in conn.execute(sa.select(S.c.id, S.c.conversation_id, S.c.instrument, S.c.result, S.c.created_at)).all():
         field = f"screening_result|{s.instrument}@{_aware(s.created_at).isoformat()}"
-        shown = health.open_(dek(s.conversation_id), s.conversation_id, field, s.result, {})
+        shown = health.open_(deks[s.conversation_id], s.conversation_id, field, s.result, {})
         conn.execute(sa.update(S).where(S.c.id == s.id).values(score=shown.get("score", 0), zone=shown.get("zone", "")))
 
     with op.batch_alter_table("conversations") as batch:
