@@ -65,9 +65,14 @@ def _region(settings: Settings) -> Region:
 
 
 def _upgrade(settings: Settings) -> None:
+    from chat.app import make_keyring
+    from chat.crypto.keyring import KeyError_
     from chat.store.migrate import upgrade
 
-    upgrade(settings.database_url)
+    try:  # the keys are read only by a migration that seals existing rows (0013)
+        upgrade(settings.database_url, keys=lambda: make_keyring(settings))
+    except KeyError_ as err:
+        sys.exit(f"minimaria: encryption keys: {err}")
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

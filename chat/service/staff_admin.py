@@ -8,16 +8,18 @@ themselves out: deactivating themselves or dropping their own admin role is refu
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
 from chat import logs
-from chat.errors import BadInput, Code, Conflict, Forbidden, NotFound
-from chat.service import access, accounts, audit, conversations, events, routing
+from chat.errors import BadInput, ChatError, Code, Conflict, Forbidden, NotFound
+from chat.service import access, accounts, audit, conversations, events, health, keys, routing
 from chat.service.access import Principal, StaffRole
 from chat.service.context import Context
 from chat.store import admin as store
 from chat.store import canned as canned_store
+from chat.store import conversations as conv_store
 from chat.store import staff as staff_store
 from triage.router import Reason
 
@@ -107,7 +109,13 @@ async def change(
 
 async def _deactivate(ctx: Context, p: Principal, who: store.Account) -> None:
     now = ctx.clock()
-    released = await store.deactivate(ctx.engine, who.id, now, routing.reason_json(DEACTIVATED))
+    deks = {}  # the keys of what the person holds, fetched first: the store appends the reason in one transaction
+    for c in await conv_store.held_by(ctx.engine, who.id):
+        with contextlib.suppress(ChatError):  # one that cannot be opened keeps its reasons as they were
+            deks[c.id] = await keys.dek_for(ctx, c.id)
+    released = await store.deactivate(
+        ctx.engine, who.id, now, health.reasons_appender(deks, routing.reason_json(DEACTIVATED))
+    )
     mine = events.staff_channel(who.id)
     for cid, language in released.requeued:
         await ctx.bus.publish(mine, events.encode({"type": "released", "conversation_id": cid, "reason": "deactivated"}))
