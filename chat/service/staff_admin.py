@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from chat import logs
-from chat.errors import BadInput, Code, Conflict, Forbidden, NotFound
+from chat.errors import BadInput, Code, Conflict, NotFound
 from chat.service import access, accounts, conversations, events, routing
-from chat.service.access import Principal, StaffRole
+from chat.service.access import Action, Principal, StaffRole
 from chat.service.context import Context
 from chat.store import admin as store
 from chat.store import canned as canned_store
@@ -28,11 +28,6 @@ BACK_IN_QUEUE = {
 DEACTIVATED = Reason("staff_deactivated", "Tillbaka i kön: handläggarens konto stängdes",
                      "Back in the queue: the staff member's account was closed")
 MAX_AUDIT = 1000
-
-
-def _require_admin(p: Principal) -> None:
-    if not access.is_admin(p):
-        raise Forbidden(Code.FORBIDDEN, "Only an admin may do this.")
 
 
 def _json(a: store.Account, now: datetime) -> dict[str, Any]:
@@ -51,7 +46,7 @@ async def _account(ctx: Context, username: str) -> store.Account:
 
 
 async def listed(ctx: Context, p: Principal) -> list[dict[str, Any]]:
-    _require_admin(p)
+    access.require(p, Action.STAFF_LIST)
     now = ctx.clock()
     return [_json(a, now) for a in await store.accounts(ctx.engine)]
 
@@ -60,7 +55,7 @@ async def create(
     ctx: Context, p: Principal, username: str, display_name: str | None, password: str, roles: list[str],
     teams: list[str],
 ) -> dict[str, Any]:
-    _require_admin(p)
+    access.require(p, Action.STAFF_CREATE)
     staff_id = await accounts.add_staff(ctx, username, password, roles, teams, display_name)
     await staff_store.audit(ctx.engine, p.id, "staff_created", None, ctx.clock(), target=username)
     logs.event("staff_created", staff_id=staff_id)
@@ -72,7 +67,7 @@ async def change(
     teams: list[str] | None = None, active: bool | None = None,
 ) -> dict[str, Any]:
     """Change any of these; ``active=False`` deactivates (see the module docstring)."""
-    _require_admin(p)
+    access.require(p, Action.STAFF_CHANGE)
     if display_name is None and roles is None and teams is None and active is None:
         raise BadInput(Code.INVALID, "Give at least one of display_name, roles, teams and active.")
     found = await _account(ctx, username)
@@ -129,7 +124,7 @@ async def _end_sockets(ctx: Context, staff_id: int) -> None:
 
 async def reset_password(ctx: Context, p: Principal, username: str, password: str) -> None:
     """A new password; the account is unlocked and every session of it ends."""
-    _require_admin(p)
+    access.require(p, Action.STAFF_PASSWORD)
     found = await _account(ctx, username)
     await accounts.set_password(ctx, username, password)  # checks the length; clears failures and the lock
     await store.end_sessions(ctx.engine, found.id)
@@ -141,7 +136,7 @@ async def reset_password(ctx: Context, p: Principal, username: str, password: st
 async def audit_log(ctx: Context, p: Principal, limit: int) -> list[dict[str, Any]]:
     """The newest ``limit`` (1–1000) audit entries, newest first, each with ``about``: what an admin change was
     about, by name (see ``_about``)."""
-    _require_admin(p)
+    access.require(p, Action.AUDIT_READ)
     if not 1 <= limit <= MAX_AUDIT:
         raise BadInput(Code.INVALID, f"limit must be between 1 and {MAX_AUDIT}.")
     rows = await store.audit_entries(ctx.engine, limit)
