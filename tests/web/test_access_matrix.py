@@ -229,7 +229,12 @@ class World:
 async def world(server: Running, make_staff: StaffFactory) -> AsyncIterator[World]:
     people, me = {}, {}
     for role in StaffRole:
-        people[role] = await make_staff(f"p-{role}", roles=(str(role),), teams=TEAMS[role], connect=False)
+        people[role] = person = await make_staff(f"p-{role}", roles=(str(role),), teams=TEAMS[role], connect=False)
+        # A new connection per request: on a kept-alive one each request waits ~40 ms for a delayed ACK.
+        old = person.http
+        person.http = httpx.AsyncClient(base_url=server.base, headers=old.headers, cookies=old.cookies,
+                                        limits=httpx.Limits(max_keepalive_connections=0))
+        await old.aclose()
         rec = await staff_store.by_username(server.ctx.engine, f"p-{role}")
         assert rec is not None
         me[role] = Principal(rec.id, rec.username, rec.display_name, tuple(rec.roles), tuple(rec.teams))
@@ -352,8 +357,10 @@ async def _try_frames(w: World, role: StaffRole) -> None:
                 frame: dict[str, Any] = {"type": kind}
                 if conv is not None:
                     frame["conversation_id"] = conv.id
-                frame |= {"msg": {"client_msg_id": f"m{next(w.counter)}", "text": "hej"}, "typing": {"on": True},
-                          "read": {"seq": 0}, "presence": {"status": "available"}}.get(kind, {})
+                fields: dict[str, dict[str, Any]] = {
+                    "msg": {"client_msg_id": f"m{next(w.counter)}", "text": "hej"}, "typing": {"on": True},
+                    "read": {"seq": 0}, "presence": {"status": "available"}}
+                frame |= fields.get(kind, {})
                 expected = access.allowed(p, action, conv)
                 code = await _answer(ws, frame)
                 if code not in (None, "not_claimed", "forbidden"):
@@ -366,11 +373,11 @@ async def _try_frames(w: World, role: StaffRole) -> None:
         ws = await _staff_socket(w, role)
         try:
             await ws.send(type="hello", last_seq={conv.id: 0})
-            got = await ws.first_of(("welcome", "error"))
+            answer = await ws.first_of(("welcome", "error"))
         finally:
             await ws.close()
-        w.check(f"{role} frame hello [{situation}]", access.allowed(p, Action.FOLLOW, conv), got["type"] == "welcome",
-                got.get("code", "welcome"))
+        w.check(f"{role} frame hello [{situation}]", access.allowed(p, Action.FOLLOW, conv),
+                answer["type"] == "welcome", answer.get("code", "welcome"))
 
 
 async def _try_receiving(w: World) -> None:
