@@ -16,7 +16,7 @@ from chat.bus.base import Bus
 from chat.bus.memory import MemoryBus
 from chat.crypto.envelope import DekCache
 from chat.crypto.keyring import EnvKeyRing, FileKeyRing, KeyError_, KeyProvider
-from chat.service import keys, retention
+from chat.service import audit, keys, retention
 from chat.service.context import Context, LiveRegion, utcnow
 from chat.service.dispatch import Dispatcher
 from chat.service.hours_overrides import OverridesWatcher
@@ -153,6 +153,7 @@ def create_app(
         await visitor_tracker.start()
         await dispatcher.start()
         tasks = [asyncio.create_task(every(i, job, name), name=name) for name, i, job in background_jobs(ctx)]
+        await _bounded(audit.anchor(engine, "start"), "audit_anchor")
         logs.event("started", backend=bus.name, url_kind="sqlite" if settings.is_sqlite else "postgresql")
         try:
             yield
@@ -167,7 +168,8 @@ def create_app(
             for name, step in (("dispatcher", dispatcher.stop), ("presence", tracker.stop),
                                ("visitor_presence", visitor_tracker.stop), ("watcher", watcher.stop),
                                ("hours", hours.stop),
-                               ("writer", writer.stop), ("bus", bus.close), ("engine", engine.dispose)):
+                               ("writer", writer.stop), ("bus", bus.close),
+                               ("audit_anchor", lambda: audit.anchor(engine, "stop")), ("engine", engine.dispose)):
                 await _bounded(step(), name)
             logs.event("stopped")
 

@@ -1,4 +1,4 @@
-"""The ``minimaria`` command: serve, db upgrade, staff add, keys, retention, config check.
+"""The ``minimaria`` command: serve, db upgrade, staff add, keys, retention, audit, config check.
 
 ``Settings.from_env(os.environ)`` runs here, once, and is passed down.
 """
@@ -7,21 +7,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import getpass
+import json
 import os
 import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from chat import logs
 from chat.errors import ChatError, Code
 from chat.service.context import Context, LiveRegion
 from chat.settings import Settings, SettingsError
 from triage import ConfigError, Region, load_region
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 
@@ -59,9 +65,14 @@ def _region(settings: Settings) -> Region:
 
 
 def _upgrade(settings: Settings) -> None:
+    from chat.app import make_keyring
+    from chat.crypto.keyring import KeyError_
     from chat.store.migrate import upgrade
 
-    upgrade(settings.database_url)
+    try:  # the keys are read only by a migration that seals existing rows (0013)
+        upgrade(settings.database_url, keys=lambda: make_keyring(settings))
+    except KeyError_ as err:
+        sys.exit(f"minimaria: encryption keys: {err}")
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -251,8 +262,92 @@ def cmd_retention_run(args: argparse.Namespace) -> None:
     def progress(so_far: int) -> None:
         print(f"minimaria: shredded {so_far} so far", flush=True)
 
-    n = _run_service(settings, lambda ctx: retention.run(ctx, days, args.batch, progress))
+    n = _run_service(settings, lambda ctx: retention.run(ctx, days, args.batch, progress, always_audit=True))
     print(f"minimaria: shredded {n} conversation(s) closed more than {days} day(s) ago", flush=True)
+
+
+def _read_database(settings: Settings, use: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run a read of the database alone: an auditor needs neither the key file nor the region, and nothing is
+    migrated or written."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from chat.store.db import create_engine
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            return await use(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except SQLAlchemyError as err:
+        sys.exit(f"minimaria: the database cannot be read ({type(err).__name__}); is it upgraded (`minimaria db upgrade`)?")
+
+
+def cmd_audit_verify(_args: argparse.Namespace) -> None:
+    """Walk the audit chain: one line and exit 0 when intact, the first broken link on stderr and exit 1."""
+    from chat.service import audit
+
+    verdict = _read_database(_settings(), audit.verify)
+    if not verdict.ok:
+        print(f"minimaria: {verdict.summary()}", file=sys.stderr)
+        sys.exit(1)
+    print(f"minimaria: {verdict.summary()}")
+
+
+def _date(raw: str) -> datetime:
+    """A day (YYYY-MM-DD, midnight UTC) or an ISO time; a time without a zone is UTC."""
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a date (YYYY-MM-DD) or an ISO time") from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _until(raw: str) -> datetime:
+    """``--to``: a day means up to the end of that day; a time is exclusive."""
+    value = _date(raw)
+    return value + timedelta(days=1) if len(raw) == 10 else value
+
+
+EXPORT_FIELDS = ("seq", "at", "staff_id", "username", "action", "conversation_id", "target", "target_name",
+                 "prev_hash", "hash")
+
+
+def cmd_audit_export(args: argparse.Namespace) -> None:
+    """The audit entries with FROM <= at < TO, oldest first, to stdout: CSV with a header row, or one JSON
+    array. Who (id and username), what, which conversation, when; never message text (the log holds none)."""
+    from chat.service import audit
+    from chat.store import staff as staff_store
+
+    async def export(engine: AsyncEngine) -> int:
+        names: dict[int, str] = {}
+        out = sys.stdout
+        writer = csv.writer(out, lineterminator="\n") if args.format == "csv" else None
+        if writer is not None:
+            writer.writerow(EXPORT_FIELDS)
+        else:
+            out.write("[")
+        n = 0
+        async for e in audit.entries(engine, args.since, args.until):
+            if e.staff_id is not None and e.staff_id not in names:
+                names.update(await staff_store.usernames(engine, [e.staff_id]))
+            row = {"seq": e.seq, "at": e.at.astimezone(UTC).isoformat().replace("+00:00", "Z"), "staff_id": e.staff_id,
+                   "username": names.get(e.staff_id) if e.staff_id is not None else None, "action": e.action,
+                   "conversation_id": e.conversation_id, "target": e.target, "target_name": e.target_name,
+                   "prev_hash": e.prev_hash, "hash": e.hash}
+            if writer is not None:
+                writer.writerow(["" if row[f] is None else row[f] for f in EXPORT_FIELDS])
+            else:
+                out.write(("," if n else "") + "\n" + json.dumps(row, ensure_ascii=False))
+            n += 1
+        if writer is None:
+            out.write("\n]\n")
+        return n
+
+    _read_database(_settings(), export)
 
 
 def cmd_config_check(args: argparse.Namespace) -> None:
@@ -329,6 +424,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--days", type=_at_least_zero, help="default: MINIMARIA_RETENTION_DAYS")
     run.add_argument("--batch", type=_at_least_one, default=500, help="conversations per transaction (default 500)")
     run.set_defaults(func=cmd_retention_run)
+
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True)
+    audit.add_parser("verify", help="check the hash chain: exit 0 when intact, 1 with the first broken link"
+                     ).set_defaults(func=cmd_audit_verify)
+    export = audit.add_parser("export", help="the audit log for an auditor, to stdout")
+    export.add_argument("--from", dest="since", type=_date, help="first day or time (inclusive, UTC)")
+    export.add_argument("--to", dest="until", type=_until, help="last day (inclusive) or time (exclusive), UTC")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.set_defaults(func=cmd_audit_export)
 
     config = sub.add_parser("config", help="region config").add_subparsers(dest="config_command", required=True)
     check = config.add_parser("check", help="validate a region config (default: the configured or bundled one)")

@@ -44,6 +44,7 @@ class Code(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     DELETED_BY_RETENTION = "deleted_by_retention"
     KEY_UNAVAILABLE = "key_unavailable"
+    AUDIT_UNAVAILABLE = "audit_unavailable"
     # Triage: offers, transfers, self-tests, return codes.
     OFFERED_ELSEWHERE = "offered_elsewhere"
     OFFER_ENDED = "offer_ended"
@@ -118,3 +119,12 @@ class Unavailable(ChatError):
 
     def __init__(self, message: str = "The service is unavailable right now; try again shortly.") -> None:
         super().__init__(Code.UNAVAILABLE, message)
+
+
+class AuditUnavailable(ChatError):
+    """A read that must be audited could not be: its audit entry was not written, so nothing is read."""
+
+    status = 503
+
+    def __init__(self) -> None:
+        super().__init__(Code.AUDIT_UNAVAILABLE, "This cannot be read now: the audit log cannot be written.")

@@ -17,7 +17,7 @@ ALLOWED = frozenset(
         "event", "route", "method", "status", "code", "duration_ms", "conversation_id", "staff_id",
         "frames", "close_code", "instance", "count", "backend", "channel", "error", "version", "url_kind",
         "key_id", "port", "host", "reason", "attempt", "seq", "team", "to_team", "priority",
-        "instrument",
+        "instrument", "hash",
     }
 )
 

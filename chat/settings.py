@@ -63,6 +63,13 @@ def _days(env: Mapping[str, str]) -> int:
     return days
 
 
+def _audit_days(env: Mapping[str, str]) -> int:
+    days = _int(env, "AUDIT_RETENTION_DAYS", 3650)
+    if days < 1:
+        raise SettingsError(f"{PREFIX}AUDIT_RETENTION_DAYS must be 1 or more")
+    return days
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///minimaria.db"
@@ -73,6 +80,9 @@ class Settings:
     region_config: Path | None = None
     retention_days: int | None = None
     retention_interval_s: float = 3600.0  # how often `serve` runs retention when retention_days is set
+    # How long audit entries are kept (pruned by each retention run, the chain kept verifiable): ten years, as a
+    # clinic's log review under patientdatalagen needs years (docs/security.md, "The audit trail").
+    audit_retention_days: int = 3650
     keys_reload_s: float = 60.0  # how often `serve` re-reads the key file (and how long `keys retire` waits for it)
     allowed_origins: tuple[str, ...] = ()
     metrics_token: str | None = None
@@ -113,6 +123,7 @@ class Settings:
             region_config=Path(region) if region else None,
             retention_days=_days(env) if retention else None,
             retention_interval_s=_positive(env, "RETENTION_INTERVAL_S", cls.retention_interval_s),
+            audit_retention_days=_audit_days(env),
             keys_reload_s=_positive(env, "KEYS_RELOAD_S", cls.keys_reload_s),
             allowed_origins=origins,
             metrics_token=env.get(PREFIX + "METRICS_TOKEN") or None,

@@ -1,16 +1,21 @@
-"""chat/cli.py: the `minimaria keys`, `minimaria retention` and `minimaria config check` commands, run as real
+"""chat/cli.py: the `minimaria keys`, `minimaria retention`, `minimaria audit` and `minimaria config check` commands, run as real
 processes on a temp SQLite file."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import dataclasses
+import io
+import json
 import shutil
 import stat
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 import triage
 from chat.app import create_app
@@ -19,6 +24,8 @@ from chat.crypto.keyring import FileKeyRing
 from chat.service import conversations
 from chat.service.context import Context
 from chat.settings import Settings
+from chat.store import audit as audit_store
+from chat.store.db import create_engine
 from tests import cli
 from tests.fault.procs import minimaria_cmd, service_env
 
@@ -217,3 +224,59 @@ def test_staff_add_refuses_a_queue_role_without_a_team_and_adds_one_with_a_team(
     assert add("nils", "--role", "counsellor", "--team", "south").returncode == 0
     assert add("sara", "--role", "supervisor").returncode == 0
     assert add("root", "--role", "admin").returncode == 0
+
+
+def _audit_entries(settings: Settings) -> list[tuple[int, str, str | None]]:
+    async def read() -> list[tuple[int, str, str | None]]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(text("SELECT seq, action, target FROM audit_log ORDER BY seq"))
+                return [(int(r[0]), str(r[1]), r[2]) for r in rows]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def test_key_management_and_retention_runs_are_audited_and_the_chain_verifies(
+    env: dict[str, str], settings: Settings
+) -> None:
+    """`keys rotate`, `keys rewrap` and `retention run` each leave an audit entry (by the system), and
+    `audit verify` then says the chain is intact, with exit 0."""
+    FileKeyRing.create(cli.key_file(settings))
+    cli.ok(cli.minimaria(env, "keys", "rotate"))
+    cli.ok(cli.minimaria(env, "keys", "rewrap"))
+    cli.ok(cli.minimaria(env, "retention", "run", "--days", "30"))
+
+    assert _audit_entries(settings) == [(1, "key_rotated", "k2"), (2, "keys_rewrapped", "k2:0"),
+                                        (3, "retention_run", "0")]
+    assert cli.ok(cli.minimaria(env, "audit", "verify")) == "minimaria: audit chain intact: 3 entries, head at seq 3\n"
+
+
+def test_audit_export_gives_the_entries_of_a_period_as_csv_or_json(env: dict[str, str], settings: Settings) -> None:
+    """`audit export --from --to` writes the entries with at in [from, end of to], oldest first, with the
+    hashes an auditor needs to re-check the chain; `--to` a day includes that whole day."""
+    days = [datetime(2026, 11, d, 12, 0, tzinfo=UTC) for d in (1, 2, 3, 4)]
+
+    async def seed() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            for i, at in enumerate(days):
+                await audit_store.append_entry(engine, None, "closed", f"conv-{i}", at, target="advice_given")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(seed())
+
+    as_csv = cli.ok(cli.minimaria(env, "audit", "export", "--from", "2026-11-02", "--to", "2026-11-03"))
+    rows = list(csv.DictReader(io.StringIO(as_csv)))
+    assert [(r["seq"], r["at"], r["action"], r["conversation_id"]) for r in rows] == [
+        ("2", "2026-11-02T12:00:00Z", "closed", "conv-1"), ("3", "2026-11-03T12:00:00Z", "closed", "conv-2")]
+    assert rows[1]["prev_hash"] == rows[0]["hash"] and rows[0]["username"] == ""
+    as_json = json.loads(cli.ok(cli.minimaria(env, "audit", "export", "--from", "2026-11-03", "--format", "json")))
+    assert [(e["seq"], e["staff_id"], e["target"]) for e in as_json] == [(3, None, "advice_given"),
+                                                                         (4, None, "advice_given")]
+    assert json.loads(cli.ok(cli.minimaria(env, "audit", "export", "--to", "2026-10-01", "--format", "json"))) == []
+    bad = cli.minimaria(env, "audit", "export", "--from", "yesterday")
+    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr

@@ -9,7 +9,7 @@ from typing import Any
 
 from chat import logs
 from chat.crypto import envelope
-from chat.service import keys, transcripts
+from chat.service import audit, keys, transcripts
 from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.store import concerns as store
@@ -26,7 +26,9 @@ async def report(ctx: Context, p: Principal, conversation_id: str, note: str) ->
 
 
 async def list_for(ctx: Context, p: Principal, conversation_id: str) -> list[dict[str, Any]]:
-    await transcripts.check_holder(ctx, p, Action.CONCERN_LIST, conversation_id)
+    """The concern reports, audited (before they are read) when the reader does not hold the conversation."""
+    conv = await transcripts.check_holder(ctx, p, Action.CONCERN_LIST, conversation_id)
+    await audit.record_read(ctx, p, conv, "concerns_read")
     dek = await keys.dek_for(ctx, conversation_id)
     out = []
     for r in await store.of(ctx.engine, conversation_id):

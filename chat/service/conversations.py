@@ -16,7 +16,7 @@ from typing import Any
 from chat import logs
 from chat.crypto import envelope, tokens
 from chat.errors import BadInput, ChatError, Code, Conflict, Forbidden, Gone, NotFound, Unauthorized
-from chat.service import access, events, keys, routing
+from chat.service import access, audit, events, health, keys, routing
 from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.store import conversations as store
@@ -64,6 +64,7 @@ async def start(ctx: Context, req: StartRequest) -> Started:
     token, code = tokens.new_token(), tokens.new_return_code()
     cid = str(uuid.uuid4())
     kek_id, wrapped = await keys.new_conversation_key(ctx, cid)
+    sealed = health.initial(await keys.dek_for(ctx, cid), cid, routing.reasons_json(decision.reasons))
     await store.create(
         ctx.engine, id=cid, state="queued", role=req.role, municipality=req.municipality, topic=req.topic,
         age_band=req.age_band, gender=req.gender, language=req.language, team=decision.team,
@@ -71,7 +72,7 @@ async def start(ctx: Context, req: StartRequest) -> Started:
         token_expires_at=now + timedelta(hours=ctx.settings.visitor_token_hours),
         return_code_hash=tokens.return_code_hash(code), last_seq=0, visitor_read_seq=0, staff_read_seq=0,
         created_at=now, wrapped_dek=wrapped, kek_id=kek_id, queued_at=now, last_activity_at=now,
-        reasons=routing.reasons_json(decision.reasons), after_hours=not decision.open,
+        after_hours=not decision.open, **sealed,
         visitor_away_since=now,  # until the page's socket says hello: the grace runs from the start
     )
     await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
@@ -231,6 +232,7 @@ async def close(ctx: Context, p: Principal, conversation_id: str, outcome: str) 
     await accessible(ctx, p, Action.CLOSE, conversation_id)
     if not await store.close(ctx.engine, conversation_id, outcome, ctx.clock(), None):
         raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is already closed.")
+    await audit.record(ctx, p.id, "closed", conversation_id, target=outcome)
     await publish_state(ctx, conversation_id, "closed", None)
     await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
     logs.event("conversation_closed", conversation_id=conversation_id, staff_id=p.id)
@@ -243,6 +245,7 @@ async def visitor_close(ctx: Context, token: str, conversation_id: str) -> None:
         raise Forbidden(Code.FORBIDDEN, "That token belongs to another conversation.")
     if not await store.close(ctx.engine, conversation_id, "ended_by_visitor", ctx.clock(), None):
         raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is already closed.")
+    await audit.record(ctx, None, "closed", conversation_id, target="ended_by_visitor")
     await publish_state(ctx, conversation_id, "closed", None)
     await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
     logs.event("conversation_closed", conversation_id=conversation_id, reason="visitor")

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 from chat import logs
-from chat.service import events, presence, routing, visitors
+from chat.service import events, health, presence, routing, visitors
 from chat.service.context import Context
 from chat.service.summaries import summary
 from chat.service.woken import Woken
@@ -105,7 +106,7 @@ async def _overflow(ctx: Context, waiting: list[ConversationRecord], online: lis
             continue
         to_team, reason = verdict
         for conv in line:
-            reasons = [*conv.reasons, routing.reason_json(reason)]
+            reasons = await health.with_reasons(ctx, conv, routing.reason_json(reason))
             if await queue_store.move(ctx.engine, conv.id, team_id, to_team, reasons):
                 changed = True
                 logs.event("conversation_overflowed", conversation_id=conv.id, team=team_id, to_team=to_team)
@@ -151,6 +152,14 @@ def _offers(ctx: Context, team_id: str) -> bool:
 
 
 async def announce_offer(ctx: Context, conv: ConversationRecord, staff_id: int, expires: datetime) -> None:
-    event = {"type": "offer", "conversation_id": conv.id, "expires_at": routing.iso(expires), "conversation": summary(conv)}
+    # Without the conversation's summary (its reasons, risk and results are health data): the instance that
+    # serves the person's socket adds it (``offer_frame``).
+    event = {"type": "offer", "conversation_id": conv.id, "expires_at": routing.iso(expires)}
     await ctx.bus.publish(events.staff_channel(staff_id), events.encode(event))
     logs.event("offer_made", conversation_id=conv.id, staff_id=staff_id)
+
+
+async def offer_frame(ctx: Context, event: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``offer`` frame for a staff socket: the event with the conversation's summary, opened here."""
+    conv = await health.get(ctx, event["conversation_id"])
+    return {**event, "conversation": summary(conv)} if conv is not None else None

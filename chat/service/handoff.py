@@ -9,7 +9,7 @@ from datetime import timedelta
 from chat import logs
 from chat.crypto import envelope, tokens
 from chat.errors import BadInput, Code, Conflict, Forbidden, Gone, NotFound, TooMany
-from chat.service import access, conversations, dispatch, events, keys, routing
+from chat.service import access, audit, conversations, dispatch, events, health, keys, routing
 from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.store import conversations as store
@@ -92,10 +92,12 @@ async def _hand_on(
     holder = None if access.reaches_any(p, action) else p.id
     ok = await queue_store.transfer(
         ctx.engine, conversation_id, holder, team=to_team, to_staff=target_id,
-        reasons=[*conv.reasons, routing.reason_json(reason)], now=now, from_state=conv.state,
+        reasons=await health.with_reasons(ctx, conv, routing.reason_json(reason)), now=now, from_state=conv.state,
     )
     if not ok:
         raise Conflict(Code.CONFLICT, "The conversation changed hands meanwhile; look again.")
+    # To whom: a username or a team id (ids, never the note).
+    await audit.record(ctx, p.id, "transferred", conversation_id, target=staff if staff is not None else to_team)
     if conv.state == "queued" and conv.offered_to is not None:
         withdrawn = {"type": "offer_withdrawn", "conversation_id": conversation_id, "reason": "reassigned"}
         await ctx.bus.publish(events.staff_channel(conv.offered_to), events.encode(withdrawn))
@@ -115,7 +117,7 @@ async def _hand_on(
                           events.encode({"type": "note", "conversation_id": conversation_id}))
     await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
     logs.event("conversation_transferred", conversation_id=conversation_id, staff_id=p.id, team=conv.team, to_team=to_team)
-    fresh = await store.get(ctx.engine, conversation_id)
+    fresh = await health.get(ctx, conversation_id)
     assert fresh is not None
     return fresh
 
@@ -139,7 +141,9 @@ async def resume(ctx: Context, code: str) -> conversations.Started:
     offered_to: int | None = None
     offer_expires = None
     if conv.state == "closed":
-        risk = frozenset(conv.risk.split(",")) if conv.risk else frozenset()
+        conv = await health.opened(ctx, conv)
+        assert conv.health is not None
+        risk = frozenset(conv.health.risk)
         decision = await routing.route(
             ctx, conversations.intake_of(conv), signals=Signals(risk=risk), previous_staff=conv.assigned_staff_id,
             previous_team=conv.team,
@@ -155,7 +159,8 @@ async def resume(ctx: Context, code: str) -> conversations.Started:
         requeue = {
             "team": decision.team, "priority": int(max(decision.priority, Priority(conv.priority))),
             # Decided afresh (risk signals included): the earlier path is in the closed conversation's history.
-            "reasons": [*routing.reasons_json(decision.reasons), routing.reason_json(back)],
+            "reasons_sealed": health.seal_reasons(await keys.dek_for(ctx, conv.id), conv.id,
+                                                  [*routing.reasons_json(decision.reasons), routing.reason_json(back)]),
             "preferred_staff_id": decision.preferred_staff, "offered_to": offered_to,
             "offer_expires_at": offer_expires, "after_hours": not decision.open,
         }

@@ -19,6 +19,7 @@ from chat import logs
 from chat.crypto import envelope
 from chat.crypto.keyring import KeyError_, KeyProvider, ManagedRing
 from chat.errors import BadInput, Code, Conflict, Gone, KeyUnavailable, NotFound
+from chat.service import audit
 from chat.service.context import Context
 from chat.store import conversations as store
 from chat.store import keys as keys_store
@@ -172,9 +173,15 @@ def _managed(ctx: Context) -> ManagedRing:
     return ctx.keys
 
 
+async def _audit(ctx: Context, action: str, target: str) -> None:
+    """Key management is audited, by the system (the CLI has no staff member)."""
+    await audit.record(ctx, None, action, target=target)
+
+
 async def rotate(ctx: Context) -> str:
     """A new KEK in the key file, made primary; returns its id. Existing DEKs stay under their KEK."""
     new = await asyncio.to_thread(_managed(ctx).rotate)
+    await _audit(ctx, "key_rotated", new)
     logs.event("keys_rotated", key_id=new)
     return new
 
@@ -200,6 +207,7 @@ async def rewrap(ctx: Context, batch: int = 500, progress: Callable[[RewrapResul
         if progress is not None:
             progress(RewrapResult(primary, rewrapped, failed))
     logs.event("keys_rewrapped", key_id=primary, count=rewrapped)
+    await _audit(ctx, "keys_rewrapped", f"{primary}:{rewrapped}")
     return RewrapResult(primary, rewrapped, failed)
 
 
@@ -246,6 +254,7 @@ async def retire(ctx: Context, kek_id: str) -> None:
             Code.KEY_IN_USE, f"{kek_id} still wraps the data keys of {n} conversation(s): run `minimaria keys rewrap` first."
         )
     await asyncio.to_thread(ring.retire, kek_id)
+    await _audit(ctx, "key_retired", kek_id)
     logs.event("keys_retired", key_id=kek_id)
 
 

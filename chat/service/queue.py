@@ -11,7 +11,7 @@ from datetime import datetime
 
 from chat import logs
 from chat.errors import Code, Conflict, Forbidden, NotFound
-from chat.service import access, conversations, events, presence, routing, visitors
+from chat.service import access, audit, conversations, events, health, presence, routing, visitors
 from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.store import conversations as store
@@ -53,7 +53,8 @@ class Snapshot:
 
 
 async def snapshot(ctx: Context) -> Snapshot:
-    waiting = await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx))
+    """Read once per change for every socket of this instance, with the health data opened here."""
+    waiting = await health.opened_all(ctx, await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx)))
     if not waiting:
         return Snapshot(waiting)
     now = ctx.clock()
@@ -89,7 +90,8 @@ def _opens_in(ctx: Context, team_id: str, now: datetime) -> float:
 async def staff_queue(ctx: Context, p: Principal) -> list[ConversationRecord]:
     access.require(p, Action.QUEUE_READ)
     teams = access.teams_for(p, Action.QUEUE_READ)
-    return await queue_store.waiting(ctx.engine, teams, gone_before=visitors.gone_before(ctx))
+    waiting = await queue_store.waiting(ctx.engine, teams, gone_before=visitors.gone_before(ctx))
+    return await health.opened_all(ctx, waiting)
 
 
 async def claim(ctx: Context, p: Principal, conversation_id: str) -> ConversationRecord:
@@ -109,12 +111,13 @@ async def claim(ctx: Context, p: Principal, conversation_id: str) -> Conversatio
             raise Conflict(Code.OFFERED_ELSEWHERE, "This conversation is being offered to someone else right now.")
         raise Conflict(Code.ALREADY_CLAIMED, "Someone else has already taken this conversation.")
     await _announce_claim(ctx, p, conversation_id, conv.offered_to)
-    claimed = await store.get(ctx.engine, conversation_id)
+    claimed = await health.get(ctx, conversation_id)
     assert claimed is not None
     return claimed
 
 
 async def _announce_claim(ctx: Context, p: Principal, conversation_id: str, offered_to: int | None) -> None:
+    await audit.record(ctx, p.id, "claimed", conversation_id)
     await conversations.publish_state(ctx, conversation_id, "active", p.display_name)
     await ctx.bus.publish(events.staff_channel(p.id), events.encode({"type": "claimed", "conversation_id": conversation_id}))
     if offered_to is not None and offered_to != p.id:
@@ -136,7 +139,7 @@ async def accept(ctx: Context, p: Principal, conversation_id: str) -> Conversati
         raise Conflict(Code.OFFER_ENDED, "This offer has ended; the conversation is back in the queue or taken.")
     await _announce_claim(ctx, p, conversation_id, None)
     logs.event("offer_accepted", conversation_id=conversation_id, staff_id=p.id)
-    claimed = await store.get(ctx.engine, conversation_id)
+    claimed = await health.get(ctx, conversation_id)
     assert claimed is not None
     return claimed
 

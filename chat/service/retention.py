@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from chat import logs
 from chat.errors import BadInput, Code
-from chat.service import events
+from chat.service import audit, events
 from chat.service.context import Context
 from chat.store import conversations as conv_store
 from chat.store import queue as queue_store
@@ -22,10 +22,16 @@ from chat.store import retention as store
 from chat.store.db import flush_deleted
 
 
-async def run(ctx: Context, days: int, batch: int = 500, progress: Callable[[int], None] | None = None) -> int:
+async def run(
+    ctx: Context, days: int, batch: int = 500, progress: Callable[[int], None] | None = None,
+    always_audit: bool = False,
+) -> int:
     """Shred every conversation closed more than ``days`` days ago and not yet shredded; returns how many.
+    Then prune the audit log's own entries older than ``MINIMARIA_AUDIT_RETENTION_DAYS``.
 
-    Each batch is one transaction. Shredded conversations' DEKs are dropped from this process's cache.
+    Each batch is one transaction. Shredded conversations' DEKs are dropped from this process's cache. A run
+    that shredded something (or any run from the CLI, ``always_audit``) is an audit entry ``retention_run``
+    with the count; a run of the server's hourly job that found nothing is not, so it does not bury the log.
     """
     if days < 0:
         raise BadInput(Code.INVALID, "The retention must be 0 days or more.")
@@ -44,6 +50,9 @@ async def run(ctx: Context, days: int, batch: int = 500, progress: Callable[[int
             progress(total)
     if total:
         await flush_deleted(ctx.engine)
+    if total or always_audit:
+        await audit.record(ctx, None, "retention_run", target=str(total))
+    await audit.prune(ctx, ctx.settings.audit_retention_days)
     logs.event("retention_run", count=total)
     return total
 
@@ -58,6 +67,7 @@ async def close_idle(ctx: Context, days: int) -> int:
         for cid in ids:
             if await conv_store.close(ctx.engine, cid, "no_contact", now, None):
                 total += 1
+                await audit.record(ctx, None, "closed", cid, target="no_contact")
                 event = {"type": "state", "conversation_id": cid, "state": "closed", "staff": None}
                 await ctx.bus.publish(events.conversation_channel(cid), events.encode(event))
     if total:

@@ -9,7 +9,7 @@ from typing import Any
 from chat import logs
 from chat.crypto import envelope
 from chat.errors import BadInput, Code, Conflict
-from chat.service import events, keys, routing
+from chat.service import events, health, keys, routing
 from chat.service.context import Context
 from chat.store import queue as queue_store
 from chat.store.conversations import ConversationRecord
@@ -39,17 +39,22 @@ async def submit(ctx: Context, conv: ConversationRecord, instrument: str, answer
     except ScreeningError as err:
         raise BadInput(Code.INVALID_ANSWERS, str(err)) from None
     now = ctx.clock()
-    sealed = envelope.seal(
-        await keys.dek_for(ctx, conv.id), json.dumps(answers), keys.screening_aad(conv.id, instrument, now)
-    )
+    conv = await health.opened(ctx, conv)
+    assert conv.health is not None
+    dek = await keys.dek_for(ctx, conv.id)
+    sealed = envelope.seal(dek, json.dumps(answers), keys.screening_aad(conv.id, instrument, now))
     shown = staff_view(result) | {"at": routing.iso(now)}
-    await queue_store.add_screening(ctx.engine, conv.id, instrument, result.score, result.zone, sealed,
-                                    {**conv.screening, instrument: shown}, now)
+    await queue_store.add_screening(
+        ctx.engine, conv.id, instrument, health.seal_result(dek, conv.id, instrument, now, staff_view(result)), sealed,
+        health.seal_screening(dek, conv.id, {**conv.health.screening, instrument: shown}), now,
+    )
     esc = escalate(ctx.region, Priority(conv.priority), Signals(screening=(result,)))
     if esc.priority > conv.priority:
-        await queue_store.raise_priority(ctx.engine, conv.id, int(esc.priority),
-                                         [*conv.reasons, *routing.reasons_json(esc.reasons)], conv.risk)
-    event = {"type": "screening", "conversation_id": conv.id, "instrument": instrument, **shown}
+        reasons = [*conv.health.reasons, *routing.reasons_json(esc.reasons)]
+        await queue_store.raise_priority(ctx.engine, conv.id, int(esc.priority), health.seal_reasons(dek, conv.id, reasons))
+    # The result travels sealed (health data); each instance opens it for the holder's staff sockets.
+    event = {"type": "screening", "conversation_id": conv.id,
+             "sealed": health.seal_event(dek, conv.id, "screening", {"instrument": instrument, **shown})}
     await ctx.bus.publish(events.conversation_channel(conv.id), events.encode(event))
     await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
     logs.event("screening_stored", conversation_id=conv.id, instrument=instrument)

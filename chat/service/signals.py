@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from chat import logs
-from chat.service import events, routing
+from chat.service import events, health, keys, routing
 from chat.service.context import Context
-from chat.store import conversations as store
 from chat.store import queue as queue_store
 from triage.region import Priority
 from triage.router import Signals, escalate
@@ -24,19 +23,25 @@ async def on_visitor_text(ctx: Context, conversation_id: str, text: str, seq: in
     found = ctx.risk.scan(text)
     if not found:
         return None
-    conv = await store.get(ctx.engine, conversation_id)
-    if conv is None:
+    conv = await health.get(ctx, conversation_id)
+    if conv is None or conv.health is None:
         return None
-    known = frozenset(conv.risk.split(",")) if conv.risk else frozenset()
+    known = frozenset(conv.health.risk)
     every = known | {str(c) for c in found}
     if every != known:
         esc = escalate(ctx.region, Priority(conv.priority), Signals(risk=every))
-        await queue_store.raise_priority(ctx.engine, conv.id, int(max(esc.priority, Priority(conv.priority))),
-                                         [*conv.reasons, *routing.reasons_json(esc.reasons)], ",".join(sorted(every)), seq)
+        priority = int(max(esc.priority, Priority(conv.priority)))
+        dek = await keys.dek_for(ctx, conv.id)
+        await queue_store.raise_priority(
+            ctx.engine, conv.id, priority,
+            health.seal_reasons(dek, conv.id, [*conv.health.reasons, *routing.reasons_json(esc.reasons)]),
+            health.seal_risk(dek, conv.id, sorted(every), seq if seq is not None else conv.health.risk_seq),
+        )
+        # The categories travel sealed (health data); each instance opens them for its staff sockets.
         alert = {
             "type": "alert", "conversation_id": conv.id, "team": conv.team, "state": conv.state,
-            "categories": sorted(every - known), "priority": int(max(esc.priority, Priority(conv.priority))),
-            "seq": seq,
+            "priority": priority, "seq": seq,
+            "sealed": health.seal_event(dek, conv.id, "alert", {"categories": sorted(every - known)}),
         }
         payload = events.encode(alert)
         for team in dict.fromkeys([conv.team, *ctx.region.alert_teams]):

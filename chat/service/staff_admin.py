@@ -8,16 +8,18 @@ themselves out: deactivating themselves or dropping their own admin role is refu
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
 from chat import logs
-from chat.errors import BadInput, Code, Conflict, NotFound
-from chat.service import access, accounts, conversations, events, routing
+from chat.errors import BadInput, ChatError, Code, Conflict, NotFound
+from chat.service import access, accounts, audit, conversations, events, health, keys, routing
 from chat.service.access import Action, Principal, StaffRole
 from chat.service.context import Context
 from chat.store import admin as store
 from chat.store import canned as canned_store
+from chat.store import conversations as conv_store
 from chat.store import staff as staff_store
 from triage.router import Reason
 
@@ -102,7 +104,13 @@ async def change(
 
 async def _deactivate(ctx: Context, p: Principal, who: store.Account) -> None:
     now = ctx.clock()
-    released = await store.deactivate(ctx.engine, who.id, now, routing.reason_json(DEACTIVATED))
+    deks = {}  # the keys of what the person holds, fetched first: the store appends the reason in one transaction
+    for c in await conv_store.held_by(ctx.engine, who.id):
+        with contextlib.suppress(ChatError):  # one that cannot be opened keeps its reasons as they were
+            deks[c.id] = await keys.dek_for(ctx, c.id)
+    released = await store.deactivate(
+        ctx.engine, who.id, now, health.reasons_appender(deks, routing.reason_json(DEACTIVATED))
+    )
     mine = events.staff_channel(who.id)
     for cid, language in released.requeued:
         await ctx.bus.publish(mine, events.encode({"type": "released", "conversation_id": cid, "reason": "deactivated"}))
@@ -131,6 +139,14 @@ async def reset_password(ctx: Context, p: Principal, username: str, password: st
     await _end_sockets(ctx, found.id)
     await staff_store.audit(ctx.engine, p.id, "password_reset", None, ctx.clock(), target=username)
     logs.event("staff_password_reset", staff_id=found.id)
+
+
+async def audit_page(ctx: Context, p: Principal, limit: int) -> dict[str, Any]:
+    """What the admin audit page shows: the newest entries and whether the whole chain verifies
+    (``chain``: ok, entries, head_seq, first_broken {seq, problem} or None; see service/audit.py)."""
+    entries = await audit_log(ctx, p, limit)
+    verdict = await audit.verify(ctx.engine)
+    return {"entries": entries, "chain": verdict.as_json()}
 
 
 async def audit_log(ctx: Context, p: Principal, limit: int) -> list[dict[str, Any]]:

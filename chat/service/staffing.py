@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from chat.errors import BadInput, Code
-from chat.service import access, presence, routing, visitors
+from chat.service import access, health, presence, routing, visitors
 from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.service.summaries import summary
@@ -75,14 +75,14 @@ async def overview(ctx: Context, p: Principal) -> dict[str, Any]:
     access.require(p, Action.OVERVIEW)
     now = ctx.clock()
     people = await presence.online(ctx)  # read once for the team counts and the people list
-    waiting = await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx))
+    waiting = await health.opened_all(ctx, await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx)))
     longest: dict[str, int] = {}
     for c in waiting:
         since = c.queued_at or c.created_at
         longest[c.team] = max(longest.get(c.team, 0), max(0, int((now - since).total_seconds())))
     team_rows = [_with_attention(ctx, {**t, "longest_wait_s": longest.get(t["id"], 0)})
                  for t in _team_rows(ctx, p, people, waiting)]
-    held = await queue_store.active(ctx.engine)
+    held = await health.opened_all(ctx, await queue_store.active(ctx.engine))
     holders = await staff_store.display_names(ctx.engine, sorted({c.assigned_staff_id for c in held
                                                                    if c.assigned_staff_id is not None}))
     return {

@@ -1,27 +1,29 @@
 """Transcripts for staff, each read written to the audit log first; earlier parts of a re-opened
-conversation (listed freely, read only audited); internal notes."""
+conversation (read only audited); internal notes; the replay a staff socket asks for. Whoever reads a
+conversation they do not hold is audited before anything is read (service/audit.py), and refused with
+``audit_unavailable`` when the entry cannot be written."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from chat import logs
 from chat.crypto import envelope
 from chat.errors import Code, Gone, NotFound
-from chat.service import access, events, keys
+from chat.service import access, audit, events, keys
 from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.store import conversations as store
 from chat.store import parts as parts_store
-from chat.store import staff as staff_store
 from chat.store.conversations import ConversationRecord
 
 
 async def read(ctx: Context, p: Principal, conversation_id: str) -> dict[str, Any]:
     conv = await _get(ctx, p, Action.TRANSCRIPT_READ, conversation_id)
-    # Audit before reading: a read that is not logged never happens.
-    await staff_store.audit(ctx.engine, p.id, "transcript_read", conversation_id, ctx.clock())
+    # Audit before reading (the holder too, as the contract says): a read that is not logged never happens.
+    await audit.record(ctx, p.id, "transcript_read", conversation_id)
     if conv.shredded_at is not None:
         raise Gone(Code.DELETED_BY_RETENTION, "This conversation was deleted under the retention rules.")
     messages = await keys.message_frames(ctx, await store.after(ctx.engine, conversation_id, 0, limit=100_000))
@@ -47,9 +49,10 @@ async def decrypted_notes(
 
 
 async def notes_for_holder(ctx: Context, p: Principal, conversation_id: str) -> list[dict[str, Any]]:
-    """The notes of the current part of a conversation the person holds (or a supervisor): part of
-    working on it, like its messages, so not a transcript read."""
+    """The notes of the current part of a conversation the person holds (part of working on it, like its
+    messages, so not audited) or, audited, one a supervisor reads without holding it."""
     conv = await check_holder(ctx, p, Action.NOTES_READ, conversation_id)
+    await audit.record_read(ctx, p, conv, "notes_read")
     return await decrypted_notes(ctx, conversation_id, since=conv.part_started_at)
 
 
@@ -75,9 +78,10 @@ def _z(t: datetime | None) -> str | None:
 
 
 async def earlier_parts(ctx: Context, p: Principal, conversation_id: str) -> list[dict[str, Any]]:
-    """What a returning young person's earlier parts were (when, where, who, how it ended): no content,
-    so listing them is not a transcript read."""
-    await check_holder(ctx, p, Action.EARLIER_LIST, conversation_id)
+    """What a returning young person's earlier parts were (when, where, who, how it ended): no texts, so
+    for the holder not a transcript read; audited when someone else lists them."""
+    conv = await check_holder(ctx, p, Action.EARLIER_LIST, conversation_id)
+    await audit.record_read(ctx, p, conv, "earlier_listed")
     return [
         {"part": r.part, "from_seq": r.from_seq, "to_seq": r.to_seq, "started_at": _z(r.started_at),
          "closed_at": _z(r.closed_at), "outcome": r.outcome, "team": r.team, "staff": r.staff}
@@ -91,12 +95,21 @@ async def read_part(ctx: Context, p: Principal, conversation_id: str, part: int)
     found = next((r for r in await parts_store.earlier(ctx.engine, conversation_id) if r.part == part), None)
     if found is None:
         raise NotFound()
-    await staff_store.audit(ctx.engine, p.id, "earlier_part_read", conversation_id, ctx.clock())
+    await audit.record(ctx, p.id, "earlier_part_read", conversation_id)
     rows = await store.after(ctx.engine, conversation_id, found.from_seq - 1, limit=found.to_seq - found.from_seq + 1)
     messages = await keys.message_frames(ctx, rows)
     notes = await decrypted_notes(ctx, conversation_id, since=found.started_at, until=found.closed_at)
     logs.event("earlier_part_read", conversation_id=conversation_id, staff_id=p.id, part=part)
     return {"conversation_id": conversation_id, "part": part, "messages": messages, "notes": notes, "audited": True}
+
+
+async def audit_replay(ctx: Context, p: Principal, conversation_ids: Iterable[str]) -> None:
+    """Before a staff socket replays the conversations its hello names: each one this person does not hold
+    (a supervisor following someone else's chat) is audited as ``replay_read``, or the hello is refused."""
+    for cid in conversation_ids:
+        conv = await store.get(ctx.engine, cid)
+        if conv is not None:
+            await audit.record_read(ctx, p, conv, "replay_read")
 
 
 async def add_note(ctx: Context, p: Principal, conversation_id: str, text: str) -> None:

@@ -7,6 +7,7 @@ offers made to them change together, so no instance can hand the person a conver
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -83,22 +84,27 @@ async def end_sessions(engine: AsyncEngine, staff_id: int) -> int:
     return int(res.rowcount or 0)
 
 
-async def deactivate(engine: AsyncEngine, staff_id: int, now: datetime, reason: dict[str, str]) -> Released:
+async def deactivate(
+    engine: AsyncEngine, staff_id: int, now: datetime, append_reason: Callable[[str, bytes | None], bytes | None]
+) -> Released:
     """Deactivate, end every session, put each conversation the person held back in its team's queue (at the
-    front of its time: queued now, the reason appended) and withdraw what was on offer to them."""
+    front of its time: queued now, the reason appended by ``append_reason``, which reseals a conversation's
+    sealed reasons or gives None to leave them) and withdraw what was on offer to them."""
     async with engine.begin() as conn:
         await conn.execute(update(S).where(S.c.id == staff_id).values(active=False))
         await conn.execute(delete(SS).where(SS.c.staff_id == staff_id))
         held = (await conn.execute(
-            select(C.c.id, C.c.language, C.c.reasons).where(C.c.state == "active", C.c.assigned_staff_id == staff_id)
+            select(C.c.id, C.c.language, C.c.reasons_sealed).where(C.c.state == "active", C.c.assigned_staff_id == staff_id)
         )).all()
         requeued = []
-        for cid, language, reasons in held:
+        for cid, language, sealed in held:
+            values: dict[str, Any] = {"state": "queued", "assigned_staff_id": None, "claimed_at": None,
+                                      "queued_at": now, "offered_to": None, "offer_expires_at": None}
+            reasons = append_reason(str(cid), sealed)
+            if reasons is not None:
+                values["reasons_sealed"] = reasons
             res = await conn.execute(
-                update(C).where(C.c.id == cid, C.c.state == "active", C.c.assigned_staff_id == staff_id).values(
-                    state="queued", assigned_staff_id=None, claimed_at=None, queued_at=now,
-                    reasons=[*(reasons or []), reason], offered_to=None, offer_expires_at=None,
-                )
+                update(C).where(C.c.id == cid, C.c.state == "active", C.c.assigned_staff_id == staff_id).values(**values)
             )
             if res.rowcount == 1:
                 requeued.append((str(cid), str(language)))

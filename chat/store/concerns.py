@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chat.store.models import AuditEntry, ConcernReport, Staff
+from chat.store import audit as audit_store
+from chat.store.models import ConcernReport, Staff
 
 R = ConcernReport.__table__  # type: ignore[attr-defined]
-A = AuditEntry.__table__  # type: ignore[attr-defined]
 S = Staff.__table__  # type: ignore[attr-defined]
 
 
@@ -27,8 +27,8 @@ async def add(engine: AsyncEngine, conversation_id: str, staff_id: int, note: by
     """A report never exists without the audit entry saying who made it."""
     async with engine.begin() as conn:
         await conn.execute(R.insert().values(conversation_id=conversation_id, staff_id=staff_id, note=note, created_at=now))
-        await conn.execute(A.insert().values(staff_id=staff_id, action="concern_reported", conversation_id=conversation_id,
-                                             at=now))
+        entry = await audit_store.append(conn, staff_id, "concern_reported", conversation_id, now)
+    audit_store.anchor_if_due(*entry)
 
 
 async def of(engine: AsyncEngine, conversation_id: str) -> list[ConcernRecord]:

@@ -26,6 +26,16 @@ S = Staff.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
+class Health:
+    """A conversation's health data once opened (service/health.py): never stored like this."""
+
+    reasons: list[dict[str, str]]
+    risk: list[str]  # categories, sorted; never the words
+    risk_seq: int | None  # the message that last raised a new risk category
+    screening: dict[str, Any]  # instrument -> latest result as staff see it
+
+
+@dataclass(frozen=True)
 class ConversationRecord:
     id: str
     state: str
@@ -46,9 +56,9 @@ class ConversationRecord:
     outcome: str | None
     shredded_at: datetime | None
     queued_at: datetime | None
-    reasons: list[dict[str, str]]
-    risk: str | None
-    screening: dict[str, Any]
+    reasons_sealed: bytes | None  # the health data, sealed (service/health.py opens it)
+    risk_sealed: bytes | None
+    screening_sealed: bytes | None
     preferred_staff_id: int | None
     offered_to: int | None
     offer_expires_at: datetime | None
@@ -58,7 +68,8 @@ class ConversationRecord:
     part_started_at: datetime | None
     visitor_read_seq: int
     visitor_away_since: datetime | None  # None while the young person has a socket open
-    risk_seq: int | None  # the message that last raised a new risk category
+    # Filled by service/health.py for the readers that show it (summaries, triage); never a column.
+    health: Health | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +83,7 @@ class MessageRecord:
     created_at: datetime
 
 
-_CONV_COLS = [C.c[f] for f in ConversationRecord.__dataclass_fields__]
+_CONV_COLS = [C.c[f] for f in ConversationRecord.__dataclass_fields__ if f != "health"]
 _MSG_COLS = [M.c[f] for f in MessageRecord.__dataclass_fields__]
 
 

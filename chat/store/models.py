@@ -102,9 +102,13 @@ class Conversation(SQLModel, table=True):
     shredded_at: datetime | None = _ts(nullable=True)
     # Triage (migration 0003). The queue is ordered by priority, then queued_at (set on entering a queue).
     queued_at: datetime | None = _ts(nullable=True)
-    reasons: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    risk: str | None = Field(default=None, sa_column=Column(String(100)))  # categories, comma-separated; never text
-    screening: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # latest scores
+    # Health data (migration 0013): why it was routed as it was, the risk categories found (and the message
+    # that last raised one), the latest self-test results. Special-category data, so each is sealed under
+    # the conversation's DEK like a message (service/health.py); only ``priority`` stays in clear, for the
+    # queue's order. NULL only after retention.
+    reasons_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    risk_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    screening_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     preferred_staff_id: int | None = Field(default=None, sa_column=Column(Integer))
     offered_to: int | None = Field(default=None, sa_column=Column(Integer))
     offer_expires_at: datetime | None = _ts(nullable=True)
@@ -118,8 +122,6 @@ class Conversation(SQLModel, table=True):
     # is. A queued conversation away longer than MINIMARIA_VISITOR_GRACE_S is out of the queue (gone), and
     # back in its place (queued_at is untouched) when the person returns.
     visitor_away_since: datetime | None = _ts(nullable=True)
-    # The message that last raised a new risk category (migration 0010): the console marks it after a reload.
-    risk_seq: int | None = Field(default=None, sa_column=Column(Integer))
 
 
 class Message(SQLModel, table=True):
@@ -156,7 +158,7 @@ class Note(SQLModel, table=True):
 
 
 class Screening(SQLModel, table=True):
-    """A self-test: the score and zone in clear (staff and statistics read them), the answers encrypted."""
+    """A self-test: which one and when in clear; the answers, and the score and zone (migration 0013), sealed."""
 
     __tablename__ = "screenings"
     id: int | None = Field(default=None, primary_key=True)
@@ -164,9 +166,8 @@ class Screening(SQLModel, table=True):
         sa_column=Column(String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True)
     )
     instrument: str = Field(sa_column=Column(String(16), nullable=False))
-    score: int = Field(sa_column=Column(Integer, nullable=False))
-    zone: str = Field(sa_column=Column(String(32), nullable=False))
     answers: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # ciphertext
+    result: bytes | None = Field(default=None, sa_column=Column(LargeBinary))  # ciphertext: score and zone
     created_at: datetime = _ts()
 
 
@@ -234,6 +235,7 @@ class AuditEntry(SQLModel, table=True):
     """Who did what to which conversation; transcript reads are written here."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (UniqueConstraint("seq", name="uq_audit_log_seq"),)
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _ts()
     staff_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("staff.id", ondelete="SET NULL")))
@@ -245,6 +247,25 @@ class AuditEntry(SQLModel, table=True):
     # Its name at the time, only where that is not sensitive (migration 0008): a canned answer's title, so a
     # deleted one is still named. Staff and team names are looked up when the log is read.
     target_name: str | None = Field(default=None, sa_column=Column(String(100)))
+    # The hash chain (migration 0012): ``seq`` counts entries from 1 with no gaps, ``hash`` is sha256 over
+    # the entry's fields and ``prev_hash`` (store/audit.py), so an edit, a deletion or a reordering shows.
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    hash: str = Field(sa_column=Column(String(64), nullable=False))
+
+
+class AuditChain(SQLModel, table=True):
+    """The audit chain's head, one row (id 1): the last entry's seq and hash, updated in the transaction that
+    appends, so appends from any number of coroutines and instances queue on this row and never fork the
+    chain. ``genesis_*``: the last entry pruned by the audit log's own retention (0 and the zero hash before
+    any), where verification starts."""
+
+    __tablename__ = "audit_chain"
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    hash: str = Field(sa_column=Column(String(64), nullable=False))
+    genesis_seq: int = Field(sa_column=Column(Integer, nullable=False))
+    genesis_hash: str = Field(sa_column=Column(String(64), nullable=False))
 
 
 class CannedAnswer(SQLModel, table=True):

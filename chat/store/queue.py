@@ -170,16 +170,14 @@ async def declined_by(engine: AsyncEngine, conversation_ids: Sequence[str], sinc
     return out
 
 
-async def move(
-    engine: AsyncEngine, conversation_id: str, from_team: str, to_team: str, reasons: list[dict[str, str]]
-) -> bool:
+async def move(engine: AsyncEngine, conversation_id: str, from_team: str, to_team: str, reasons: bytes) -> bool:
     """Overflow: a waiting conversation not on offer moves to another team's queue, keeping its place in
-    time (queued_at), with the reason appended."""
+    time (queued_at), with the reason appended (``reasons``: all of them, sealed)."""
     async with engine.begin() as conn:
         res = await conn.execute(
             update(C)
             .where(C.c.id == conversation_id, C.c.state == "queued", C.c.team == from_team, C.c.offered_to.is_(None))
-            .values(team=to_team, reasons=reasons)
+            .values(team=to_team, reasons_sealed=reasons)
         )
     return bool(res.rowcount == 1)
 
@@ -191,7 +189,7 @@ async def transfer(
     *,
     team: str,
     to_staff: int | None,
-    reasons: list[dict[str, str]],
+    reasons: bytes,
     now: datetime,
     from_state: str = "active",
 ) -> bool:
@@ -203,10 +201,10 @@ async def transfer(
         cond.append(C.c.assigned_staff_id == holder)
     if to_staff is None:
         values: dict[str, Any] = {"state": "queued", "team": team, "assigned_staff_id": None, "claimed_at": None,
-                                  "queued_at": now, "reasons": reasons, "offered_to": None, "offer_expires_at": None}
+                                  "queued_at": now, "reasons_sealed": reasons, "offered_to": None, "offer_expires_at": None}
     else:
         values = {"state": "active", "team": team, "assigned_staff_id": to_staff, "claimed_at": now,
-                  "reasons": reasons, "offered_to": None, "offer_expires_at": None}
+                  "reasons_sealed": reasons, "offered_to": None, "offer_expires_at": None}
     if from_state == "queued" and to_staff is None:
         values.pop("queued_at")  # moved by a supervisor, it keeps its place in time
     async with engine.begin() as conn:
@@ -217,14 +215,13 @@ async def transfer(
 
 
 async def raise_priority(
-    engine: AsyncEngine, conversation_id: str, priority: int, reasons: list[dict[str, str]], risk: str | None,
-    risk_seq: int | None = None,
+    engine: AsyncEngine, conversation_id: str, priority: int, reasons: bytes, risk: bytes | None = None
 ) -> bool:
-    """Set a higher priority (never lower: the condition), the reasons, the risk categories and the message that
-    raised them (kept as it was when ``risk_seq`` is None)."""
-    values: dict[str, Any] = {"priority": priority, "reasons": reasons, "risk": risk}
-    if risk_seq is not None:
-        values["risk_seq"] = risk_seq
+    """Set a higher priority (never lower: the condition), the reasons and, unless ``risk`` is None, the risk
+    categories with the message that raised them (both sealed)."""
+    values: dict[str, Any] = {"priority": priority, "reasons_sealed": reasons}
+    if risk is not None:
+        values["risk_sealed"] = risk
     async with engine.begin() as conn:
         res = await conn.execute(
             update(C).where(C.c.id == conversation_id, C.c.priority <= priority).values(**values)
@@ -233,13 +230,14 @@ async def raise_priority(
 
 
 async def add_screening(
-    engine: AsyncEngine, conversation_id: str, instrument: str, score: int, zone: str, answers: bytes,
-    summary: dict[str, Any], now: datetime,
+    engine: AsyncEngine, conversation_id: str, instrument: str, result: bytes, answers: bytes, screening: bytes,
+    now: datetime,
 ) -> None:
+    """A self-test's row (its answers and result sealed) and the conversation's latest results (sealed)."""
     async with engine.begin() as conn:
-        await conn.execute(SC.insert().values(conversation_id=conversation_id, instrument=instrument, score=score,
-                                              zone=zone, answers=answers, created_at=now))
-        await conn.execute(update(C).where(C.c.id == conversation_id).values(screening=summary))
+        await conn.execute(SC.insert().values(conversation_id=conversation_id, instrument=instrument, result=result,
+                                              answers=answers, created_at=now))
+        await conn.execute(update(C).where(C.c.id == conversation_id).values(screening_sealed=screening))
 
 
 async def by_return_code_hash(engine: AsyncEngine, code_hash: str) -> ConversationRecord | None:

@@ -1,9 +1,10 @@
 """Crypto-shredding statements: which closed conversations are due, and shredding a batch of them.
 
 Shredding deletes a conversation's wrapped DEK (so any copy of its ciphertexts, in a backup too, can
-never be read again) and its ciphertexts: messages, notes, the feedback comment. It keeps the row and
-its content-free metadata (role, municipality, topic, age band, gender, team, times, outcome, and
-``last_seq`` as the message count) for statistics, and the feedback rating.
+never be read again) and its ciphertexts: messages, notes, the feedback comment, the sealed health data (reasons, risk, latest
+self-test results) and the self-tests' rows. It keeps the row and its content-free metadata (role,
+municipality, topic, age band, gender, team, priority, times, outcome, and ``last_seq`` as the message
+count) for statistics, and the feedback rating.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from chat.store.conversations import C, F, M, N
+from chat.store.models import Screening
+
+SC = Screening.__table__  # type: ignore[attr-defined]
 
 
 def _due(closed_before: datetime) -> tuple[ColumnElement[bool], ...]:
@@ -42,12 +46,14 @@ async def shred(engine: AsyncEngine, ids: list[str], closed_before: datetime, no
         marked = await conn.execute(
             update(C)
             .where(C.c.id.in_(ids), *_due(closed_before))
-            .values(wrapped_dek=None, kek_id=None, shredded_at=now)
+            .values(wrapped_dek=None, kek_id=None, shredded_at=now, reasons_sealed=None, risk_sealed=None,
+                    screening_sealed=None)
             .returning(C.c.id)
         )
         done = [r.id for r in marked]
         if done:
             await conn.execute(delete(M).where(M.c.conversation_id.in_(done)))
             await conn.execute(delete(N).where(N.c.conversation_id.in_(done)))
+            await conn.execute(delete(SC).where(SC.c.conversation_id.in_(done)))
             await conn.execute(update(F).where(F.c.conversation_id.in_(done)).values(comment=None))
     return done

@@ -10,11 +10,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chat.store.models import AuditEntry, Staff, StaffSession
+from chat.store import audit as audit_store
+from chat.store.models import Staff, StaffSession
 
 S = Staff.__table__  # type: ignore[attr-defined]
 SS = StaffSession.__table__  # type: ignore[attr-defined]
-A = AuditEntry.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -120,11 +120,10 @@ async def audit(
     engine: AsyncEngine, staff_id: int | None, action: str, conversation_id: str | None, now: datetime,
     target: str | None = None, target_name: str | None = None,
 ) -> None:
-    """``target``: what an admin change was about (a username, a canned answer's id, a date), never free text;
-    ``target_name``: its name when that is not sensitive (a canned answer's title)."""
-    async with engine.begin() as conn:
-        await conn.execute(A.insert().values(staff_id=staff_id, action=action, conversation_id=conversation_id, at=now,
-                                             target=target, target_name=target_name and target_name[:100]))
+    """Append to the hash-chained audit log (store/audit.py). ``target``: what an admin change was about (a
+    username, a canned answer's id, a date), never free text; ``target_name``: its name when that is not
+    sensitive (a canned answer's title)."""
+    await audit_store.append_entry(engine, staff_id, action, conversation_id, now, target, target_name)
 
 
 async def set_availability(engine: AsyncEngine, staff_id: int, availability: str) -> None:

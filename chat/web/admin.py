@@ -67,5 +67,4 @@ async def audit(request: Request, p: Principal) -> Response:
     raw = request.query_params.get("limit", "100")
     if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
         raise BadInput(Code.INVALID, "limit must be a whole number between 1 and 1000.")
-    entries = await staff_admin.audit_log(context(request), p, int(raw))
-    return JSONResponse({"entries": entries}, headers=NO_STORE)
+    return JSONResponse(await staff_admin.audit_page(context(request), p, int(raw)), headers=NO_STORE)

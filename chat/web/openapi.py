@@ -66,8 +66,8 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, int, type[BaseMode
      "effect at once on every instance; the answer lists the other overrides of that date it conflicts with, "
      "each with whether it applies", frames.HoursOverrideBody, 201, None),
     ("delete", "/api/v1/admin/hours/{id}", "Admin: remove a date's own hours", None, 200, None),
-    ("get", "/api/v1/admin/audit", "Admin: the newest audit entries (?limit=N, default 100, at most 1000)", None, 200,
-     None),
+    ("get", "/api/v1/admin/audit", "Admin: the newest audit entries (?limit=N, default 100, at most 1000) and "
+     "whether the whole hash chain verifies (chain: ok, entries, head_seq, first_broken)", None, 200, None),
     ("get", "/healthz", "Liveness", None, 200, None),
     ("get", "/readyz", "Readiness: database and bus reachable", None, 200, None),
 ]

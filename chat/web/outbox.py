@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from chat import logs
 from chat.service import conversations, keys
@@ -129,6 +129,10 @@ class Outbox:
     async def run(self) -> None:
         try:
             await self._write()
+        except WebSocketDisconnect:
+            # The client went away while a frame was on its way (a closed tab, a lost network): normal,
+            # and nothing is lost — the store has every message and the client resumes from its seq.
+            return
         except Exception as err:
             # Never leave a socket open that no longer sends (a silent drop): close it so the client
             # reconnects and resumes from its last seq, where the store has everything.

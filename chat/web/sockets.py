@@ -18,7 +18,21 @@ from starlette.websockets import WebSocket
 from chat import logs
 from chat.crypto import tokens
 from chat.errors import ChatError, Code, Conflict, Forbidden, NotFound, Unauthorized
-from chat.service import access, accounts, conversations, events, keys, presence, queue, routing, selftest, signals, transcripts
+from chat.service import (
+    access,
+    accounts,
+    conversations,
+    dispatch,
+    events,
+    health,
+    keys,
+    presence,
+    queue,
+    routing,
+    selftest,
+    signals,
+    transcripts,
+)
 from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.service.presence import Availability, Tracker
@@ -232,8 +246,9 @@ class VisitorConnection(Connection):
             # before its place is read.
             self._present = True
             await self.tracker.connect(id(self), conv.id)
-            fresh = await conv_store.get(self.ctx.engine, conv.id)
+            fresh = await health.get(self.ctx, conv.id)
             assert fresh is not None
+            assert fresh.health is not None
             place = (await queue.snapshot(self.ctx)).place(conv.id) if fresh.state == "queued" else None
             staff_name = await conversations.holder_name(self.ctx, fresh) if fresh.state == "active" else None
         except BaseException:
@@ -250,7 +265,7 @@ class VisitorConnection(Connection):
             "last_seq": fresh.last_seq, "open": is_open, "opens_at": routing.iso(opens_at),
             "hours": routing.weekly_hours(self.ctx.region, fresh.team),
             # Shown at once when the chat is closed or the conversation carried a risk signal.
-            "crisis": routing.crisis(self.ctx.region, now, fresh.municipality) if (fresh.risk or not is_open) else None,
+            "crisis": routing.crisis(self.ctx.region, now, fresh.municipality) if (fresh.health.risk or not is_open) else None,
             "self_tests": selftest.offered(self.ctx, fresh),
         }
         self.outbox.release_with(welcome)
@@ -338,6 +353,7 @@ class StaffConnection(Connection):
                 raise FrameError(Code.FORBIDDEN, "last_seq names a conversation you do not hold.")
             if seq < 0 or seq > conv.last_seq:
                 raise FrameError(Code.BAD_LAST_SEQ, "last_seq must be between 0 and the last message's seq.")
+        await transcripts.audit_replay(self.ctx, self.p, wanted)  # before anything is replayed
         self.outbox.hold()
         try:
             teams = access.teams_for(self.p, Action.QUEUE_READ)
@@ -345,7 +361,7 @@ class StaffConnection(Connection):
             for channel in [events.staff_channel(self.p.id), *(events.team_channel(t) for t in teams)]:
                 await self.ctx.bus.subscribe(channel, self.outbox.on_bus)
                 self.channels.append(channel)
-            held = await conv_store.held_by(self.ctx.engine, self.p.id)
+            held = await health.opened_all(self.ctx, await conv_store.held_by(self.ctx.engine, self.p.id))
             for conv in held:  # the part a return code opened; earlier parts are read on purpose (audited)
                 await self.follow(conv.id, max(wanted.get(conv.id, 0), conv.part_start_seq))
             for cid, seq in wanted.items():
@@ -432,14 +448,24 @@ class StaffConnection(Connection):
             await self.tracker.set_status(id(self), self.p.id, Availability(event["status"]))
             self.outbox.frame(event)
             return True
-        if kind in {"offer", "offer_withdrawn", "screening", "visitor_presence"}:
+        if kind in {"offer_withdrawn", "visitor_presence"}:
             self.outbox.frame(event)
             return True
-        if kind == "alert":
-            key = (event["conversation_id"], ",".join(event.get("categories", [])))
-            if key not in self._alerted:  # the same alert arrives once per team channel this person is in
+        if kind == "offer":  # the summary is added here: health data does not travel the bus in clear
+            offer = await dispatch.offer_frame(self.ctx, event)
+            if offer is not None:
+                self.outbox.frame(offer)
+            return True
+        if kind in {"alert", "screening"}:  # sealed on the bus: opened here, for this socket
+            shown = await health.open_event(self.ctx, event)
+            if shown is None:
+                return True
+            if kind == "alert":
+                key = (shown["conversation_id"], ",".join(shown.get("categories", [])))
+                if key in self._alerted:  # the same alert arrives once per team channel this person is in
+                    return True
                 self._alerted.add(key)
-                self.outbox.frame(event)
+            self.outbox.frame(shown)
             return True
         if kind == "released":
             await self._release(event["conversation_id"])
@@ -472,7 +498,7 @@ class StaffConnection(Connection):
         channel = events.conversation_channel(conversation_id)
         if channel in self.channels:
             return
-        conv = await conv_store.get(self.ctx.engine, conversation_id)
+        conv = await health.get(self.ctx, conversation_id)
         await self.follow(conversation_id, conv.part_start_seq if conv is not None else 0)
         if conv is not None:  # with the summary: a conversation handed over from another queue is new to the page
             self.outbox.frame({"type": "state", "conversation_id": conversation_id, "state": conv.state,
@@ -484,8 +510,8 @@ class StaffConnection(Connection):
         self._send_queue(snapshot.for_staff(self.p))
 
     def _send_queue(self, waiting: list[Any]) -> None:
-        ids = [(c.id, c.priority, c.team, c.offered_to, c.risk, len(c.reasons), str(c.screening), c.visitor_away_since)
-               for c in waiting]
+        ids = [(c.id, c.priority, c.team, c.offered_to, c.reasons_sealed, c.risk_sealed, c.screening_sealed,
+                c.visitor_away_since) for c in waiting]
         if ids != self._queue_ids:
             self._queue_ids = ids
             self.outbox.frame({"type": "queue_update", "queue": [frames.summary(c, self.p.id) for c in waiting],

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, ViewportSize, expect
+from sqlalchemy import text
 
 from chat.service import routing
 from chat.settings import Settings
@@ -358,3 +359,25 @@ async def test_people_without_the_role_or_a_session_are_sent_on(server: Running,
     await other.goto(server.base + "/staff/admin")
     await expect(other.locator("#gate-text")).to_have_text("Du behöver rollen administratör, teamledare eller granskare.")
     await expect(other.locator("#content")).to_be_hidden()
+
+
+async def test_the_audit_page_says_whether_the_log_chain_is_intact(server: Running, browser: Browser) -> None:
+    """Intact: a quiet note with how many entries were checked. After someone edits an entry in the
+    database: an error naming the entry where the chain breaks."""
+    page = await admin_page(browser, server)
+    assert (await api_json(page, "POST", server, "/api/v1/admin/staff",
+                           {"username": "cleo", "display_name": "Cleo Carlsson", "password": "a long enough one",
+                            "roles": ["counsellor"], "teams": ["south"]}))[0] == 201
+    await page.click("#audit-refresh")
+    chain = page.locator("#audit-chain")
+    await expect(chain).to_have_text("Loggkedjan är obruten: 1 post kontrollerad, inga fel.")
+    await expect(chain).to_have_attribute("data-ok", "true")
+
+    async with server.ctx.engine.begin() as conn:
+        await conn.execute(text("UPDATE audit_log SET target = 'mallory' WHERE seq = 1"))
+    await page.click("#audit-refresh")
+
+    await expect(chain).to_have_attribute("data-ok", "false")
+    await expect(chain).to_contain_text("Loggkedjan är bruten vid post 1")
+    assert await violations(page) == []
+    assert problems(page) == []

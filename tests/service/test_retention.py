@@ -11,6 +11,7 @@ from chat.service import accounts, retention
 from chat.settings import Settings
 from chat.store.conversations import C, F, M, N
 from chat.store.db import create_engine
+from chat.store.retention import SC
 from tests import cli
 from tests.client import WS, Staff, Visitor
 from tests.conftest import TABLES, Running, StaffFactory, serve
@@ -140,3 +141,35 @@ async def test_serve_runs_retention_periodically_when_retention_days_is_set(sett
             assert await _count(server, M, v.id) == 0
         finally:
             await staff.aclose()
+
+
+async def test_shredding_also_clears_the_sealed_health_data_and_the_self_tests(
+    server: Running, make_staff: StaffFactory
+) -> None:
+    """The reasons, risk categories and self-test results are sealed under the key that is shredded; the sealed
+    values go with it, and the self-tests' rows (answers, score and zone) are deleted. The priority stays."""
+    staff = await make_staff()
+    v = await Visitor.start(server.base, municipality="2080", topic="drugs")
+    await v.connect()
+    assert v.ws is not None
+    await v.ws.send(type="screening", instrument="audit", answers=[4, 3, 3, 2, 1, 1, 0, 0, 2, 0])
+    await v.ws.expect("screening_result")
+    await v.say("jag vill inte leva längre", "r1")
+    await v.ws.expect("crisis")
+    await v.ws.close()
+    assert (await staff.claim(v.id)).status_code == 200
+    r = await staff.http.post(f"/api/v1/staff/conversations/{v.id}/close", json={"outcome": "advice_given"})
+    assert r.status_code == 200
+    async with server.ctx.engine.connect() as conn:
+        before = (await conn.execute(select(C).where(C.c.id == v.id))).one()
+    assert before.reasons_sealed and before.risk_sealed and before.screening_sealed
+    assert await _count(server, SC, v.id) == 1
+
+    await _closed_days_ago(server, v.id, 10)
+    assert await retention.run(server.ctx, days=7) == 1
+
+    async with server.ctx.engine.connect() as conn:
+        row = (await conn.execute(select(C).where(C.c.id == v.id))).one()
+    assert (row.reasons_sealed, row.risk_sealed, row.screening_sealed) == (None, None, None)
+    assert row.priority == before.priority == 2
+    assert await _count(server, SC, v.id) == 0

@@ -1,4 +1,5 @@
-// admin-audit.js — the audit log (admin only): the latest 100 entries, who did what, when, to what (by name).
+// admin-audit.js — the audit log (admin only): the latest 100 entries, who did what, when, to what (by name),
+// and whether the hash chain of the whole log verifies.
 
 import * as api from "./api.js";
 import * as i18n from "./i18n.js";
@@ -7,6 +8,7 @@ import { dateText } from "./admin-hours.js";
 
 let page = null;
 let entries = [];
+let chain = null; // {ok, entries, head_seq, first_broken: {seq, problem} | null}: the server checked every link
 
 const actionText = (code) => (i18n.t(`admin.action.${code}`) === `admin.action.${code}` ? code : i18n.t(`admin.action.${code}`));
 
@@ -38,11 +40,24 @@ export async function reload() {
   if (!r.ok) return showError($("audit-load-error"), r);
   $("audit-load-error").textContent = "";
   entries = r.data.entries ?? [];
+  chain = r.data.chain ?? null;
   render();
+}
+
+function renderChain() {
+  const p = $("audit-chain");
+  p.hidden = !chain;
+  if (!chain) return;
+  p.dataset.ok = String(chain.ok);
+  p.className = chain.ok ? "note" : "error";
+  p.textContent = chain.ok
+    ? i18n.t("admin.chainOk", { entries: chain.entries })
+    : i18n.t("admin.chainBroken", { seq: chain.first_broken?.seq ?? "?" });
 }
 
 export function render() {
   if (!page) return;
+  renderChain();
   $("audit-empty").hidden = entries.length > 0;
   $("audit-table").hidden = entries.length === 0;
   $("audit-rows").replaceChildren(...entries.map((e) => make("tr", { "data-action": e.action },
