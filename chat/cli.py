@@ -400,7 +400,8 @@ def parser() -> argparse.ArgumentParser:
     staff = sub.add_parser("staff", help="staff accounts").add_subparsers(dest="staff_command", required=True)
     add = staff.add_parser("add", help="add a staff member; password from the prompt or stdin")
     add.add_argument("username")
-    add.add_argument("--role", action="append", required=True, help="reception, counsellor, ambulant, supervisor, admin")
+    add.add_argument("--role", action="append", required=True,
+                     help="reception, counsellor, ambulant, lead, supervisor, admin, auditor")
     add.add_argument("--team", action="append", help="a team id from the region config (repeatable)")
     add.add_argument("--name", help="display name shown to visitors (default: the username)")
     add.set_defaults(func=cmd_staff_add)

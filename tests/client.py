@@ -50,6 +50,19 @@ class WS:
                 return frame
             self._unread.append(frame)
 
+    async def first_of(self, types: tuple[str, ...], timeout: float = TIMEOUT) -> dict[str, Any]:
+        """The next frame of any of these types; other frames stay readable by later expects."""
+        for i, frame in enumerate(self._unread):
+            if frame["type"] in types:
+                return self._unread.pop(i)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            frame = await self._next(max(0.01, deadline - loop.time()))
+            if frame["type"] in types:
+                return frame
+            self._unread.append(frame)
+
     async def nothing_more(self, type_: str, within: float = 0.3, **match: Any) -> None:
         """Assert no frame of this type (and field values) arrives within a short window (used after an
         expected end state)."""

@@ -9,7 +9,7 @@ from typing import Any
 from chat import logs
 from chat.errors import BadInput, Code, Forbidden, NotFound
 from chat.service import access
-from chat.service.access import Principal
+from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.store import canned as store
 from chat.store import staff as staff_store
@@ -21,17 +21,18 @@ def _json(c: store.Canned) -> dict[str, Any]:
 
 
 def _editable(ctx: Context, p: Principal) -> list[str]:
-    return [t.id for t in ctx.region.teams if access.may_edit_canned(p, t.id)]
+    return [t.id for t in ctx.region.teams if access.allowed(p, Action.CANNED_EDIT, t.id)]
 
 
 async def listed(ctx: Context, p: Principal) -> dict[str, Any]:
-    found = await store.listed(ctx.engine, access.canned_teams(p))
+    access.require(p, Action.CANNED_READ)
+    found = await store.listed(ctx.engine, access.teams_for(p, Action.CANNED_READ))
     return {"canned": [_json(c) for c in found], "editable": _editable(ctx, p)}
 
 
 def _check_may_edit(ctx: Context, p: Principal, team: str) -> None:
-    if not access.may_edit_canned(p, team):
-        raise Forbidden(Code.FORBIDDEN, "Only a lead of the team or an admin may change its canned answers.")
+    access.require(p, Action.CANNED_EDIT, team,
+                   Forbidden(Code.FORBIDDEN, "Only a lead of the team or an admin may change its canned answers."))
 
 
 async def _existing(ctx: Context, p: Principal, canned_id: int) -> store.Canned:

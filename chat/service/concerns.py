@@ -10,14 +10,14 @@ from typing import Any
 from chat import logs
 from chat.crypto import envelope
 from chat.service import audit, keys, transcripts
-from chat.service.access import Principal
+from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.store import concerns as store
 
 
 async def report(ctx: Context, p: Principal, conversation_id: str, note: str) -> dict[str, Any]:
     """Record a concern report by the person holding the conversation (or a supervisor)."""
-    await transcripts.check_holder(ctx, p, conversation_id)
+    await transcripts.check_holder(ctx, p, Action.CONCERN_REPORT, conversation_id)
     now = ctx.clock()
     sealed = envelope.seal(await keys.dek_for(ctx, conversation_id), note, keys.concern_aad(conversation_id, now))
     await store.add(ctx.engine, conversation_id, p.id, sealed, now)
@@ -27,7 +27,7 @@ async def report(ctx: Context, p: Principal, conversation_id: str, note: str) ->
 
 async def list_for(ctx: Context, p: Principal, conversation_id: str) -> list[dict[str, Any]]:
     """The concern reports, audited (before they are read) when the reader does not hold the conversation."""
-    conv = await transcripts.check_holder(ctx, p, conversation_id)
+    conv = await transcripts.check_holder(ctx, p, Action.CONCERN_LIST, conversation_id)
     await audit.record_read(ctx, p, conv, "concerns_read")
     dek = await keys.dek_for(ctx, conversation_id)
     out = []

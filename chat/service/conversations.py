@@ -16,8 +16,8 @@ from typing import Any
 from chat import logs
 from chat.crypto import envelope, tokens
 from chat.errors import BadInput, ChatError, Code, Conflict, Forbidden, Gone, NotFound, Unauthorized
-from chat.service import audit, events, health, keys, limits, routing
-from chat.service.access import Principal, may_close, may_write
+from chat.service import access, audit, events, health, keys, limits, routing
+from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.store import conversations as store
 from chat.store import queue as queue_store
@@ -145,10 +145,12 @@ async def forget(ctx: Context, token: str | None) -> None:
     await ctx.bus.publish(channel, events.encode({"type": "left", "conversation_id": record.id}))
 
 
-async def accessible(ctx: Context, p: Principal, conversation_id: str) -> ConversationRecord:
+async def accessible(ctx: Context, p: Principal, action: Action, conversation_id: str) -> ConversationRecord:
+    """The conversation, when this person may do ``action`` to it; else not_found (as if it did not exist)."""
     record = await store.get(ctx.engine, conversation_id)
-    if record is None or not (record.assigned_staff_id == p.id or p.sees_all_teams):
+    if record is None:
         raise NotFound()
+    access.require(p, action, record, NotFound())
     return record
 
 
@@ -202,7 +204,7 @@ async def _refusal(ctx: Context, conversation_id: str, staff: Principal | None) 
         return NotFound()
     if conv.state == "closed":
         return Conflict(Code.CONVERSATION_CLOSED, "The conversation is closed.")
-    if staff is not None and not may_write(staff, conv):
+    if staff is not None and not access.allowed(staff, Action.WRITE, conv):
         return Forbidden(Code.NOT_CLAIMED, "You do not hold this conversation; claim it first.")
     return Conflict(Code.CONFLICT, "The message could not be stored; send it again.")
 
@@ -237,9 +239,7 @@ async def holder_name(ctx: Context, conversation: ConversationRecord) -> str | N
 
 
 async def close(ctx: Context, p: Principal, conversation_id: str, outcome: str) -> None:
-    conv = await accessible(ctx, p, conversation_id)
-    if not may_close(p, conv):
-        raise Forbidden(Code.NOT_CLAIMED, "Only the person holding the conversation, or a supervisor, may close it.")
+    await accessible(ctx, p, Action.CLOSE, conversation_id)
     if not await store.close(ctx.engine, conversation_id, outcome, ctx.clock(), None):
         raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is already closed.")
     await audit.record(ctx, p.id, "closed", conversation_id, target=outcome)

@@ -9,8 +9,8 @@ from datetime import timedelta
 from chat import logs
 from chat.crypto import envelope, tokens
 from chat.errors import BadInput, Code, Conflict, Forbidden, Gone, NotFound
-from chat.service import audit, conversations, dispatch, events, health, keys, limits, routing
-from chat.service.access import Principal
+from chat.service import access, audit, conversations, dispatch, events, health, keys, limits, routing
+from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.store import conversations as store
 from chat.store import queue as queue_store
@@ -35,18 +35,25 @@ async def reassign(
 ) -> ConversationRecord:
     """A supervisor moves a waiting or active conversation to a named counsellor or a team (a waiting one
     keeps its place in time; an open offer on it is withdrawn)."""
-    if not p.sees_all_teams:
-        raise Forbidden(Code.FORBIDDEN, "Only a supervisor can reassign conversations.")
-    return await transfer(ctx, p, conversation_id, team=team, staff=staff, note=note, waiting_too=True)
+    access.require(p, Action.REASSIGN, None, Forbidden(Code.FORBIDDEN, "Only a supervisor can reassign conversations."))
+    return await _hand_on(ctx, p, Action.REASSIGN, conversation_id, team=team, staff=staff, note=note)
 
 
 async def transfer(
-    ctx: Context, p: Principal, conversation_id: str, *, team: str | None, staff: str | None, note: str,
-    waiting_too: bool = False,
+    ctx: Context, p: Principal, conversation_id: str, *, team: str | None, staff: str | None, note: str
 ) -> ConversationRecord:
     """Hand an active conversation to a team's queue or straight to a named counsellor. The note is
     stored (encrypted) first, so the receiving side finds it with the history; the visitor sees a line
     saying who joined or where the conversation went."""
+    access.require(p, Action.TRANSFER)
+    return await _hand_on(ctx, p, Action.TRANSFER, conversation_id, team=team, staff=staff, note=note)
+
+
+async def _hand_on(
+    ctx: Context, p: Principal, action: Action, conversation_id: str, *, team: str | None, staff: str | None,
+    note: str,
+) -> ConversationRecord:
+    """Transfer (the holder's hand-over of an active conversation) and reassign (a waiting one too)."""
     if (team is None) == (staff is None):
         raise BadInput(Code.INVALID, "Give exactly one of team and staff.")
     # Not ``accessible()``: that answers 404 to anyone but the holder, and the protocol promises 409 for a
@@ -54,10 +61,9 @@ async def transfer(
     conv = await store.get(ctx.engine, conversation_id)
     if conv is None:
         raise NotFound()
-    if conv.state != "active" and not (waiting_too and conv.state == "queued"):
+    if conv.state != "active" and not (action is Action.REASSIGN and conv.state == "queued"):
         raise Conflict(Code.NOT_CLAIMED, "Only a conversation someone holds can be transferred; claim it first.")
-    if conv.assigned_staff_id != p.id and not p.sees_all_teams:
-        raise Forbidden(Code.NOT_CLAIMED, "You do not hold this conversation.")
+    access.require(p, action, conv, Forbidden(Code.NOT_CLAIMED, "You do not hold this conversation."))
     target_id: int | None = None
     target_name = ""
     if team is not None:
@@ -68,7 +74,7 @@ async def transfer(
     else:
         assert staff is not None
         person = await staff_store.by_username(ctx.engine, staff)
-        if person is None or not person.active:
+        if person is None or not person.active or not access.may_receive(person.roles):
             raise BadInput(Code.UNKNOWN_STAFF, "There is no active staff member with that username.")
         if person.id == conv.assigned_staff_id:
             raise BadInput(Code.INVALID, "That person already holds the conversation.")
@@ -82,7 +88,8 @@ async def transfer(
     reason = Reason(
         "transfer", f"Överlämnat av {p.display_name} till {to_label}", f"Transferred by {p.display_name} to {to_label}"
     )
-    holder = None if p.sees_all_teams else p.id
+    # The conditional update checks the holder is still who it was, unless the action reaches any conversation.
+    holder = None if access.reaches_any(p, action) else p.id
     ok = await queue_store.transfer(
         ctx.engine, conversation_id, holder, team=to_team, to_staff=target_id,
         reasons=await health.with_reasons(ctx, conv, routing.reason_json(reason)), now=now, from_state=conv.state,

@@ -15,9 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chat import logs
-from chat.errors import BadInput, Code, Conflict, Forbidden, NotFound
+from chat.errors import BadInput, Code, Conflict, NotFound
 from chat.service import access, events
-from chat.service.access import Principal
+from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.service.woken import Woken
 from chat.store import hours_overrides as store
@@ -45,11 +45,6 @@ async def refresh(ctx: Context) -> None:
         live.current = hours.with_overrides(live.configured, found.values())
 
 
-def _require_admin(p: Principal) -> None:
-    if not access.is_admin(p):
-        raise Forbidden(Code.FORBIDDEN, "Only an admin may change opening hours.")
-
-
 def _json(r: store.OverrideRecord) -> dict[str, Any]:
     return {"id": r.id, "date": r.date.isoformat(), "team": r.team, "spans": list(r.spans), "label": r.label}
 
@@ -68,7 +63,7 @@ def _overruled(rows: list[store.OverrideRecord]) -> set[int]:
 
 async def listed(ctx: Context, p: Principal) -> dict[str, Any]:
     """Every override, each with ``applies`` (False: an every-team closure of its date wins over it)."""
-    _require_admin(p)
+    access.require(p, Action.HOURS_LIST)
     rows = await store.listed(ctx.engine)
     overruled = _overruled(rows)
     return {"overrides": [{**_json(r), "applies": r.id not in overruled} for r in rows],
@@ -80,7 +75,7 @@ async def add(ctx: Context, p: Principal, day_text: str, team: str | None, spans
     lists the overrides of that date it conflicts with (``triage.hours.conflicts``), each with ``applies``
     (whether that one wins where they meet); ``applies`` of the new one is False when an every-team closure
     of that date wins over it."""
-    _require_admin(p)
+    access.require(p, Action.HOURS_ADD)
     try:
         day = date.fromisoformat(day_text)
     except ValueError:
@@ -113,7 +108,7 @@ async def add(ctx: Context, p: Principal, day_text: str, team: str | None, spans
 
 
 async def remove(ctx: Context, p: Principal, override_id: int) -> None:
-    _require_admin(p)
+    access.require(p, Action.HOURS_REMOVE)
     found = await store.get(ctx.engine, override_id)
     if found is None or not await store.remove(ctx.engine, override_id):
         raise NotFound()

@@ -11,8 +11,8 @@ from datetime import datetime
 
 from chat import logs
 from chat.errors import Code, Conflict, Forbidden, NotFound
-from chat.service import audit, conversations, events, health, presence, routing, visitors
-from chat.service.access import Principal, may_claim, queue_teams
+from chat.service import access, audit, conversations, events, health, presence, routing, visitors
+from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.store import conversations as store
 from chat.store import queue as queue_store
@@ -48,7 +48,7 @@ class Snapshot:
         return Place(position, int(math.ceil(wait / 30) * 30))
 
     def for_staff(self, p: Principal) -> list[ConversationRecord]:
-        teams = queue_teams(p)
+        teams = access.teams_for(p, Action.QUEUE_READ)
         return [c for c in self.waiting if teams is None or c.team in teams]
 
 
@@ -88,7 +88,9 @@ def _opens_in(ctx: Context, team_id: str, now: datetime) -> float:
 
 
 async def staff_queue(ctx: Context, p: Principal) -> list[ConversationRecord]:
-    waiting = await queue_store.waiting(ctx.engine, queue_teams(p), gone_before=visitors.gone_before(ctx))
+    access.require(p, Action.QUEUE_READ)
+    teams = access.teams_for(p, Action.QUEUE_READ)
+    waiting = await queue_store.waiting(ctx.engine, teams, gone_before=visitors.gone_before(ctx))
     return await health.opened_all(ctx, waiting)
 
 
@@ -98,10 +100,9 @@ async def claim(ctx: Context, p: Principal, conversation_id: str) -> Conversatio
     conv = await store.get(ctx.engine, conversation_id)
     if conv is None:
         raise NotFound()
-    if not may_claim(p, conv):
-        raise Forbidden(Code.FORBIDDEN, "This conversation is in another team's queue.")
+    access.require(p, Action.CLAIM, conv, Forbidden(Code.FORBIDDEN, "This conversation is in another team's queue."))
     offered_elsewhere = conv.offered_to is not None and conv.offered_to != p.id
-    won = await queue_store.claim(ctx.engine, conversation_id, p.id, queue_teams(p), ctx.clock())
+    won = await queue_store.claim(ctx.engine, conversation_id, p.id, access.teams_for(p, Action.CLAIM), ctx.clock())
     if not won:
         if conv.state == "closed":
             raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is closed.")
@@ -131,7 +132,8 @@ async def accept(ctx: Context, p: Principal, conversation_id: str) -> Conversati
     conv = await store.get(ctx.engine, conversation_id)
     if conv is None:
         raise NotFound()
-    if conv.offered_to != p.id or conv.state != "queued":
+    access.require(p, Action.ACCEPT)
+    if not access.allowed(p, Action.ACCEPT, conv) or conv.state != "queued":
         raise Conflict(Code.OFFER_ENDED, "This offer has ended; the conversation is back in the queue or taken.")
     if not await queue_store.claim(ctx.engine, conversation_id, p.id, None, ctx.clock()):
         raise Conflict(Code.OFFER_ENDED, "This offer has ended; the conversation is back in the queue or taken.")
@@ -144,6 +146,12 @@ async def accept(ctx: Context, p: Principal, conversation_id: str) -> Conversati
 
 async def decline(ctx: Context, p: Principal, conversation_id: str) -> None:
     """Say no to an offer: the conversation stays in the queue and is offered to the next person."""
+    access.require(p, Action.DECLINE)
+    conv = await store.get(ctx.engine, conversation_id)
+    if conv is None:
+        raise NotFound()
+    if not access.allowed(p, Action.DECLINE, conv):
+        raise Conflict(Code.OFFER_ENDED, "This offer has already ended.")
     if not await queue_store.end_offer(ctx.engine, conversation_id, p.id, "declined", ctx.clock()):
         raise Conflict(Code.OFFER_ENDED, "This offer has already ended.")
     event = {"type": "offer_withdrawn", "conversation_id": conversation_id, "reason": "declined"}

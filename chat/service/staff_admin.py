@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from chat import logs
-from chat.errors import BadInput, ChatError, Code, Conflict, Forbidden, NotFound
+from chat.errors import BadInput, ChatError, Code, Conflict, NotFound
 from chat.service import access, accounts, audit, conversations, events, health, keys, routing
-from chat.service.access import Principal, StaffRole
+from chat.service.access import Action, Principal, StaffRole
 from chat.service.context import Context
 from chat.store import admin as store
 from chat.store import canned as canned_store
@@ -30,11 +30,6 @@ BACK_IN_QUEUE = {
 DEACTIVATED = Reason("staff_deactivated", "Tillbaka i kön: handläggarens konto stängdes",
                      "Back in the queue: the staff member's account was closed")
 MAX_AUDIT = 1000
-
-
-def _require_admin(p: Principal) -> None:
-    if not access.is_admin(p):
-        raise Forbidden(Code.FORBIDDEN, "Only an admin may do this.")
 
 
 def _json(a: store.Account, now: datetime) -> dict[str, Any]:
@@ -53,7 +48,7 @@ async def _account(ctx: Context, username: str) -> store.Account:
 
 
 async def listed(ctx: Context, p: Principal) -> list[dict[str, Any]]:
-    _require_admin(p)
+    access.require(p, Action.STAFF_LIST)
     now = ctx.clock()
     return [_json(a, now) for a in await store.accounts(ctx.engine)]
 
@@ -62,7 +57,7 @@ async def create(
     ctx: Context, p: Principal, username: str, display_name: str | None, password: str, roles: list[str],
     teams: list[str],
 ) -> dict[str, Any]:
-    _require_admin(p)
+    access.require(p, Action.STAFF_CREATE)
     staff_id = await accounts.add_staff(ctx, username, password, roles, teams, display_name)
     await staff_store.audit(ctx.engine, p.id, "staff_created", None, ctx.clock(), target=username)
     logs.event("staff_created", staff_id=staff_id)
@@ -74,7 +69,7 @@ async def change(
     teams: list[str] | None = None, active: bool | None = None,
 ) -> dict[str, Any]:
     """Change any of these; ``active=False`` deactivates (see the module docstring)."""
-    _require_admin(p)
+    access.require(p, Action.STAFF_CHANGE)
     if display_name is None and roles is None and teams is None and active is None:
         raise BadInput(Code.INVALID, "Give at least one of display_name, roles, teams and active.")
     found = await _account(ctx, username)
@@ -137,7 +132,7 @@ async def _end_sockets(ctx: Context, staff_id: int) -> None:
 
 async def reset_password(ctx: Context, p: Principal, username: str, password: str) -> None:
     """A new password; the account is unlocked and every session of it ends."""
-    _require_admin(p)
+    access.require(p, Action.STAFF_PASSWORD)
     found = await _account(ctx, username)
     await accounts.set_password(ctx, username, password)  # checks the length; clears failures and the lock
     await store.end_sessions(ctx.engine, found.id)
@@ -157,7 +152,7 @@ async def audit_page(ctx: Context, p: Principal, limit: int) -> dict[str, Any]:
 async def audit_log(ctx: Context, p: Principal, limit: int) -> list[dict[str, Any]]:
     """The newest ``limit`` (1–1000) audit entries, newest first, each with ``about``: what an admin change was
     about, by name (see ``_about``)."""
-    _require_admin(p)
+    access.require(p, Action.AUDIT_READ)
     if not 1 <= limit <= MAX_AUDIT:
         raise BadInput(Code.INVALID, f"limit must be between 1 and {MAX_AUDIT}.")
     rows = await store.audit_entries(ctx.engine, limit)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat.errors import Code, Forbidden
-from chat.service import health, presence, routing, visitors
-from chat.service.access import Principal
+from chat.errors import BadInput, Code
+from chat.service import access, health, presence, routing, visitors
+from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.service.summaries import summary
 from chat.store import queue as queue_store
@@ -18,6 +18,7 @@ from triage.attention import needs_attention
 
 async def teams(ctx: Context, p: Principal) -> list[dict[str, Any]]:
     """Every team (any of them can be a transfer target), with its state now."""
+    access.require(p, Action.TEAMS)
     waiting = await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx))
     return _team_rows(ctx, p, await presence.online(ctx), waiting)
 
@@ -42,6 +43,7 @@ def _team_rows(ctx: Context, p: Principal, people: list[presence.Online],
 async def online(ctx: Context, p: Principal) -> list[dict[str, Any]]:
     """Online staff with status and load: everyone, since any of them can be named in a hand-over (the county
     reception hands on to counsellors of every team). Nothing here is about a young person."""
+    access.require(p, Action.PRESENCE)
     return await _people_rows(ctx, await presence.online(ctx))
 
 
@@ -70,8 +72,7 @@ def _with_attention(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
 async def overview(ctx: Context, p: Principal) -> dict[str, Any]:
     """The supervisor's live view: every team with its queue length and longest wait, whether it needs
     attention and why, who is online with what load, and the whole queue."""
-    if not p.sees_all_teams:
-        raise Forbidden(Code.FORBIDDEN, "The overview is for supervisors.")
+    access.require(p, Action.OVERVIEW)
     now = ctx.clock()
     people = await presence.online(ctx)  # read once for the team counts and the people list
     waiting = await health.opened_all(ctx, await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx)))
@@ -89,3 +90,11 @@ async def overview(ctx: Context, p: Principal) -> dict[str, Any]:
         "active": [{**summary(c), "holder": holders.get(c.assigned_staff_id or 0, ""), "holder_id": c.assigned_staff_id}
                    for c in held],
     }
+
+
+def crisis(ctx: Context, p: Principal, municipality: str | None) -> list[dict[str, Any]]:
+    """The crisis lines staff read out, with those of one municipality when it is given (and known)."""
+    access.require(p, Action.CRISIS_LINES)
+    if municipality is not None and ctx.region.municipality(municipality) is None:
+        raise BadInput(Code.INVALID, "Unknown municipality code.")
+    return routing.crisis(ctx.region, ctx.clock(), municipality)

@@ -12,8 +12,8 @@ from typing import Any
 from chat import logs
 from chat.crypto import envelope
 from chat.errors import Code, Gone, NotFound
-from chat.service import audit, events, keys
-from chat.service.access import Principal, may_read_transcript
+from chat.service import access, audit, events, keys
+from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.store import conversations as store
 from chat.store import parts as parts_store
@@ -21,9 +21,7 @@ from chat.store.conversations import ConversationRecord
 
 
 async def read(ctx: Context, p: Principal, conversation_id: str) -> dict[str, Any]:
-    conv = await store.get(ctx.engine, conversation_id)
-    if conv is None or not may_read_transcript(p, conv):
-        raise NotFound()
+    conv = await _get(ctx, p, Action.TRANSCRIPT_READ, conversation_id)
     # Audit before reading (the holder too, as the contract says): a read that is not logged never happens.
     await audit.record(ctx, p.id, "transcript_read", conversation_id)
     if conv.shredded_at is not None:
@@ -53,16 +51,23 @@ async def decrypted_notes(
 async def notes_for_holder(ctx: Context, p: Principal, conversation_id: str) -> list[dict[str, Any]]:
     """The notes of the current part of a conversation the person holds (part of working on it, like its
     messages, so not audited) or, audited, one a supervisor reads without holding it."""
-    conv = await check_holder(ctx, p, conversation_id)
+    conv = await check_holder(ctx, p, Action.NOTES_READ, conversation_id)
     await audit.record_read(ctx, p, conv, "notes_read")
     return await decrypted_notes(ctx, conversation_id, since=conv.part_started_at)
 
 
-async def check_holder(ctx: Context, p: Principal, conversation_id: str) -> ConversationRecord:
-    """The person holds the conversation (or is a supervisor) and it still exists; else not_found / gone."""
+async def _get(ctx: Context, p: Principal, action: Action, conversation_id: str) -> ConversationRecord:
+    """The conversation when ``action`` reaches it for this person; else not_found (as if it did not exist)."""
     conv = await store.get(ctx.engine, conversation_id)
-    if conv is None or not may_read_transcript(p, conv):
+    if conv is None:
         raise NotFound()
+    access.require(p, action, conv, NotFound())
+    return conv
+
+
+async def check_holder(ctx: Context, p: Principal, action: Action, conversation_id: str) -> ConversationRecord:
+    """The table lets this person do ``action`` to the conversation and it still exists; else not_found / gone."""
+    conv = await _get(ctx, p, action, conversation_id)
     if conv.shredded_at is not None:
         raise Gone(Code.DELETED_BY_RETENTION, "This conversation was deleted under the retention rules.")
     return conv
@@ -75,7 +80,7 @@ def _z(t: datetime | None) -> str | None:
 async def earlier_parts(ctx: Context, p: Principal, conversation_id: str) -> list[dict[str, Any]]:
     """What a returning young person's earlier parts were (when, where, who, how it ended): no texts, so
     for the holder not a transcript read; audited when someone else lists them."""
-    conv = await check_holder(ctx, p, conversation_id)
+    conv = await check_holder(ctx, p, Action.EARLIER_LIST, conversation_id)
     await audit.record_read(ctx, p, conv, "earlier_listed")
     return [
         {"part": r.part, "from_seq": r.from_seq, "to_seq": r.to_seq, "started_at": _z(r.started_at),
@@ -86,7 +91,7 @@ async def earlier_parts(ctx: Context, p: Principal, conversation_id: str) -> lis
 
 async def read_part(ctx: Context, p: Principal, conversation_id: str, part: int) -> dict[str, Any]:
     """One earlier part's messages and notes, written to the audit log before it is read."""
-    await check_holder(ctx, p, conversation_id)
+    await check_holder(ctx, p, Action.EARLIER_READ, conversation_id)
     found = next((r for r in await parts_store.earlier(ctx.engine, conversation_id) if r.part == part), None)
     if found is None:
         raise NotFound()
@@ -108,11 +113,7 @@ async def audit_replay(ctx: Context, p: Principal, conversation_ids: Iterable[st
 
 
 async def add_note(ctx: Context, p: Principal, conversation_id: str, text: str) -> None:
-    conv = await store.get(ctx.engine, conversation_id)
-    if conv is None or not may_read_transcript(p, conv):
-        raise NotFound()
-    if conv.shredded_at is not None:
-        raise Gone(Code.DELETED_BY_RETENTION, "This conversation was deleted under the retention rules.")
+    await check_holder(ctx, p, Action.NOTE_ADD, conversation_id)
     now = ctx.clock()
     sealed = envelope.seal(await keys.dek_for(ctx, conversation_id), text, keys.note_aad(conversation_id, now))
     await store.add_note(ctx.engine, conversation_id, p.id, sealed, now)

@@ -7,8 +7,9 @@ from starlette.responses import JSONResponse, Response
 
 from chat.errors import BadInput, Code, NotFound
 from chat.service import hours_overrides, staff_admin
+from chat.service.access import Principal
 from chat.web import frames
-from chat.web.auth import context, staff
+from chat.web.auth import context
 from chat.web.errors import NO_STORE
 
 
@@ -20,21 +21,18 @@ def path_id(request: Request) -> int:
     return int(raw)
 
 
-async def list_staff(request: Request) -> Response:
-    p = await staff(request)
+async def list_staff(request: Request, p: Principal) -> Response:
     return JSONResponse({"staff": await staff_admin.listed(context(request), p)}, headers=NO_STORE)
 
 
-async def create_staff(request: Request) -> Response:
-    p = await staff(request)
+async def create_staff(request: Request, p: Principal) -> Response:
     body = frames.parse_body(await request.body(), frames.StaffCreateBody)
     made = await staff_admin.create(context(request), p, body.username, body.display_name, body.password,
                                     list(body.roles), list(body.teams))
     return JSONResponse(made, status_code=201, headers=NO_STORE)
 
 
-async def change_staff(request: Request) -> Response:
-    p = await staff(request)
+async def change_staff(request: Request, p: Principal) -> Response:
     body = frames.parse_body(await request.body(), frames.StaffChangeBody)
     changed = await staff_admin.change(
         context(request), p, request.path_params["username"], display_name=body.display_name,
@@ -44,33 +42,28 @@ async def change_staff(request: Request) -> Response:
     return JSONResponse(changed, headers=NO_STORE)
 
 
-async def reset_password(request: Request) -> Response:
-    p = await staff(request)
+async def reset_password(request: Request, p: Principal) -> Response:
     body = frames.parse_body(await request.body(), frames.PasswordBody)
     await staff_admin.reset_password(context(request), p, request.path_params["username"], body.password)
     return JSONResponse({"ok": True}, headers=NO_STORE)
 
 
-async def list_hours(request: Request) -> Response:
-    p = await staff(request)
+async def list_hours(request: Request, p: Principal) -> Response:
     return JSONResponse(await hours_overrides.listed(context(request), p), headers=NO_STORE)
 
 
-async def add_hours(request: Request) -> Response:
-    p = await staff(request)
+async def add_hours(request: Request, p: Principal) -> Response:
     body = frames.parse_body(await request.body(), frames.HoursOverrideBody)
     made = await hours_overrides.add(context(request), p, body.date, body.team, list(body.spans), body.label)
     return JSONResponse(made, status_code=201, headers=NO_STORE)
 
 
-async def remove_hours(request: Request) -> Response:
-    p = await staff(request)
+async def remove_hours(request: Request, p: Principal) -> Response:
     await hours_overrides.remove(context(request), p, path_id(request))
     return JSONResponse({"ok": True}, headers=NO_STORE)
 
 
-async def audit(request: Request) -> Response:
-    p = await staff(request)
+async def audit(request: Request, p: Principal) -> Response:
     raw = request.query_params.get("limit", "100")
     if not raw.isascii() or not raw.isdigit() or len(raw) > 6:
         raise BadInput(Code.INVALID, "limit must be a whole number between 1 and 1000.")

@@ -1,13 +1,18 @@
-"""Who is asking: the staff session cookie, its CSRF token, the Origin allowlist, the visitor's bearer token."""
+"""Who is asking: the staff session cookie, its CSRF token, the Origin allowlist, the visitor's bearer token;
+and the door every staff route goes through (``Door``: who, then whether the access table lets them)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from chat.crypto import tokens
 from chat.errors import Code, Forbidden, Unauthorized
-from chat.service import accounts
-from chat.service.access import Principal
+from chat.service import access, accounts
+from chat.service.access import Action, Principal
 from chat.service.context import Context
 
 COOKIE = "mm_staff"
@@ -47,3 +52,23 @@ def bearer(request: Request) -> str:
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized(Code.UNAUTHORIZED, "A visitor token is required (Authorization: Bearer …).")
     return token.strip()
+
+
+Handler = Callable[[Request, Principal], Awaitable[Response]]
+
+
+class Door(Route):
+    """A staff or admin route that names its action: the caller is authenticated (with CSRF for a change)
+    and the access table consulted (``access.require``) before the handler runs, with the person it found.
+    The handler's service then checks the scope against the conversation or team it is about."""
+
+    def __init__(self, path: str, handler: Handler, action: Action, methods: list[str] | None = None) -> None:
+        self.action = action
+
+        async def endpoint(request: Request) -> Response:
+            p = await staff(request)
+            access.require(p, action)
+            return await handler(request, p)
+
+        endpoint.__name__ = handler.__name__
+        super().__init__(path, endpoint, methods=methods)

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from chat.errors import BadInput, Code
+from chat.service.access import Action
 from chat.service.summaries import iso as iso
 from chat.service.summaries import summary as summary  # handlers render conversations with it
 
@@ -77,6 +78,27 @@ class Presence(Frame):
 ClientFrame = Annotated[Hello | Msg | Typing | Read | Screening | Ping | Presence, Field(discriminator="type")]
 _client = TypeAdapter(ClientFrame)
 KNOWN_TYPES = frozenset({"hello", "msg", "typing", "read", "screening", "ping", "presence"})
+
+# What each frame type a staff socket accepts asks of the access table (hello: following each conversation
+# its last_seq names); a type not here is refused on the staff socket. Opening the socket itself is CONSOLE.
+STAFF_FRAMES: dict[str, Action] = {
+    "hello": Action.FOLLOW,
+    "ping": Action.CONSOLE,
+    "msg": Action.WRITE,
+    "typing": Action.TYPING,
+    "read": Action.READ_RECEIPT,
+    "presence": Action.SET_PRESENCE,
+}
+# The visitor's frames, each about the one conversation the visitor token opens (no role, no table: the
+# token is the whole of a visitor's access); a type not here is refused on the visitor socket.
+VISITOR_FRAMES: dict[str, str] = {
+    "hello": "open or resume the token's conversation",
+    "ping": "keep-alive",
+    "msg": "write in the token's conversation",
+    "typing": "typing indicator in the token's conversation",
+    "read": "read receipt in the token's conversation",
+    "screening": "answer a self-test (AUDIT/DUDIT)",
+}
 
 
 class FrameError(BadInput):

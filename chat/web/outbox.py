@@ -25,6 +25,7 @@ from chat.service.context import Context
 CLOSE_INTERNAL = 1011
 CLOSE_TRY_AGAIN = 1013
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403  # authenticated, but the access table gives this person no staff socket
 CLOSE_HELLO_TIMEOUT = 4408
 CLOSE_GONE = 4410  # the conversation was deleted under the retention rules: reconnecting cannot help
 

@@ -19,6 +19,7 @@ from chat import logs
 from chat.crypto import tokens
 from chat.errors import ChatError, Code, Conflict, Forbidden, NotFound, Unauthorized
 from chat.service import (
+    access,
     accounts,
     conversations,
     dispatch,
@@ -32,7 +33,7 @@ from chat.service import (
     signals,
     transcripts,
 )
-from chat.service.access import Principal
+from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.service.presence import Availability, Tracker
 from chat.service.visitors import VisitorTracker
@@ -42,7 +43,15 @@ from chat.store.conversations import MessageRecord
 from chat.web import frames
 from chat.web.auth import COOKIE
 from chat.web.frames import FrameError
-from chat.web.outbox import CLOSE_GONE, CLOSE_HELLO_TIMEOUT, CLOSE_TRY_AGAIN, CLOSE_UNAUTHORIZED, Outbox, Throttle
+from chat.web.outbox import (
+    CLOSE_FORBIDDEN,
+    CLOSE_GONE,
+    CLOSE_HELLO_TIMEOUT,
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNAUTHORIZED,
+    Outbox,
+    Throttle,
+)
 from chat.web.watch import QueueWatcher
 
 TRANSIENT = (SQLAlchemyError, OSError, TimeoutError, ConnectionError)
@@ -266,6 +275,8 @@ class VisitorConnection(Connection):
         self.watcher.listeners.add(self)
 
     async def handle(self, frame: Any) -> None:
+        if frame.type not in frames.VISITOR_FRAMES:
+            raise FrameError(Code.INVALID, "A visitor does not send this frame.")
         if getattr(frame, "conversation_id", None) not in (None, self.conversation_id):
             raise Forbidden(Code.FORBIDDEN, "This token does not open that conversation.")
         if isinstance(frame, frames.Msg):
@@ -292,8 +303,6 @@ class VisitorConnection(Connection):
             conv = await conv_store.get(self.ctx.engine, self.conversation_id)
             assert conv is not None
             self.outbox.frame(await selftest.submit(self.ctx, conv, frame.instrument, list(frame.answers)))
-        elif isinstance(frame, frames.Presence):
-            raise FrameError(Code.INVALID, "Only staff set a presence.")
 
     async def on_signal(self, event: dict[str, Any] | None, channel: str) -> bool:
         if event is not None and event.get("type") == "left":
@@ -350,14 +359,15 @@ class StaffConnection(Connection):
         wanted = dict(frame.last_seq or {})
         for cid, seq in wanted.items():
             conv = await conv_store.get(self.ctx.engine, cid)
-            if conv is None or not (conv.assigned_staff_id == self.p.id or self.p.sees_all_teams):
+            if conv is None or not access.allowed(self.p, Action.FOLLOW, conv):
                 raise FrameError(Code.FORBIDDEN, "last_seq names a conversation you do not hold.")
             if seq < 0 or seq > conv.last_seq:
                 raise FrameError(Code.BAD_LAST_SEQ, "last_seq must be between 0 and the last message's seq.")
         await transcripts.audit_replay(self.ctx, self.p, wanted)  # before anything is replayed
         self.outbox.hold()
         try:
-            teams = [t.id for t in self.ctx.region.teams] if self.p.sees_all_teams else list(self.p.teams)
+            teams = access.teams_for(self.p, Action.QUEUE_READ)
+            teams = [t.id for t in self.ctx.region.teams] if teams is None else list(teams)
             for channel in [events.staff_channel(self.p.id), *(events.team_channel(t) for t in teams)]:
                 await self.ctx.bus.subscribe(channel, self.outbox.on_bus)
                 self.channels.append(channel)
@@ -394,8 +404,10 @@ class StaffConnection(Connection):
 
     async def handle(self, frame: Any) -> None:
         cid = getattr(frame, "conversation_id", None)
-        if isinstance(frame, frames.Screening):
-            raise FrameError(Code.INVALID, "Staff do not send self-tests.")
+        action = frames.STAFF_FRAMES.get(frame.type)
+        if action is None:
+            raise FrameError(Code.INVALID, "Staff do not send this frame.")
+        access.require(self.p, action)
         if isinstance(frame, frames.Presence):
             # Answered (on every socket of this person) by the "presence" event on their staff channel.
             await presence.set_availability(self.ctx, self.p.id, Availability(frame.status))
@@ -415,8 +427,7 @@ class StaffConnection(Connection):
             raise NotFound()
         if conv.state == "closed":
             raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is closed.")
-        if conv.assigned_staff_id != self.p.id:
-            raise Forbidden(Code.NOT_CLAIMED, "You do not hold this conversation; claim it first.")
+        access.require(self.p, action, conv, Forbidden(Code.NOT_CLAIMED, "You do not hold this conversation; claim it first."))
         if isinstance(frame, frames.Typing):
             await conversations.typing(self.ctx, cid, "staff", frame.on)
         elif isinstance(frame, frames.Read):
@@ -537,6 +548,11 @@ async def staff_endpoint(ws: WebSocket) -> None:
         await ws.send_json(frames.error_frame(err.code, err.message))
         await ws.close(CLOSE_UNAUTHORIZED)
         logs.event("ws_refused", route="/ws/staff", code=err.code)
+        return
+    if not access.allowed(p, Action.CONSOLE):  # an auditor: no conversations, so no console
+        await ws.send_json(frames.error_frame(Code.FORBIDDEN, "This account does not work conversations."))
+        await ws.close(CLOSE_FORBIDDEN, reason=Code.FORBIDDEN)
+        logs.event("ws_refused", route="/ws/staff", code=Code.FORBIDDEN)
         return
     assert session is not None
     await StaffConnection(ws, ctx, ws.app.state.watcher, ws.app.state.tracker, p, session).run()

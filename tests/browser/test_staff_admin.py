@@ -357,7 +357,7 @@ async def test_people_without_the_role_or_a_session_are_sent_on(server: Running,
     await account(server, "rita", ("reception",), (TEAM,))
     other = await logged_in(browser, server, "rita")
     await other.goto(server.base + "/staff/admin")
-    await expect(other.locator("#gate-text")).to_have_text("Du behöver rollen administratör eller teamledare.")
+    await expect(other.locator("#gate-text")).to_have_text("Du behöver rollen administratör, teamledare eller granskare.")
     await expect(other.locator("#content")).to_be_hidden()
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 from sqlalchemy import text
 
-from tests.client import Staff, Visitor
+from tests.client import WS, Staff, Visitor
 from tests.conftest import Running, StaffFactory
 
 PASSWORD = "correct horse battery"
@@ -123,6 +124,7 @@ async def test_bad_new_accounts_are_refused_with_400(
         (["supervisor"], [], 201),  # sees every queue
         (["supervisor", "reception"], [], 201),
         (["admin"], [], 201),  # works no queue
+        (["auditor"], [], 201),  # works no conversation
     ],
 )
 async def test_a_role_that_works_a_teams_queue_needs_a_team(
@@ -345,6 +347,34 @@ async def test_changing_someones_teams_makes_their_socket_reconnect_into_the_new
             break
     else:
         raise AssertionError("the relatives' conversation never reached Anna's queue")
+
+
+async def test_an_admin_makes_an_auditor_who_reads_the_audit_log_and_gets_no_console(
+    server: Running, admin: Staff
+) -> None:
+    """The auditor role: the audit log (and the team names it mentions), nothing about any conversation; their
+    staff socket is closed with 4403 forbidden, and /staff/me says what they may do."""
+    r = await admin.http.post("/api/v1/admin/staff", json={**NEW_ACCOUNT, "roles": ["auditor"], "teams": []})
+    assert r.status_code == 201, r.text
+    auditor = Staff(server.base, "cleo", NEW_ACCOUNT["password"])
+    await auditor.login()
+    try:
+        me = await auditor.http.get("/api/v1/staff/me")
+        assert me.json()["can"] == ["session", "teams", "audit_read"]
+        assert me.json()["no_team"] is False
+        assert (await auditor.http.get("/api/v1/admin/audit")).status_code == 200
+        for path in ("/api/v1/staff/queue", "/api/v1/staff/overview", "/api/v1/admin/staff"):
+            r = await auditor.http.get(path)
+            assert (r.status_code, code(r)) == (403, "forbidden"), path
+        cookie = f"mm_staff={auditor.http.cookies['mm_staff']}"
+        ws = await WS.open(server.ws + "/ws/staff", origin=server.base, additional_headers={"Cookie": cookie})
+        assert (await ws.expect("error"))["code"] == "forbidden"
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.conn.recv()
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4403, "forbidden")
+    finally:
+        await auditor.aclose()
 
 
 async def test_the_audit_page_says_whether_the_chain_verifies(server: Running, admin: Staff) -> None:

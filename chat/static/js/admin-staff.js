@@ -8,7 +8,7 @@ import {
   showError,
 } from "./admin-ui.js";
 
-export const ROLES = ["reception", "counsellor", "ambulant", "lead", "supervisor", "admin"];
+export const ROLES = ["reception", "counsellor", "ambulant", "lead", "supervisor", "admin", "auditor"];
 const MIN_PASSWORD = 10;
 let page = null;
 let people = [];

@@ -183,7 +183,7 @@ export async function session(prefix, path, allowed) {
     return null;
   }
   $("who").textContent = me.data.display_name;
-  if (!allowed(me.data.roles ?? [])) {
+  if (!allowed(me.data.roles ?? [], me.data)) {
     gate(prefix, "needRole", `${prefix}.back`, "/staff");
     return null;
   }

@@ -1,5 +1,6 @@
-// admin.js — the administration page: who may see which section (admin: all four; lead: the canned
-// answers of their teams), the teams every section names, and the sections' own modules.
+// admin.js — the administration page: which sections a person sees follows what /staff/me says they may do
+// (`can`: admin all four; a lead the canned answers of their teams; an auditor the audit log), the teams
+// every section names, and the sections' own modules.
 
 import * as api from "./api.js";
 import * as i18n from "./i18n.js";
@@ -25,26 +26,31 @@ function show(id) {
 }
 
 async function main() {
-  const me = await session("admin", PATH, (roles) => roles.includes("admin") || roles.includes("lead"));
+  const sections = ["staff_list", "canned_edit", "hours_list", "audit_read"];
+  const me = await session("admin", PATH, (_roles, who) => sections.some((a) => (who.can ?? []).includes(a)));
   if (!me) return;
   for (const li of document.querySelectorAll(".sections li")) li.hidden = true;
   for (const d of document.querySelectorAll("dialog")) bindDialog(d);
-  const isAdmin = me.roles.includes("admin");
+  const can = (action) => (me.can ?? []).includes(action);
   const teams = await api.get("/api/v1/staff/teams");
   page.teams = teams.ok ? teams.data.teams.map((t) => ({ id: t.id, name: t.name })) : [];
   if (teams.status === 401) return page.expired();
 
   const shown = [];
-  if (isAdmin) {
+  if (can("staff_list")) {
     show("staff-section");
     shown.push(staff.start(page));
   }
-  show("canned-section");
-  shown.push(canned.start(page));
-  if (isAdmin) {
+  if (can("canned_edit")) {
+    show("canned-section");
+    shown.push(canned.start(page));
+  }
+  if (can("hours_list")) {
     show("hours-section");
-    show("audit-section");
     shown.push(hours.start(page));
+  }
+  if (can("audit_read")) {
+    show("audit-section");
     shown.push(audit.start(page));
     page.changed = audit.reload;
   }

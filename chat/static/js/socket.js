@@ -12,9 +12,9 @@ const MAX_DELAY_MS = 30_000;
 const RETRY_MS = 3_000;
 // The server said "send it again" for these; anything else refuses the message for good.
 const RETRYABLE = new Set(["rate_limited", "unavailable", "internal", "conflict"]);
-// Close codes after which reconnecting cannot help (4401: token or session not valid; 4410: the
-// conversation was deleted under the retention rules).
-const FINAL = new Set([4401, 4410]);
+// Close codes after which reconnecting cannot help (4401: token or session not valid; 4403: this account
+// may not open it, e.g. an auditor's; 4410: the conversation was deleted under the retention rules).
+const FINAL = new Set([4401, 4403, 4410]);
 
 export function newMessageId() {
   if (crypto.randomUUID) return crypto.randomUUID(); // secure contexts only

@@ -264,6 +264,8 @@ function reset() {
 }
 
 function enter(person, again = false) {
+  // No console for someone the access table gives none (an auditor): their page is the administration one.
+  if (person.can && !person.can.includes("console")) return location.assign("/staff/admin");
   if (!again) {
     if (me && me.username !== person.username) drafts.clearAll(); // someone else on this tab
     reset();
