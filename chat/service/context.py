@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chat.bus.base import Bus
 from chat.crypto.envelope import DekCache
 from chat.crypto.keyring import KeyProvider
+from chat.service.login_guard import Gate
 from chat.settings import Settings
 from chat.store.writer import MessageWriter
 from triage import Region
@@ -45,6 +46,7 @@ class Context:
     deks: DekCache
     clock: Callable[[], datetime] = field(default=utcnow)
     risk: RiskMatcher = field(default_factory=RiskMatcher.bundled)  # compiled once per process
+    login_gate: Gate = field(default_factory=Gate)  # this instance's argon2 slots
 
     @property
     def region(self) -> Region:
