@@ -21,7 +21,7 @@ from chat.store import staff as store
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters (RFC 9106)
 # Verified against when the username is unknown, so a wrong name costs as long as a wrong password: made
 # with the hasher in use (tests swap in a cheap one), once per hasher.
-_dummy: dict[int, str] = {}
+_dummy: tuple[PasswordHasher, str] | None = None
 MIN_PASSWORD = 10
 
 
@@ -41,10 +41,11 @@ async def hash_password(password: str) -> str:
 
 
 async def _dummy_hash() -> str:
+    global _dummy
     hasher = _hasher
-    if id(hasher) not in _dummy:
-        _dummy[id(hasher)] = await asyncio.to_thread(hasher.hash, tokens.new_token())
-    return _dummy[id(hasher)]
+    if _dummy is None or _dummy[0] is not hasher:
+        _dummy = (hasher, await asyncio.to_thread(hasher.hash, tokens.new_token()))
+    return _dummy[1]
 
 
 def _check(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
