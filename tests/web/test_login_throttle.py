@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from chat.service import accounts, hours_overrides
 from chat.settings import Settings
-from tests.client import Visitor
+from tests.client import Staff, Visitor
 from tests.conftest import TABLES, Running, serve
 
 PASSWORD = "correct horse battery"
@@ -260,3 +260,26 @@ async def test_a_visitor_gets_pongs_and_acks_while_150_logins_run(server: Runnin
     # Checked (401), over the global ceiling (429) or queued for argon2 too long (503): never left hanging.
     assert set(statuses(answered)) <= {401, 429, 503}
     assert statuses(answered)[401] <= server.settings.login_global_failures_per_minute
+
+
+async def test_the_admin_list_shows_a_throttled_name_as_locked_until_a_password_reset(server: Running) -> None:
+    await add(server)
+    await accounts.add_staff(server.ctx, "root", PASSWORD, ["admin"], [])
+    admin = Staff(server.base, "root", PASSWORD)
+    await admin.login()
+
+    async def locked() -> bool:
+        listed = (await admin.http.get("/api/v1/admin/staff")).json()["staff"]
+        return bool({s["username"]: s for s in listed}["anna"]["locked"])
+
+    try:
+        assert await locked() is False
+        await burst([server.base], "anna", [WRONG] * 10)
+        assert await locked() is True
+        reset = await admin.http.post("/api/v1/admin/staff/anna/password", json={"password": "a brand new secret"})
+        assert reset.status_code == 200
+        assert await locked() is False
+        async with client() as http:
+            assert (await attempt(http, server.base, "anna", "a brand new secret")).status_code == 200
+    finally:
+        await admin.aclose()
