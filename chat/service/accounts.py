@@ -18,7 +18,8 @@ from chat.service.access import Principal, StaffRole
 from chat.service.context import Context
 from chat.store import staff as store
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters (RFC 9106)
+PRODUCTION = PasswordHasher()  # argon2id with the library's current recommended parameters (RFC 9106)
+_hasher = PRODUCTION  # tests/conftest.py swaps in a cheap one
 # Verified against when the username is unknown, so a wrong name costs as long as a wrong password: made
 # with the hasher in use (tests swap in a cheap one), once per hasher.
 _dummy: tuple[PasswordHasher, str] | None = None
