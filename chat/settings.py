@@ -56,6 +56,13 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise SettingsError(f"{PREFIX}{name} must be 1 or more")
+    return value
+
+
 def _days(env: Mapping[str, str]) -> int:
     days = _int(env, "RETENTION_DAYS", 0)
     if days < 0:
@@ -112,8 +119,13 @@ class Settings:
     idle_close_days: int = 14  # an open conversation with no message for this long is closed
     visitor_grace_s: float = 120.0  # a waiting visitor with no socket for this long leaves the queue (gone)
     staff_session_hours: int = 10
-    login_max_failures: int = 5
-    login_lockout_minutes: int = 15
+    # Staff login (service/login_guard.py, docs/security.md "Staff login").
+    login_max_failures: int = 5  # attempts per username verified at once; each further one waits 2, 4, 8 … s
+    login_max_delay_s: int = 300  # the longest wait between two attempts at one username
+    login_window_minutes: int = 60  # a username's count is forgotten after this long with no attempt
+    login_global_failures_per_minute: int = 100  # failed (or running) verifications a minute, every username
+    login_concurrency: int = 2  # argon2 verifications running at once in one instance
+    login_queue_timeout_s: float = 10.0  # how long a login waits for one of those before 503
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -156,6 +168,14 @@ class Settings:
             idle_close_days=_int(env, "IDLE_CLOSE_DAYS", cls.idle_close_days),
             visitor_grace_s=_float(env, "VISITOR_GRACE_S", cls.visitor_grace_s),
             staff_session_hours=_int(env, "STAFF_SESSION_HOURS", cls.staff_session_hours),
+            login_max_failures=_count(env, "LOGIN_MAX_FAILURES", cls.login_max_failures),
+            login_max_delay_s=_count(env, "LOGIN_MAX_DELAY_S", cls.login_max_delay_s),
+            login_window_minutes=_count(env, "LOGIN_WINDOW_MINUTES", cls.login_window_minutes),
+            login_global_failures_per_minute=_count(
+                env, "LOGIN_GLOBAL_FAILURES_PER_MINUTE", cls.login_global_failures_per_minute
+            ),
+            login_concurrency=_count(env, "LOGIN_CONCURRENCY", cls.login_concurrency),
+            login_queue_timeout_s=_positive(env, "LOGIN_QUEUE_TIMEOUT_S", cls.login_queue_timeout_s),
         )
 
     def replace(self, **changes: object) -> Settings:

@@ -39,7 +39,7 @@ from triage import Region
 
 TABLES = (
     "staff, staff_sessions, conversations, messages, notes, feedback, audit_log, screenings, offers, concern_reports, "
-    "canned_answers, hours_overrides, audit_chain"
+    "canned_answers, hours_overrides, audit_chain, login_attempts"
 )
 
 

@@ -9,6 +9,8 @@ does not know (another process rotated), so running instances pick up rotations 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -24,6 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 WRAP_CONTEXT = b"minimaria/dek/v1|"
+MAC_CONTEXT = b"minimaria/mac/v1|"
 
 
 class KeyError_(Exception):
@@ -35,6 +38,7 @@ class KeyProvider(Protocol):
     def ids(self) -> list[str]: ...
     def wrap(self, dek: bytes, context: str) -> tuple[str, bytes]: ...
     def unwrap(self, kek_id: str, wrapped: bytes, context: str) -> bytes: ...
+    def mac_key(self, purpose: str) -> bytes: ...
 
 
 @runtime_checkable
@@ -115,6 +119,12 @@ class RingBase:
             return AESGCM(kek.key).decrypt(wrapped[:12], wrapped[12:], WRAP_CONTEXT + context.encode())
         except InvalidTag:
             raise KeyError_("a wrapped data key failed its integrity check") from None
+
+    def mac_key(self, purpose: str) -> bytes:
+        """A 256-bit key for HMACs of one purpose, derived from the primary KEK: every instance with the ring
+        derives the same key, a database without the ring cannot. It changes when the primary does."""
+        primary, keys = self._state
+        return hmac.new(keys[primary].key, MAC_CONTEXT + purpose.encode(), hashlib.sha256).digest()
 
     def _missing(self, kek_id: str) -> Kek:
         raise KeyError_(f"key {kek_id} is not in the ring")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 
 # No 0/O, 1/I/L, 5/S or 2/Z: a return code is read aloud and typed on a phone.
 RETURN_ALPHABET = "34679ACDEFGHJKMNPQRTUVWXY"
@@ -35,6 +36,14 @@ def token_hash(token: str) -> str:
 
 def return_code_hash(code: str) -> str:
     return hashlib.sha256(b"return-code:" + normalize_return_code(code).encode()).hexdigest()
+
+
+def login_key(mac_key: bytes, username: str) -> str:
+    """What login attempts are counted under: an HMAC of the username as typed, normalised (NFKC, stripped,
+    casefolded), so "Anna " and "anna" share one count, and a name that is no account is counted the same way.
+    Keyed, because people type passwords into the username field: a database copy must not reveal them."""
+    normal = unicodedata.normalize("NFKC", username).strip().casefold()
+    return hmac.new(mac_key, normal.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
 def csrf_for(session_token: str) -> str:

@@ -1,4 +1,5 @@
-"""Staff accounts: create, log in (argon2id off the event loop, lockout), sessions, log out."""
+"""Staff accounts: create, log in (argon2id in a bounded thread pool, after the attempt is counted: see
+login_guard.py), sessions, log out."""
 
 from __future__ import annotations
 
@@ -11,20 +12,18 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from chat import logs
 from chat.crypto import tokens
-from chat.errors import BadInput, ChatError, Code, Conflict, Unauthorized
-from chat.service import access, events
+from chat.errors import BadInput, Code, Conflict, Unauthorized
+from chat.service import access, events, login_guard
 from chat.service.access import Principal, StaffRole
 from chat.service.context import Context
 from chat.store import staff as store
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters (RFC 9106)
-# Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+PRODUCTION = PasswordHasher()  # argon2id with the library's current recommended parameters (RFC 9106)
+_hasher = PRODUCTION  # tests/conftest.py swaps in a cheap one
+# Verified against when the username is unknown, so a wrong name costs as long as a wrong password: made
+# with the hasher in use (tests swap in a cheap one), once per hasher.
+_dummy: tuple[PasswordHasher, str] | None = None
 MIN_PASSWORD = 10
-
-
-class LockedOut(ChatError):
-    status = 429
 
 
 @dataclass(frozen=True)
@@ -42,9 +41,17 @@ async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
 
 
-async def _verify(password_hash: str, password: str) -> bool:
+async def _dummy_hash() -> str:
+    global _dummy
+    hasher = _hasher
+    if _dummy is None or _dummy[0] is not hasher:
+        _dummy = (hasher, await asyncio.to_thread(hasher.hash, tokens.new_token()))
+    return _dummy[1]
+
+
+def _check(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
     try:
-        return await asyncio.to_thread(_hasher.verify, password_hash, password)
+        return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -95,25 +102,39 @@ async def set_password(ctx: Context, username: str, password: str) -> None:
     check_password(password)
     if not await store.set_password(ctx.engine, username, await hash_password(password)):
         raise BadInput(Code.NOT_FOUND, "No such staff member.")
+    await login_guard.forget(ctx, username)
 
 
 async def login(ctx: Context, username: str, password: str) -> Login:
-    failed = Unauthorized(Code.LOGIN_FAILED, "Wrong username or password.")
+    """The same answers, in the same time, for a name that is no account as for one that is: both are counted
+    (and refused) alike, and both cost one argon2 verification when checked."""
     rec = await store.by_username(ctx.engine, username)
-    if rec is None or not rec.active:
-        await _verify(_DUMMY_HASH, password)
-        raise failed
+    staff_id = rec.id if rec is not None else None
+    try:
+        attempt = await login_guard.take(ctx, login_guard.key_for(ctx, username))
+    except login_guard.Refused:
+        logs.event("staff_login_throttled", staff_id=staff_id)
+        raise
+    known = rec is not None and rec.active
+    password_hash = rec.password_hash if rec is not None and known else await _dummy_hash()
+    s = ctx.settings
+    right = await ctx.login_gate.run(s.login_concurrency, s.login_queue_timeout_s, _check, _hasher, password_hash,
+                                     password)
     now = ctx.clock()
-    if rec.locked_until is not None and rec.locked_until > now:
-        raise LockedOut(Code.LOCKED_OUT, "Too many failed attempts; the account is locked for a while.")
-    if not await _verify(rec.password_hash, password):
-        lock = now + timedelta(minutes=ctx.settings.login_lockout_minutes)
-        await store.record_failure(ctx.engine, rec.id, ctx.settings.login_max_failures, lock)
-        logs.event("staff_login_failed", staff_id=rec.id)
-        raise failed
+    if not (right and known):
+        await store.audit(ctx.engine, staff_id, "staff_login_failed", None, now)
+        if attempt.throttled_after:
+            await store.audit(ctx.engine, staff_id, "staff_login_throttled", None, now)
+        if attempt.global_full:
+            await store.audit(ctx.engine, None, "staff_login_throttled", None, now, target="all")
+        logs.event("staff_login_failed", staff_id=staff_id)
+        raise Unauthorized(Code.LOGIN_FAILED, "Wrong username or password.")
+    assert rec is not None
+    await login_guard.succeeded(ctx, attempt)
     token = tokens.new_token()
     expires = now + timedelta(hours=ctx.settings.staff_session_hours)
     await store.open_session(ctx.engine, rec.id, tokens.token_hash(token), now, expires)
+    await store.audit(ctx.engine, rec.id, "staff_login", None, now)
     logs.event("staff_login", staff_id=rec.id)
     return Login(principal(rec, expires), token, tokens.csrf_for(token))
 

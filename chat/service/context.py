@@ -13,6 +13,7 @@ from chat.bus.base import Bus
 from chat.crypto.envelope import DekCache
 from chat.crypto.keyring import KeyProvider
 from chat.service.limits import ClientKeys
+from chat.service.login_guard import Gate
 from chat.settings import Settings
 from chat.store.writer import MessageWriter
 from triage import Region
@@ -47,6 +48,7 @@ class Context:
     clock: Callable[[], datetime] = field(default=utcnow)
     risk: RiskMatcher = field(default_factory=RiskMatcher.bundled)  # compiled once per process
     limits: ClientKeys = field(default_factory=ClientKeys)  # the day's client-key secret, in memory only
+    login_gate: Gate = field(default_factory=Gate)  # this instance's argon2 slots
 
     @property
     def region(self) -> Region:

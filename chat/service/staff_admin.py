@@ -9,12 +9,11 @@ themselves out: deactivating themselves or dropping their own admin role is refu
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
 from typing import Any
 
 from chat import logs
 from chat.errors import BadInput, ChatError, Code, Conflict, NotFound
-from chat.service import access, accounts, audit, conversations, events, health, keys, routing
+from chat.service import access, accounts, audit, conversations, events, health, keys, login_guard, routing
 from chat.service.access import Action, Principal, StaffRole
 from chat.service.context import Context
 from chat.store import admin as store
@@ -32,10 +31,11 @@ DEACTIVATED = Reason("staff_deactivated", "Tillbaka i kön: handläggarens konto
 MAX_AUDIT = 1000
 
 
-def _json(a: store.Account, now: datetime) -> dict[str, Any]:
+def _json(a: store.Account, waiting: set[str]) -> dict[str, Any]:
+    """``locked``: login attempts at this name must wait now (login_guard.py); a password reset ends that."""
     return {
         "id": a.id, "username": a.username, "display_name": a.display_name, "roles": list(a.roles),
-        "teams": list(a.teams), "active": a.active, "locked": a.locked_until is not None and a.locked_until > now,
+        "teams": list(a.teams), "active": a.active, "locked": a.username in waiting,
         "availability": a.availability, "created_at": a.created_at.isoformat(),
     }
 
@@ -47,10 +47,16 @@ async def _account(ctx: Context, username: str) -> store.Account:
     return found
 
 
+async def _one(ctx: Context, username: str) -> dict[str, Any]:
+    a = await _account(ctx, username)
+    return _json(a, await login_guard.waiting(ctx, [a.username]))
+
+
 async def listed(ctx: Context, p: Principal) -> list[dict[str, Any]]:
     access.require(p, Action.STAFF_LIST)
-    now = ctx.clock()
-    return [_json(a, now) for a in await store.accounts(ctx.engine)]
+    found = await store.accounts(ctx.engine)
+    waiting = await login_guard.waiting(ctx, [a.username for a in found])
+    return [_json(a, waiting) for a in found]
 
 
 async def create(
@@ -61,7 +67,7 @@ async def create(
     staff_id = await accounts.add_staff(ctx, username, password, roles, teams, display_name)
     await staff_store.audit(ctx.engine, p.id, "staff_created", None, ctx.clock(), target=username)
     logs.event("staff_created", staff_id=staff_id)
-    return _json(await _account(ctx, username), ctx.clock())
+    return await _one(ctx, username)
 
 
 async def change(
@@ -99,7 +105,7 @@ async def change(
             await ctx.bus.publish(events.staff_channel(found.id), events.encode({"type": "access_changed"}))
     if active is False and found.active:
         await _deactivate(ctx, p, found)
-    return _json(await _account(ctx, username), ctx.clock())
+    return await _one(ctx, username)
 
 
 async def _deactivate(ctx: Context, p: Principal, who: store.Account) -> None:

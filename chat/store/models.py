@@ -299,3 +299,15 @@ class HoursOverride(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Login attempts per username (``key_hash``: an HMAC of the normalised name, never the name) and one
+    row ``global`` for every username together; see store/login_attempts.py."""
+
+    __tablename__ = "login_attempts"
+    key_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    started_at: datetime = _ts()
+    last_at: datetime = _ts()
+    attempts: int = Field(sa_column=Column(Integer, nullable=False))
+    blocked_until: datetime | None = _ts(nullable=True)

@@ -79,17 +79,6 @@ async def by_id(engine: AsyncEngine, staff_id: int) -> StaffRecord | None:
     return _rec(row) if row else None
 
 
-async def record_failure(engine: AsyncEngine, staff_id: int, max_failures: int, lock_until: datetime) -> None:
-    async with engine.begin() as conn:
-        n = (
-            await conn.execute(
-                update(S).where(S.c.id == staff_id).values(failed_logins=S.c.failed_logins + 1).returning(S.c.failed_logins)
-            )
-        ).scalar_one()
-        if n >= max_failures:
-            await conn.execute(update(S).where(S.c.id == staff_id).values(locked_until=lock_until, failed_logins=0))
-
-
 async def open_session(engine: AsyncEngine, staff_id: int, token_hash: str, now: datetime, expires: datetime) -> None:
     async with engine.begin() as conn:
         await conn.execute(update(S).where(S.c.id == staff_id).values(failed_logins=0, locked_until=None))

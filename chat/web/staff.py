@@ -11,12 +11,23 @@ from starlette.responses import JSONResponse, Response
 
 from chat.crypto import tokens
 from chat.errors import BadInput, Code
-from chat.service import access, accounts, concerns, conversations, handoff, outcomes, queue, staffing, transcripts
+from chat.service import (
+    access,
+    accounts,
+    concerns,
+    conversations,
+    handoff,
+    login_guard,
+    outcomes,
+    queue,
+    staffing,
+    transcripts,
+)
 from chat.service.access import Principal
 from chat.store.conversations import ConversationRecord
 from chat.web import frames
 from chat.web.auth import COOKIE, check_origin, context, session_token
-from chat.web.errors import NO_STORE
+from chat.web.errors import NO_STORE, error_response
 
 
 def _me(p: Principal, csrf: str) -> dict[str, Any]:
@@ -28,7 +39,12 @@ async def login(request: Request) -> Response:
     check_origin(request)
     ctx = context(request)
     body = frames.parse_body(await request.body(), frames.LoginBody)
-    result = await accounts.login(ctx, body.username, body.password)
+    try:
+        result = await accounts.login(ctx, body.username, body.password)
+    except login_guard.Refused as refused:
+        response = error_response(refused.status, refused.code, refused.message)
+        response.headers["Retry-After"] = str(refused.retry_after_s)
+        return response
     response = JSONResponse(_me(result.principal, result.csrf_token), headers=NO_STORE)
     response.set_cookie(
         COOKIE, result.session_token, max_age=ctx.settings.staff_session_hours * 3600, httponly=True,

@@ -51,7 +51,7 @@ async def test_an_admin_adds_lists_and_removes_overrides_and_each_change_is_audi
     again = await admin.http.delete(f"/api/v1/admin/hours/{closed.json()['id']}")
     assert again.status_code == 404
     entries = (await admin.http.get("/api/v1/admin/audit")).json()["entries"]
-    assert [(e["action"], e["target"], e["staff"]) for e in entries] == [
+    assert [(e["action"], e["target"], e["staff"]) for e in entries if e["action"] != "staff_login"] == [
         ("hours_override_removed", "2099-12-24", "root"),
         ("hours_override_added", "2099-12-23 north", "root"),
         ("hours_override_added", "2099-12-24", "root"),
