@@ -381,12 +381,13 @@ async def test_an_admin_makes_an_auditor_who_reads_the_audit_log_and_gets_no_con
 async def test_the_audit_page_says_whether_the_chain_verifies(server: Running, admin: Staff) -> None:
     for name in ("ann", "bea", "cid"):
         assert (await admin.http.post("/api/v1/admin/staff", json={**NEW_ACCOUNT, "username": name})).status_code == 201
+    # Four entries: the admin's own login, then the three accounts.
     r = await admin.http.get("/api/v1/admin/audit")
-    assert r.json()["chain"] == {"ok": True, "entries": 3, "head_seq": 3, "first_broken": None}
+    assert r.json()["chain"] == {"ok": True, "entries": 4, "head_seq": 4, "first_broken": None}
 
     async with server.ctx.engine.begin() as conn:  # someone with database access edits an entry
-        await conn.execute(text("UPDATE audit_log SET target = 'zed' WHERE seq = 2"))
+        await conn.execute(text("UPDATE audit_log SET target = 'zed' WHERE seq = 3"))
 
     chain = (await admin.http.get("/api/v1/admin/audit")).json()["chain"]
-    assert (chain["ok"], chain["entries"], chain["first_broken"]["seq"]) == (False, 1, 2)
+    assert (chain["ok"], chain["entries"], chain["first_broken"]["seq"]) == (False, 2, 3)
     assert "altered" in chain["first_broken"]["problem"]
