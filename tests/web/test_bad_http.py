@@ -179,7 +179,8 @@ async def test_transcript_read_is_audited(server: Running, visitor: Visitor, mak
     assert [m["text"] for m in r.json()["messages"]] == ["hemligt"]
     assert [n["text"] for n in r.json()["notes"]] == ["intern anteckning"]
     async with server.ctx.engine.connect() as conn:
-        rows = (await conn.execute(text("SELECT action, conversation_id FROM audit_log WHERE action NOT IN ('staff_login', 'claimed')"))).all()
+        query = "SELECT action, conversation_id FROM audit_log WHERE action NOT IN ('staff_login', 'claimed')"
+        rows = (await conn.execute(text(query))).all()
     assert [tuple(r) for r in rows] == [("transcript_read", visitor.id)]
     other = await make_staff("bo")
     denied = await other.http.get(f"/api/v1/staff/conversations/{visitor.id}/transcript")
