@@ -4,12 +4,14 @@ published, stored by the server, accessible at every step, and re-translated in 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, Page, WebSocketRoute, expect
 from sqlalchemy import text
 
+from chat.service import health, keys
 from tests.browser.conftest import phone, violations
 from tests.conftest import Running
 from triage.screening import ITEM_VALUES
@@ -29,9 +31,17 @@ def _published(instrument: str, chosen: list[int]) -> int:
 
 
 async def _stored(server: Running) -> list[tuple[str, int]]:
+    """Each stored self-test's instrument and score, opened with its conversation's key (the score is sealed)."""
     async with server.ctx.engine.connect() as conn:
-        rows = (await conn.execute(text("SELECT instrument, score FROM screenings"))).all()
-    return [(r[0], r[1]) for r in rows]
+        rows = (await conn.execute(text("SELECT conversation_id, instrument, created_at, result FROM screenings"))).all()
+    stored = []
+    for cid, instrument, at, result in rows:
+        at = at if isinstance(at, datetime) else datetime.fromisoformat(at)
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        dek = await keys.dek_for(server.ctx, cid)
+        opened = health.open_(dek, cid, f"screening_result|{instrument}@{at.isoformat()}", result, None)
+        stored.append((instrument, opened["score"]))
+    return stored
 
 
 async def _waiting_visitor(page: Page, server: Running) -> None:
