@@ -370,14 +370,15 @@ async def test_the_audit_page_says_whether_the_log_chain_is_intact(server: Runni
                             "roles": ["counsellor"], "teams": ["south"]}))[0] == 201
     await page.click("#audit-refresh")
     chain = page.locator("#audit-chain")
-    await expect(chain).to_have_text("Loggkedjan är obruten: 1 post kontrollerad, inga fel.")
+    # Two entries: the admin's login, then the new account.
+    await expect(chain).to_have_text("Loggkedjan är obruten: 2 poster kontrollerade, inga fel.")
     await expect(chain).to_have_attribute("data-ok", "true")
 
     async with server.ctx.engine.begin() as conn:
-        await conn.execute(text("UPDATE audit_log SET target = 'mallory' WHERE seq = 1"))
+        await conn.execute(text("UPDATE audit_log SET target = 'mallory' WHERE seq = 2"))
     await page.click("#audit-refresh")
 
     await expect(chain).to_have_attribute("data-ok", "false")
-    await expect(chain).to_contain_text("Loggkedjan är bruten vid post 1")
+    await expect(chain).to_contain_text("Loggkedjan är bruten vid post 2")
     assert await violations(page) == []
     assert problems(page) == []
