@@ -22,12 +22,11 @@ import asyncpg
 import pytest
 import uvicorn
 from argon2 import PasswordHasher
-from sqlalchemy import text
 from starlette.applications import Starlette
 
 from chat.app import create_app, uvicorn_config
 from chat.crypto.keyring import FileKeyRing
-from chat.service import accounts, hours_overrides
+from chat.service import accounts
 from chat.service.context import Context
 from chat.settings import Settings
 from chat.store.migrate import upgrade
@@ -151,11 +150,15 @@ def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Se
 
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[Running]:
+    if not settings.is_sqlite:
+        # Empty the shared test database before the server starts: a TRUNCATE racing the server's own start-up
+        # work (the dispatcher, the audit anchor) can deadlock with it.
+        conn = await asyncpg.connect(settings.database_url.replace("postgresql+asyncpg", "postgresql", 1))
+        try:
+            await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        finally:
+            await conn.close()
     async with serve(settings) as running:
-        if not settings.is_sqlite:
-            async with running.ctx.engine.begin() as conn:
-                await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-            await hours_overrides.refresh(running.ctx)  # loaded at start, before the truncate: forget them
         yield running
 
 

@@ -4,7 +4,6 @@ Escape inside a field, right-to-left text, and counts in proper singular and plu
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -12,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from chat.service import health
 from chat.settings import Settings
 from tests.browser.conftest import EXIT_ORIGIN, PHONE, violations
 from tests.client import Staff
@@ -281,9 +281,9 @@ async def _start_as(page: Page, server: Running, role_label: str, age: str | Non
 
 async def _team(server: Running, cid: str) -> str:
     """The team the rules chose (with nobody online there, the queue watcher may move it on to the reception)."""
-    async with server.ctx.engine.connect() as conn:
-        reasons = (await conn.exec_driver_sql("SELECT reasons FROM conversations WHERE id = ?", (cid,))).scalar_one()
-    ruled = [r["en"] for r in (json.loads(reasons) if isinstance(reasons, str) else reasons) if r["code"] in {"rule", "default"}]
+    conv = await health.get(server.ctx, cid)  # the reasons are sealed: opened with the conversation's key
+    assert conv is not None and conv.health is not None
+    ruled = [r["en"] for r in conv.health.reasons if r["code"] in {"rule", "default"}]
     # "To <team name>, because …" (a rule) or "… so the conversation goes to <team name>" (the default)
     named = [t.id for t in server.ctx.region.teams
              if ruled and (ruled[0].startswith(f"To {t.name},") or ruled[0].endswith(f"goes to {t.name}"))]
