@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from typing import Any
 
 import httpx
@@ -87,9 +88,17 @@ class WS:
         await self.conn.close()
 
 
+def tls_option(url: str, tls: ssl.SSLContext | None) -> dict[str, Any]:
+    """websockets' ``ssl`` argument for a wss:// URL (it refuses one for ws://)."""
+    return {"ssl": tls} if tls is not None and url.startswith("wss://") else {}
+
+
 class Visitor:
-    def __init__(self, base: str, started: dict[str, Any]) -> None:
+    """``tls``: the context that trusts an https:// base's certificate (e.g. a test's self-signed one)."""
+
+    def __init__(self, base: str, started: dict[str, Any], tls: ssl.SSLContext | None = None) -> None:
         self.base = base
+        self.tls = tls
         self.started = started
         self.id: str = started["conversation_id"]
         self.token: str = started["visitor_token"]
@@ -97,15 +106,15 @@ class Visitor:
         self.last_seq = 0
 
     @classmethod
-    async def start(cls, base: str, **body: Any) -> Visitor:
-        async with httpx.AsyncClient(base_url=base) as http:
+    async def start(cls, base: str, tls: ssl.SSLContext | None = None, **body: Any) -> Visitor:
+        async with httpx.AsyncClient(base_url=base, verify=tls or True) as http:
             r = await http.post("/api/v1/conversations", json={"role": "young", **body})
         assert r.status_code == 201, r.text
-        return cls(base, r.json())
+        return cls(base, r.json(), tls)
 
     async def connect(self, base: str | None = None, last_seq: int | None = None) -> dict[str, Any]:
         url = (base or self.base).replace("http", "ws", 1) + "/ws/visitor"
-        self.ws = await WS.open(url)
+        self.ws = await WS.open(url, **tls_option(url, self.tls))
         await self.ws.send(type="hello", token=self.token, last_seq=self.last_seq if last_seq is None else last_seq)
         return await self.ws.expect("welcome")
 
@@ -116,9 +125,9 @@ class Visitor:
 
 
 class Staff:
-    def __init__(self, base: str, username: str, password: str) -> None:
-        self.base, self.username, self.password = base, username, password
-        self.http = httpx.AsyncClient(base_url=base, headers={"Origin": base})
+    def __init__(self, base: str, username: str, password: str, tls: ssl.SSLContext | None = None) -> None:
+        self.base, self.username, self.password, self.tls = base, username, password, tls
+        self.http = httpx.AsyncClient(base_url=base, headers={"Origin": base}, verify=tls or True)
         self.csrf = ""
         self.ws: WS | None = None
 
@@ -131,7 +140,8 @@ class Staff:
     async def connect(self, base: str | None = None, last_seq: dict[str, int] | None = None) -> dict[str, Any]:
         base = base or self.base
         cookie = f"mm_staff={self.http.cookies['mm_staff']}"
-        self.ws = await WS.open(base.replace("http", "ws", 1) + "/ws/staff", origin=base, additional_headers={"Cookie": cookie})
+        url = base.replace("http", "ws", 1) + "/ws/staff"
+        self.ws = await WS.open(url, origin=base, additional_headers={"Cookie": cookie}, **tls_option(url, self.tls))
         await self.ws.send(type="hello", last_seq=last_seq or {})
         return await self.ws.expect("welcome")
 
