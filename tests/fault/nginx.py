@@ -19,6 +19,7 @@ import signal
 import ssl
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -77,7 +78,7 @@ def self_signed(certs: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(certs / "fullchain.pem"))
 
 
-def _sub(text: str, pattern: str, new: str, count: int, what: str) -> str:
+def _sub(text: str, pattern: str, new: str | Callable[[re.Match[str]], str], count: int, what: str) -> str:
     out, n = re.subn(pattern, new, text)
     assert n == count, f"deploy/nginx/conf.d: expected {count} × {what}, found {n}"
     return out
@@ -111,7 +112,7 @@ class Nginx:
         for i, (name, port) in enumerate(zip(UPSTREAMS, self.app_ports, strict=True)):
             def line(m: re.Match[str], i: int = i, port: int = port) -> str:
                 return f"server 127.0.0.1:{port}{m.group(1)}{' down' if i in down else ''};"
-            text = _sub(text, rf"server {re.escape(name)}([^;]*);", line, 1, f"server {name}")  # type: ignore[arg-type]
+            text = _sub(text, rf"server {re.escape(name)}([^;]*);", line, 1, f"server {name}")
         return text
 
     def server(self) -> str:
@@ -119,8 +120,9 @@ class Nginx:
         text = _sub(text, r"listen 80;", f"listen 127.0.0.1:{self.http_port};", 1, "listen 80")
         text = _sub(text, r"listen 443 ssl;", f"listen 127.0.0.1:{self.https_port} ssl;", 1, "listen 443 ssl")
         text = _sub(text, r"listen \[::\]:(80|443)( ssl)?;", "", 2, "listen [::]")
-        text = _sub(text, r"ssl_certificate\s+/etc/nginx/certs/fullchain\.pem;", f"ssl_certificate {self.dir}/certs/fullchain.pem;", 1, "ssl_certificate")
-        text = _sub(text, r"ssl_certificate_key\s+/etc/nginx/certs/privkey\.pem;", f"ssl_certificate_key {self.dir}/certs/privkey.pem;", 1, "ssl_certificate_key")
+        for directive, name in (("ssl_certificate", "fullchain.pem"), ("ssl_certificate_key", "privkey.pem")):
+            path = f"/etc/nginx/certs/{name}"
+            text = _sub(text, rf"{directive}\s+{re.escape(path)};", f"{directive} {self.dir}/certs/{name};", 1, directive)
         return _sub(text, r"/var/log/nginx/", f"{self.logs}/", 4, "log path")
 
     def main(self) -> str:
@@ -154,14 +156,14 @@ http {{
         self.write_config(down)
         checked = await asyncio.to_thread(subprocess.run, [*self._args(), "-t"], capture_output=True, check=False)
         assert checked.returncode == 0, f"nginx -t refused the configuration:\n{checked.stderr.decode()}"
-        out = (self.logs / "stdout.log").open("ab")
-        try:
+        self.launch()
+        await self.ready()
+
+    def launch(self) -> None:
+        with (self.logs / "stdout.log").open("ab") as out:
             self.proc = subprocess.Popen(
                 self._args(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
-        finally:
-            out.close()
-        await self.ready()
 
     async def ready(self) -> None:
         """Poll /healthz through the TLS server (so through to an instance) until 200."""
