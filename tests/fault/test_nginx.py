@@ -51,6 +51,8 @@ async def start_from(proxy: Nginx, source: str, forwarded_for: str) -> int:
 async def test_a_chat_through_nginx_survives_its_instance_stopped_with_sigterm(
     procs: Procs, fresh_pg_url: str, clients: Clients, tmp_path: Path, proxy: Nginx
 ) -> None:
+    """Both sockets of a chat are cut by the SIGTERM (1012); through nginx they reach the other instance at once
+    and every message, including one in flight at the stop, is seen exactly once and in order by both sides."""
     services.require_redis()
     keys = tmp_path / "keys.json"
     FileKeyRing.create(keys)
