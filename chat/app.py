@@ -16,7 +16,8 @@ from chat.bus.base import Bus
 from chat.bus.memory import MemoryBus
 from chat.crypto.envelope import DekCache
 from chat.crypto.keyring import EnvKeyRing, FileKeyRing, KeyError_, KeyProvider
-from chat.service import audit, keys, retention
+from chat.metrics import Metrics
+from chat.service import audit, keys, readiness, retention
 from chat.service.context import Context, LiveRegion, utcnow
 from chat.service.dispatch import Dispatcher
 from chat.service.hours_overrides import OverridesWatcher
@@ -32,11 +33,13 @@ from chat.web.watch import QueueWatcher
 from triage import Region, load_region
 
 
-def make_bus(settings: Settings) -> Bus:
+def make_bus(settings: Settings, metrics: Metrics | None = None) -> Bus:
     if settings.redis_url:
         from chat.bus.redis import RedisBus  # imported only when asked for
 
-        return RedisBus(settings.redis_url, settings.bus_prefix)
+        return RedisBus(settings.redis_url, settings.bus_prefix, on_state=metrics.bus_state if metrics else None)
+    if metrics is not None:
+        metrics.bus_state(True)  # in-process: always there
     return MemoryBus()
 
 
@@ -117,6 +120,8 @@ def background_jobs(ctx: Context) -> list[Job]:
     jobs: list[Job] = [
         ("keys_reload", ctx.settings.keys_reload_s, lambda: keys.reload(ctx)),
         ("idle_close", 3600, lambda: retention.close_idle(ctx, ctx.settings.idle_close_days)),
+        # A database round trip now and then, so minimaria_db_latency_seconds moves even when nobody writes.
+        ("db_ping", readiness.PING_INTERVAL_S, lambda: readiness.database(ctx)),
     ]
     days = ctx.settings.retention_days
     if days is not None:
@@ -135,13 +140,15 @@ def create_app(
     region = region or load_region(settings.region_config)
     keyring = keyring or make_keyring(settings)
     engine = create_engine(settings.database_url)
-    bus = make_bus(settings)
+    metrics = Metrics(settings.metrics_multiproc_dir)
+    bus = make_bus(settings, metrics)
     # SQLite has one writer anyway; on PostgreSQL a few batches can be in flight at once.
-    writer = MessageWriter(engine, workers=1 if settings.is_sqlite else 4)
+    writer = MessageWriter(engine, workers=1 if settings.is_sqlite else 4, metrics=metrics)
     ctx = Context(
         settings=settings, engine=engine, bus=bus, live_region=LiveRegion(region), writer=writer, keys=keyring,
         deks=DekCache(),
         clock=clock or utcnow,
+        metrics=metrics,
     )
     watcher = QueueWatcher(ctx)
     tracker = Tracker(ctx)
@@ -177,6 +184,7 @@ def create_app(
                                ("writer", writer.stop), ("bus", bus.close),
                                ("audit_anchor", lambda: audit.anchor(engine, "stop")), ("engine", engine.dispose)):
                 await _bounded(step(), name)
+            metrics.process_exited()
             logs.event("stopped")
 
     app = Starlette(

@@ -93,6 +93,9 @@ class Settings:
     keys_reload_s: float = 60.0  # how often `serve` re-reads the key file (and how long `keys retire` waits for it)
     allowed_origins: tuple[str, ...] = ()
     metrics_token: str | None = None
+    # prometheus-client's own PROMETHEUS_MULTIPROC_DIR (it reads it too, when it is imported): set when several
+    # worker processes share one port, so a scrape sums them (chat/metrics.py).
+    metrics_multiproc_dir: str | None = None
     secure_cookies: bool = False
     log_level: str = "INFO"
     # Limits of the message path.
@@ -149,6 +152,7 @@ class Settings:
             keys_reload_s=_positive(env, "KEYS_RELOAD_S", cls.keys_reload_s),
             allowed_origins=origins,
             metrics_token=env.get(PREFIX + "METRICS_TOKEN") or None,
+            metrics_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
             secure_cookies=_bool(env, "SECURE_COOKIES", False),
             log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),
             max_text_chars=_int(env, "MAX_TEXT_CHARS", cls.max_text_chars),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -34,8 +35,10 @@ POOL_TIMEOUT_S = 2.0
 class RedisBus:
     name = "redis"
 
-    def __init__(self, url: str, prefix: str = "mm") -> None:
+    def __init__(self, url: str, prefix: str = "mm", on_state: Callable[[bool], None] | None = None) -> None:
         self._url = url
+        # Told each change of the pub/sub connection (True: connected): the metrics' bus gauge and reconnects.
+        self._on_state = on_state
         self._prefix = prefix + ":"
         pool = aioredis.BlockingConnectionPool.from_url(
             url, max_connections=POOL_SIZE, timeout=POOL_TIMEOUT_S,
@@ -157,19 +160,24 @@ class RedisBus:
                         self._fanout.dispatch(channel, None)
                     await self._flush_pending()
                 attempt = 0
-                self._healthy = True
+                self._set_healthy(True)
                 await self._pump(pubsub)
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
                 raise
             except (RedisError, OSError, TimeoutError) as err:
-                self._healthy = False
+                self._set_healthy(False)
                 attempt += 1
                 logs.event("bus_disconnected", backend=self.name, attempt=attempt, error=type(err).__name__)
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
                 await asyncio.sleep(min(0.1 * 2 ** min(attempt, 5), 2.0))
+
+    def _set_healthy(self, healthy: bool) -> None:
+        if healthy != self._healthy and self._on_state is not None:
+            self._on_state(healthy)
+        self._healthy = healthy
 
     async def _connect(self, pubsub: Any) -> None:
         # Everything this instance needs, including requests queued while disconnected.

@@ -46,6 +46,7 @@ class ManagedRing(KeyProvider, Protocol):
     """A ring this service may change itself (the key file); an environment or KMS ring is managed elsewhere."""
 
     def reload(self) -> None: ...
+    def check(self) -> None: ...
     def rotate(self) -> str: ...
     def retire(self, kek_id: str) -> None: ...
     def primary_since(self) -> datetime | None: ...
@@ -165,6 +166,13 @@ class FileKeyRing(RingBase):
     def reload(self) -> None:
         with self._lock:
             self._state = self._read()
+
+    def check(self) -> None:
+        """Read the file now, as a reload would, without changing the ring: raises KeyError_ when it cannot be
+        read (gone, unreadable, readable by others, not a key file) or no longer holds this ring's primary."""
+        _, keys = self._read()
+        if self._primary not in keys:
+            raise KeyError_(f"{self.path}: the primary key {self._primary} is not in the file")
 
     def primary_since(self) -> datetime | None:
         """When the primary key was made (it is made primary when it is made); None if unrecorded."""

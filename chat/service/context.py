@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chat.bus.base import Bus
 from chat.crypto.envelope import DekCache
 from chat.crypto.keyring import KeyProvider
+from chat.metrics import Metrics
 from chat.service.limits import ClientKeys
 from chat.service.login_guard import Gate
 from chat.settings import Settings
@@ -49,6 +50,7 @@ class Context:
     risk: RiskMatcher = field(default_factory=RiskMatcher.bundled)  # compiled once per process
     limits: ClientKeys = field(default_factory=ClientKeys)  # the day's client-key secret, in memory only
     login_gate: Gate = field(default_factory=Gate)  # this instance's argon2 slots
+    metrics: Metrics = field(default_factory=Metrics)  # this app's families (app.py passes the configured one)
 
     @property
     def region(self) -> Region:

@@ -269,3 +269,15 @@ async def reload(ctx: Context) -> str | None:
         return None
     logs.event("keys_reloaded", key_id=after)
     return after
+
+
+async def ring_readable(ctx: Context) -> bool:
+    """Readiness: the key file can be read now and still holds the primary key new conversations are wrapped
+    with. A ring from the environment is in memory only: always readable."""
+    if not isinstance(ctx.keys, ManagedRing):
+        return True
+    try:
+        await asyncio.to_thread(ctx.keys.check)
+    except KeyError_:
+        return False
+    return True

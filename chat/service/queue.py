@@ -106,6 +106,7 @@ async def claim(ctx: Context, p: Principal, conversation_id: str) -> Conversatio
     if not won:
         if conv.state == "closed":
             raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is closed.")
+        ctx.metrics.claim_conflicts.inc()  # lost the conditional UPDATE to someone (or an offer) first
         fresh = await store.get(ctx.engine, conversation_id)
         if fresh is not None and fresh.state == "queued" and offered_elsewhere:
             raise Conflict(Code.OFFERED_ELSEWHERE, "This conversation is being offered to someone else right now.")
@@ -117,6 +118,7 @@ async def claim(ctx: Context, p: Principal, conversation_id: str) -> Conversatio
 
 
 async def _announce_claim(ctx: Context, p: Principal, conversation_id: str, offered_to: int | None) -> None:
+    ctx.metrics.claims.inc()
     await audit.record(ctx, p.id, "claimed", conversation_id)
     await conversations.publish_state(ctx, conversation_id, "active", p.display_name)
     await ctx.bus.publish(events.staff_channel(p.id), events.encode({"type": "claimed", "conversation_id": conversation_id}))
@@ -136,6 +138,7 @@ async def accept(ctx: Context, p: Principal, conversation_id: str) -> Conversati
     if not access.allowed(p, Action.ACCEPT, conv) or conv.state != "queued":
         raise Conflict(Code.OFFER_ENDED, "This offer has ended; the conversation is back in the queue or taken.")
     if not await queue_store.claim(ctx.engine, conversation_id, p.id, None, ctx.clock()):
+        ctx.metrics.claim_conflicts.inc()
         raise Conflict(Code.OFFER_ENDED, "This offer has ended; the conversation is back in the queue or taken.")
     await _announce_claim(ctx, p, conversation_id, None)
     logs.event("offer_accepted", conversation_id=conversation_id, staff_id=p.id)

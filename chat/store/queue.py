@@ -47,6 +47,18 @@ async def waiting(
     return [_conv(r) for r in rows]
 
 
+async def depths(engine: AsyncEngine, *, gone_before: datetime) -> dict[str, tuple[int, datetime | None]]:
+    """Per team: how many wait (as ``waiting`` counts them) and since when the longest has; one query."""
+    q = (
+        select(C.c.team, func.count(), func.min(C.c.queued_at))
+        .where(C.c.state == "queued", ~gone(gone_before))
+        .group_by(C.c.team)
+    )
+    async with engine.connect() as conn:
+        rows = await conn.execute(q)
+    return {str(team): (int(n), oldest) for team, n, oldest in rows}
+
+
 async def loads(engine: AsyncEngine) -> dict[int, int]:
     """Open (active) conversations per staff member."""
     async with engine.connect() as conn:

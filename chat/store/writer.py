@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat import logs
+from chat.metrics import Metrics
 from chat.store import conversations
 from chat.store.conversations import MessageRecord
 
@@ -46,9 +48,10 @@ class _Pending:
 
 
 class MessageWriter:
-    def __init__(self, engine: AsyncEngine, workers: int = 1) -> None:
+    def __init__(self, engine: AsyncEngine, workers: int = 1, metrics: Metrics | None = None) -> None:
         self.engine = engine
         self.workers = workers
+        self.metrics = metrics or Metrics()
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -73,10 +76,13 @@ class MessageWriter:
     ) -> tuple[MessageRecord, bool]:
         """As ``conversations.append``, answered after the commit of the batch it joined."""
         if not self._tasks:
-            return await conversations.append(
+            result = await conversations.append(
                 self.engine, conversation_id=conversation_id, sender=sender, seal=seal, client_msg_id=client_msg_id,
                 now=now, staff_id=staff_id, author=author,
             )
+            if result[1]:
+                self.metrics.messages_stored.inc()
+            return result
         future: asyncio.Future[tuple[MessageRecord, bool]] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(conversation_id, sender, seal, client_msg_id, now, staff_id, author, future))
         return await future
@@ -86,6 +92,7 @@ class MessageWriter:
             batch = [await self._queue.get()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            started = time.perf_counter()
             try:
                 results = await self._commit(batch)
             except _Irregular:
@@ -101,6 +108,8 @@ class MessageWriter:
                 logs.event("message_batch_isolated", count=len(batch), error=type(err).__name__)
                 await self._one_by_one(batch)
                 continue
+            self.metrics.db_latency.observe(time.perf_counter() - started)  # one group commit, once per batch
+            self.metrics.messages_stored.inc(len(batch))
             for p, record in zip(batch, results, strict=True):
                 if not p.future.done():
                     p.future.set_result((record, True))
@@ -149,5 +158,7 @@ class MessageWriter:
                 if not p.future.done():
                     p.future.set_exception(err)
             else:
+                if result[1]:
+                    self.metrics.messages_stored.inc()
                 if not p.future.done():
                     p.future.set_result(result)

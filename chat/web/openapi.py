@@ -69,7 +69,10 @@ OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, int, type[BaseMode
     ("get", "/api/v1/admin/audit", "Admin: the newest audit entries (?limit=N, default 100, at most 1000) and "
      "whether the whole hash chain verifies (chain: ok, entries, head_seq, first_broken)", None, 200, None),
     ("get", "/healthz", "Liveness", None, 200, None),
-    ("get", "/readyz", "Readiness: database and bus reachable", None, 200, None),
+    ("get", "/readyz", "Readiness: database, bus and key file; 503 with {status, database, bus, keys, draining} "
+     "naming what is down", None, 200, None),
+    ("get", "/metrics", "Prometheus text format, only with Authorization: Bearer <MINIMARIA_METRICS_TOKEN>; "
+     "404 when no token is configured", None, 200, None),
 ]
 
 

@@ -54,7 +54,8 @@ class Outbox:
         # (conversation_id, client_msg_id) this socket sent and has not acked yet: if its own message comes back
         # (from the bus or a catch-up) before the ack was queued, the ack goes out first, since the message is
         # stored. Keyed by conversation too: a client_msg_id is unique only within its conversation.
-        self.unacked: set[tuple[str, str]] = set()
+        # Each with when its frame was received (monotonic): the ack latency is measured when the ack is sent.
+        self.unacked: dict[tuple[str, str], float] = {}
 
     # Producers: never block, never raise.
 
@@ -77,9 +78,9 @@ class Outbox:
         self._put(("noop", None))
 
     def ack(self, conversation_id: str, client_msg_id: str, seq: int) -> None:
-        if (conversation_id, client_msg_id) in self.unacked:
-            self.unacked.discard((conversation_id, client_msg_id))
-            self.frame(self._ack_frame(conversation_id, client_msg_id, seq))
+        received = self.unacked.pop((conversation_id, client_msg_id), None)
+        if received is not None:
+            self._put(("ack", (self._ack_frame(conversation_id, client_msg_id, seq), received)))
 
     def _ack_frame(self, conversation_id: str, client_msg_id: str, seq: int) -> dict[str, Any]:
         frame: dict[str, Any] = {"type": "ack", "client_msg_id": client_msg_id, "seq": seq}
@@ -90,8 +91,9 @@ class Outbox:
     async def _send_msg(self, frame: dict[str, Any]) -> None:
         key = (frame.get("conversation_id"), frame.get("client_msg_id"))
         if frame.get("from") == self.own_side and key in self.unacked:
-            self.unacked.discard(key)
+            received = self.unacked.pop(key)
             await self.ws.send_text(_dump(self._ack_frame(frame["conversation_id"], frame["client_msg_id"], frame["seq"])))
+            self.ctx.metrics.ack_latency.observe(time.monotonic() - received)
         await self.ws.send_text(_dump(frame))
 
     def catch_up(self, conversation_id: str) -> None:
@@ -157,6 +159,10 @@ class Outbox:
                 return
             if kind == "frame":
                 await self.ws.send_text(_dump(value))
+            elif kind == "ack":
+                frame, received = value
+                await self.ws.send_text(_dump(frame))
+                self.ctx.metrics.ack_latency.observe(time.monotonic() - received)
             elif kind == "catchup":
                 await self._catch_up(value)
             elif kind == "bus":

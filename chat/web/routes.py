@@ -1,6 +1,6 @@
 """The route table. Every staff and admin route is a ``Door`` naming its action in the access table
 (``chat/service/access.py``); the rest are public (pages, visitor API, probes) or authenticate on their own
-(login, the sockets)."""
+(login, the sockets, ``/metrics`` with its bearer token)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ def routes() -> list[BaseRoute]:
         Route("/staff/admin", _page("admin.html")),
         Route("/healthz", ops.healthz),
         Route("/readyz", ops.readyz),
+        Route("/metrics", ops.metrics),  # its own bearer token (MINIMARIA_METRICS_TOKEN), no staff session
         Route("/openapi.json", ops.openapi),
         Route("/api/v1/intake", visitor.get_intake),
         Route("/api/v1/conversations", visitor.start, methods=["POST"]),

@@ -81,6 +81,7 @@ class Connection:
         self.greeted = False
         self.closing = False
         self.frames = 0
+        self.received_at = 0.0  # when the frame being handled arrived (monotonic): the ack latency starts here
         self.log_fields: dict[str, Any] = {}
 
     async def run(self) -> None:
@@ -95,10 +96,13 @@ class Connection:
 
     async def _serve(self) -> None:
         started = time.monotonic()
+        sockets = self.ctx.metrics.open_sockets.labels(self.side)
+        sockets.inc()
         writer = asyncio.create_task(self.outbox.run(), name="ws-writer")
         try:
             await self.read_loop()
         finally:
+            sockets.dec()
             self.watcher.listeners.discard(self)
             await self.unfollow_all()
             if self.closing:
@@ -131,6 +135,7 @@ class Connection:
                     self.outbox.closed_with = message.get("code")
                 return
             self.frames += 1
+            self.received_at = time.monotonic()
             await self.on_frame(message.get("text"))
             await self.outbox.room()
 
@@ -172,7 +177,12 @@ class Connection:
             self.refuse(Code.INTERNAL, "Something went wrong on our side; send it again.", cmid)
 
     def refuse(self, code: str, message: str, client_msg_id: str | None = None) -> None:
-        self.outbox.frame(frames.error_frame(code, message, client_msg_id))
+        self.send_error(frames.error_frame(code, message, client_msg_id))
+
+    def send_error(self, frame: dict[str, Any]) -> None:
+        """Every error frame of an open socket goes out here, counted by its code."""
+        self.ctx.metrics.error_frame(frame["code"])
+        self.outbox.frame(frame)
 
     def close(self, code: int) -> None:
         self.closing = True
@@ -282,13 +292,13 @@ class VisitorConnection(Connection):
         if isinstance(frame, frames.Msg):
             text = frames.check_text(frame, self.ctx.settings.max_text_chars)
             key = (self.conversation_id, frame.client_msg_id)
-            self.outbox.unacked.add(key)
+            self.outbox.unacked[key] = self.received_at
             try:
                 stored, created = await conversations.post(
                     self.ctx, self.conversation_id, text, frame.client_msg_id, on_stored=self.ack
                 )
             finally:
-                self.outbox.unacked.discard(key)
+                self.outbox.unacked.pop(key, None)
             if created:
                 crisis = await signals.on_visitor_text(self.ctx, self.conversation_id, text, stored.seq)
                 if crisis is not None:
@@ -307,15 +317,15 @@ class VisitorConnection(Connection):
     async def on_signal(self, event: dict[str, Any] | None, channel: str) -> bool:
         if event is not None and event.get("type") == "left":
             # Quick exit (from this page or another of the same token): the token has ended.
-            self.outbox.frame(frames.error_frame(Code.TOKEN_EXPIRED, "The visitor token has ended."))
+            self.send_error(frames.error_frame(Code.TOKEN_EXPIRED, "The visitor token has ended."))
             self.close(CLOSE_UNAUTHORIZED)
             return True
         if event is not None and event.get("type") == "token_replaced":
             # A return code gave the conversation a new token (on this instance or another): a socket
             # opened with the old one ends now. The one that opened with the new token stays.
             if not await conversations.token_opens(self.ctx, self.token_hash, self.conversation_id):
-                self.outbox.frame({**frames.error_frame(Code.TOKEN_EXPIRED, "The visitor token was replaced by a "
-                                                        "return code."), "reason": "token_replaced"})
+                self.send_error({**frames.error_frame(Code.TOKEN_EXPIRED, "The visitor token was replaced by a "
+                                                      "return code."), "reason": "token_replaced"})
                 self.close(CLOSE_UNAUTHORIZED)
             return True
         return False
@@ -416,11 +426,11 @@ class StaffConnection(Connection):
             raise FrameError(Code.INVALID, "Staff frames name their conversation_id.", getattr(frame, "client_msg_id", None))
         if isinstance(frame, frames.Msg):
             text = frames.check_text(frame, self.ctx.settings.max_text_chars)
-            self.outbox.unacked.add((cid, frame.client_msg_id))
+            self.outbox.unacked[(cid, frame.client_msg_id)] = self.received_at
             try:
                 await conversations.post(self.ctx, cid, text, frame.client_msg_id, staff=self.p, on_stored=self.ack)
             finally:
-                self.outbox.unacked.discard((cid, frame.client_msg_id))
+                self.outbox.unacked.pop((cid, frame.client_msg_id), None)
             return
         conv = await conv_store.get(self.ctx.engine, cid)
         if conv is None:
@@ -443,12 +453,12 @@ class StaffConnection(Connection):
             await self._adopt(event["conversation_id"])
             return True
         if kind == "logout" and event.get("session") == self.session_hash:
-            self.outbox.frame({**frames.error_frame(Code.UNAUTHORIZED, "You have logged out."), "reason": "logged_out"})
+            self.send_error({**frames.error_frame(Code.UNAUTHORIZED, "You have logged out."), "reason": "logged_out"})
             self.close(CLOSE_UNAUTHORIZED)
             return True
         if kind == "logout" and event.get("all") is True:  # an admin deactivated the account or reset its password
-            self.outbox.frame({**frames.error_frame(Code.UNAUTHORIZED, "Your session has ended; log in again."),
-                               "reason": "ended_by_admin"})
+            self.send_error({**frames.error_frame(Code.UNAUTHORIZED, "Your session has ended; log in again."),
+                             "reason": "ended_by_admin"})
             self.close(CLOSE_UNAUTHORIZED)
             return True
         if kind == "access_changed":  # roles, teams or name changed: reconnecting picks them up
@@ -545,11 +555,13 @@ async def staff_endpoint(ws: WebSocket) -> None:
     try:
         p = await accounts.authenticate(ctx, session)
     except ChatError as err:
+        ctx.metrics.error_frame(err.code)
         await ws.send_json(frames.error_frame(err.code, err.message))
         await ws.close(CLOSE_UNAUTHORIZED)
         logs.event("ws_refused", route="/ws/staff", code=err.code)
         return
     if not access.allowed(p, Action.CONSOLE):  # an auditor: no conversations, so no console
+        ctx.metrics.error_frame(Code.FORBIDDEN)
         await ws.send_json(frames.error_frame(Code.FORBIDDEN, "This account does not work conversations."))
         await ws.close(CLOSE_FORBIDDEN, reason=Code.FORBIDDEN)
         logs.event("ws_refused", route="/ws/staff", code=Code.FORBIDDEN)

@@ -124,8 +124,9 @@ VISITOR_PROBES: dict[str, dict[str, Any]] = {
     "read": {"type": "read", "seq": 0},
     "screening": {"type": "screening", "instrument": "audit", "answers": [0] * 10},
 }
-# Routes that are no staff door: pages, probes, the visitor's API (its token is its access), login, sockets.
-PUBLIC = {"/", "/staff", "/staff/supervisor", "/staff/admin", "/healthz", "/readyz", "/openapi.json",
+# Routes that are no staff door: pages, probes, the visitor's API (its token is its access), login, sockets,
+# and /metrics (Prometheus's own bearer token, MINIMARIA_METRICS_TOKEN; tests/web/test_metrics.py).
+PUBLIC = {"/", "/staff", "/staff/supervisor", "/staff/admin", "/healthz", "/readyz", "/metrics", "/openapi.json",
           "/api/v1/intake", "/api/v1/conversations", "/api/v1/conversations/{id}/feedback",
           "/api/v1/conversations/{id}/close", "/api/v1/visitor/forget", "/api/v1/staff/login",
           "/ws/visitor", "/ws/staff", "/static"}

@@ -191,7 +191,7 @@ async def test_readyz_and_openapi(server: Running) -> None:
     async with httpx.AsyncClient(base_url=server.base) as http:
         ready = await http.get("/readyz")
         schema = (await http.get("/openapi.json")).json()
-    assert ready.json() == {"status": "ready", "database": True, "bus": True}
+    assert ready.json() == {"status": "ready", "database": True, "bus": True, "keys": True, "draining": False}
     assert "/api/v1/conversations" in schema["paths"]
     assert schema["components"]["schemas"]["StartBody"]["additionalProperties"] is False
 
