@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from chat.settings import Settings
+from tests.deploy.names import settings_read
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -173,10 +174,8 @@ def test_only_the_front_network_is_trusted_to_forward_client_addresses(compose: 
 def test_the_app_environment_is_one_the_service_reads(compose: dict[str, Any], tmp_path: Path) -> None:
     """Every MINIMARIA_ name is one chat/settings.py reads (a typo would be silently ignored), and together they
     give PostgreSQL with the password from the secret, Redis, the key file and secure cookies."""
-    source = (ROOT / "chat" / "settings.py").read_text(encoding="utf-8")
-    known = set(re.findall(r'PREFIX \+ "([A-Z_]+)"', source)) | set(re.findall(r'\(env, "([A-Z_]+)"', source))
     app = {key: interpolated(value) for key, value in env(compose["services"]["app1"]).items()}
-    unknown = {key for key in app if key.removeprefix("MINIMARIA_") not in known}
+    unknown = set(app) - settings_read()
     assert not unknown, f"settings the service does not read: {sorted(unknown)}"
 
     password = tmp_path / "postgres_password"
