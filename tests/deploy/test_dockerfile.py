@@ -92,12 +92,13 @@ def test_the_image_is_built_in_stages_on_a_slim_python(build: list[Stage]) -> No
 
 
 def test_the_final_stage_has_no_build_tools(build: list[Stage]) -> None:
-    """No compiler, headers or package installs in the image that runs; pip itself is removed from the venv."""
+    """No compiler, headers or package installs in the image that runs; pip is removed from the venv and the base."""
     final = build[-1]
     for run in final.all("RUN"):
         for tool in BUILD_TOOLS:
             assert tool not in run, f"{tool!r} in the final stage: {run}"
-    assert any("pip uninstall --yes pip" in run for run in build[0].all("RUN"))
+    assert any("pip uninstall --yes setuptools pip" in run for run in build[0].all("RUN"))
+    assert any("pip uninstall --yes --quiet pip setuptools wheel" in run for run in final.all("RUN"))
 
 
 def test_the_final_stage_runs_as_a_non_root_user(build: list[Stage]) -> None:
