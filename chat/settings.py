@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 PREFIX = "MINIMARIA_"
 
@@ -77,6 +78,29 @@ def _audit_days(env: Mapping[str, str]) -> int:
     return days
 
 
+def _database_url(env: Mapping[str, str], default: str) -> str:
+    """MINIMARIA_DATABASE_URL, with the password from MINIMARIA_DATABASE_PASSWORD_FILE filled in when that is set:
+    a container secret (compose, Kubernetes) holds the password, so neither the URL in the environment nor an
+    environment file ever carries it."""
+    url = env.get(PREFIX + "DATABASE_URL") or default
+    password_file = env.get(PREFIX + "DATABASE_PASSWORD_FILE")
+    if not password_file:
+        return url
+    try:
+        password = Path(password_file).read_text(encoding="utf-8").rstrip("\r\n")  # editors end files with a newline
+    except OSError as err:
+        raise SettingsError(f"{PREFIX}DATABASE_PASSWORD_FILE cannot be read: {err.strerror or type(err).__name__}") from None
+    parts = urlsplit(url)
+    user, at, host = parts.netloc.rpartition("@")
+    if not at or not user:
+        raise SettingsError(f"{PREFIX}DATABASE_URL must name the user (user@host) when a password file is set")
+    if ":" in user:
+        raise SettingsError(f"{PREFIX}DATABASE_URL has a password already; give it there or in the file, not both")
+    if not password:
+        raise SettingsError(f"{PREFIX}DATABASE_PASSWORD_FILE is empty")
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///minimaria.db"
@@ -140,7 +164,7 @@ class Settings:
         region = env.get(PREFIX + "REGION_CONFIG")
         retention = env.get(PREFIX + "RETENTION_DAYS")
         return cls(
-            database_url=env.get(PREFIX + "DATABASE_URL") or cls.database_url,
+            database_url=_database_url(env, cls.database_url),
             redis_url=env.get(PREFIX + "REDIS_URL") or None,
             bus_prefix=env.get(PREFIX + "BUS_PREFIX") or cls.bus_prefix,
             keys_file=Path(keys) if keys else None,
