@@ -85,7 +85,13 @@ async def test_a_dump_restores_readable_with_its_key_file_and_unreadable_without
 
         # Restore into a fresh, empty database.
         await run(
-            "psql", "--quiet", "--no-psqlrc", "--set=ON_ERROR_STOP=1", f"--file={dump}", f"--dbname={asyncpg_dsn(restored_url)}"
+            "psql",
+            "--quiet",
+            "--no-psqlrc",
+            "--set=ON_ERROR_STOP=1",
+            "--output=/dev/null",
+            f"--file={dump}",
+            f"--dbname={asyncpg_dsn(restored_url)}",
         )
         restored_env = {**env, "MINIMARIA_DATABASE_URL": restored_url}
 
