@@ -167,6 +167,7 @@ def create_app(
         await dispatcher.start()
         tasks = [asyncio.create_task(every(i, job, name), name=name) for name, i, job in background_jobs(ctx)]
         await _bounded(audit.anchor(engine, "start"), "audit_anchor")
+        await _bounded(keys.check_at_start(ctx), "keys_check")
         logs.event("started", backend=bus.name, url_kind="sqlite" if settings.is_sqlite else "postgresql")
         try:
             yield

@@ -49,6 +49,12 @@ def demo_staff(region: Region) -> list[tuple[str, str, list[str], list[str]]]:
     return accounts
 
 
+KEYS_HINT = (
+    "minimaria: without the key file this database was written with, no transcript can be read. Point "
+    "MINIMARIA_KEYS_FILE at it, or restore it from its own backup (docs/operations.md, \"Key file lost\")."
+)
+
+
 def _settings() -> Settings:
     try:
         return Settings.from_env(os.environ)
@@ -92,7 +98,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     try:
         app = create_app(settings, region)
     except KeyError_ as err:
-        sys.exit(f"minimaria: encryption keys: {err}")
+        sys.exit(f"minimaria: encryption keys: {err}\n{KEYS_HINT}")
     config = uvicorn_config(app, settings, args.host, args.port)
     print(f"minimaria: serving on http://{args.host}:{args.port}/ (staff console: /staff)", flush=True)
     # uvicorn shuts down gracefully on SIGTERM (sockets get 1012), then raises the signal again with the
@@ -215,11 +221,20 @@ def cmd_keys_init(_args: argparse.Namespace) -> None:
 def cmd_keys_list(_args: argparse.Namespace) -> None:
     from chat.service import keys
 
-    used = _run_service(_settings(), keys.list_keys)
+    async def listing(ctx: Context) -> tuple[list[keys.KeyUse], list[keys.KeyProblem]]:
+        return await keys.list_keys(ctx), await keys.check(ctx)
+
+    used, problems = _run_service(_settings(), listing)
+    wrong = {p.id for p in problems if p.reason == "wrong_key"}
     print(f"{'KEY':<8} {'PRIMARY':<8} CONVERSATIONS")
     for k in used:
         note = "" if k.in_ring else "   MISSING from the ring: these conversations cannot be read"
+        if k.id in wrong:
+            note = "   DOES NOT OPEN its data keys (a different key file?): these conversations cannot be read"
         print(f"{k.id:<8} {'yes' if k.primary else '':<8} {k.conversations}{note}")
+    if problems:
+        print(KEYS_HINT, file=sys.stderr)
+        sys.exit(1)
 
 
 def cmd_keys_rotate(_args: argparse.Namespace) -> None:

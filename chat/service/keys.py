@@ -51,7 +51,8 @@ async def dek_for(ctx: Context, conversation_id: str) -> bytes:
         else:  # rotated elsewhere: the ring re-reads its file, which is I/O
             dek = await asyncio.to_thread(ctx.keys.unwrap, kek_id, wrapped, conversation_id)
     except KeyError_:
-        logs.event("dek_unavailable", level=40, conversation_id=conversation_id, key_id=kek_id)
+        logs.event("dek_unavailable", level=40, conversation_id=conversation_id, key_id=kek_id,
+                   reason=_why(ctx.keys, kek_id))
         raise KeyUnavailable() from None
     ctx.deks.put(conversation_id, dek)
     return dek
@@ -150,6 +151,19 @@ class KeyUse:
 
 
 @dataclass(frozen=True)
+class KeyProblem:
+    """A KEK the database references that the ring cannot use: ``not_in_ring`` (no key with that id) or
+    ``wrong_key`` (a key with that id that does not open the data keys: another key file)."""
+
+    id: str
+    reason: str
+
+
+def _why(ring: KeyProvider, kek_id: str) -> str:
+    return "wrong_key" if kek_id in ring.ids() else "not_in_ring"
+
+
+@dataclass(frozen=True)
 class RewrapResult:
     primary: str
     rewrapped: int
@@ -161,6 +175,34 @@ async def list_keys(ctx: Context) -> list[KeyUse]:
     primary, ids = ctx.keys.primary_id(), ctx.keys.ids()
     known = [KeyUse(k, k == primary, counts.get(k, 0), True) for k in ids]
     return known + [KeyUse(k, False, n, False) for k, n in sorted(counts.items()) if k not in ids]
+
+
+async def check(ctx: Context) -> list[KeyProblem]:
+    """Try to unwrap one data key under each KEK the database references: the KEKs the ring cannot use.
+    A restore with the wrong key file (or none of its keys) shows here, before anyone asks for a transcript."""
+
+    def probe(samples: list[WrappedKey]) -> list[KeyProblem]:
+        problems = []
+        for w in samples:
+            try:
+                ctx.keys.unwrap(w.kek_id, w.wrapped, w.conversation_id)
+            except KeyError_:
+                problems.append(KeyProblem(w.kek_id, _why(ctx.keys, w.kek_id)))
+        return problems
+
+    # An unknown id makes the file ring re-read its file: I/O, so off the event loop.
+    return await asyncio.to_thread(probe, await keys_store.one_under_each(ctx.engine))
+
+
+async def check_at_start(ctx: Context) -> None:
+    """Say at start, in the log, when the key ring does not open this database's data keys (and how many
+    conversations are unreadable because of it): the operator learns it before staff meet key_unavailable."""
+    problems = await check(ctx)
+    if not problems:
+        return
+    counts = await keys_store.count_by_kek(ctx.engine)
+    for p in problems:
+        logs.event("keys_unusable", level=40, key_id=p.id, reason=p.reason, count=counts.get(p.id, 0))
 
 
 def _managed(ctx: Context) -> ManagedRing:

@@ -77,3 +77,23 @@ async def rewrap(engine: AsyncEngine, batch: list[Rewrapped]) -> int:
             )
             done += res.rowcount
     return done
+
+
+async def one_under_each(engine: AsyncEngine) -> list[WrappedKey]:
+    """One wrapped DEK under each KEK the database references (the newest conversation's): enough to tell
+    whether the ring holds the keys this database was written with."""
+    out = []
+    async with engine.connect() as conn:
+        kek_ids = (await conn.execute(select(C.c.kek_id).where(C.c.kek_id.is_not(None)).distinct())).scalars().all()
+        for kek_id in sorted(kek_ids):
+            row = (
+                await conn.execute(
+                    select(C.c.id, C.c.wrapped_dek)
+                    .where(C.c.kek_id == kek_id, C.c.wrapped_dek.is_not(None))
+                    .order_by(C.c.created_at.desc())
+                    .limit(1)
+                )
+            ).first()
+            if row is not None:
+                out.append(WrappedKey(row.id, str(kek_id), row.wrapped_dek))
+    return out

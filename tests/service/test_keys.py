@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -167,3 +168,17 @@ async def test_a_failed_key_file_reread_is_logged_and_the_server_keeps_chatting(
         assert server.ctx.keys.primary_id() == "k1"
     finally:
         path.chmod(0o600)
+
+
+async def test_check_names_a_key_the_ring_lacks_and_a_key_that_does_not_open(
+    server: Running, visitor: Visitor, settings: Settings, tmp_path: Path
+) -> None:
+    """`keys.check` is empty with the right key file; with another one (its key also called k1) it names k1 as
+    wrong_key, and with a ring that has no k1 at all, as not_in_ring."""
+    assert await keys.check(_fresh(server.ctx, settings)) == []
+    other = FileKeyRing.create(tmp_path / "other.json")
+    wrong = dataclasses.replace(server.ctx, keys=other, deks=DekCache())
+    assert await keys.check(wrong) == [keys.KeyProblem("k1", "wrong_key")]
+    other.rotate()
+    other.retire("k1")  # the file now holds only k2
+    assert await keys.check(wrong) == [keys.KeyProblem("k1", "not_in_ring")]
