@@ -51,6 +51,7 @@ class RedisBus:
         self._pending: deque[tuple[str, bytes]] = deque(maxlen=MAX_PENDING)
         self._reader: asyncio.Task[None] | None = None
         self._healthy = False
+        self._lost = False  # the connection was up and is now lost (not merely not yet made)
 
     async def start(self) -> None:
         self._reader = asyncio.create_task(self._run(), name="redis-bus-reader")
@@ -78,6 +79,11 @@ class RedisBus:
             self._confirmed[channel] = asyncio.get_running_loop().create_future()
             self._requests.put_nowait(("sub", channel))
         waiter = self._confirmed.get(channel)
+        if self._lost:
+            # Redis is away: do not keep the socket waiting for a confirmation that cannot come. The channel
+            # is in the fan-out, so the reconnect subscribes it and tells its handler to catch up from the
+            # store (dispatch None), as for every other channel: nothing is missed.
+            return
         if waiter is not None and not waiter.done():
             try:
                 async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
@@ -122,20 +128,29 @@ class RedisBus:
         return bytes(value)
 
     async def put_ephemeral(self, namespace: str, key: str, value: bytes, ttl_s: int) -> None:
-        async with asyncio.timeout(OP_TIMEOUT_S):
-            await self._redis.set(f"{self._prefix}e:{namespace}:{key}", value, ex=ttl_s)
+        try:
+            async with asyncio.timeout(OP_TIMEOUT_S):
+                await self._redis.set(f"{self._prefix}e:{namespace}:{key}", value, ex=ttl_s)
+        except RedisError as err:
+            raise ConnectionError(f"bus unavailable: {type(err).__name__}") from None
 
     async def drop_ephemeral(self, namespace: str, key: str) -> None:
-        async with asyncio.timeout(OP_TIMEOUT_S):
-            await self._redis.delete(f"{self._prefix}e:{namespace}:{key}")
+        try:
+            async with asyncio.timeout(OP_TIMEOUT_S):
+                await self._redis.delete(f"{self._prefix}e:{namespace}:{key}")
+        except RedisError as err:
+            raise ConnectionError(f"bus unavailable: {type(err).__name__}") from None
 
     async def scan_ephemeral(self, namespace: str) -> dict[str, bytes]:
         """SCAN (never KEYS: it would block Redis) the namespace, then one MGET; a key that expired
         between the two is skipped."""
         head = f"{self._prefix}e:{namespace}:"
-        async with asyncio.timeout(OP_TIMEOUT_S):
-            names = [name async for name in self._redis.scan_iter(match=head + "*", count=500)]
-            values = await self._redis.mget(names) if names else []
+        try:
+            async with asyncio.timeout(OP_TIMEOUT_S):
+                names = [name async for name in self._redis.scan_iter(match=head + "*", count=500)]
+                values = await self._redis.mget(names) if names else []
+        except RedisError as err:
+            raise ConnectionError(f"bus unavailable: {type(err).__name__}") from None
         out: dict[str, bytes] = {}
         for name, value in zip(names, values, strict=True):
             if value is not None:
@@ -160,6 +175,7 @@ class RedisBus:
                         self._fanout.dispatch(channel, None)
                     await self._flush_pending()
                 attempt = 0
+                self._lost = False
                 self._set_healthy(True)
                 await self._pump(pubsub)
             except asyncio.CancelledError:
@@ -168,6 +184,7 @@ class RedisBus:
                 raise
             except (RedisError, OSError, TimeoutError) as err:
                 self._set_healthy(False)
+                self._lost = True
                 attempt += 1
                 logs.event("bus_disconnected", backend=self.name, attempt=attempt, error=type(err).__name__)
                 with contextlib.suppress(Exception):

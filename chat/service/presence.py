@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -48,7 +49,14 @@ class Online:
 async def online(ctx: Context) -> list[Online]:
     """Everyone online on any instance; one person on several devices counts once, at their most
     available status."""
-    entries = await ctx.bus.scan_ephemeral(NAMESPACE)
+    try:
+        entries = await ctx.bus.scan_ephemeral(NAMESPACE)
+    except (ConnectionError, TimeoutError, OSError):
+        # The bus is away (a Redis restart): who is online cannot be known for a moment. Answer "nobody known"
+        # rather than fail the caller — a young person starting a chat must still get into the queue, which
+        # lives in the database; /readyz and the logs say the bus is down.
+        logs.event("presence_unknown", level=logging.WARNING, reason="bus_unreachable")
+        return []
     best: dict[int, Online] = {}
     for raw in entries.values():
         try:
@@ -147,7 +155,11 @@ class Tracker:
         name, teams = self._people[staff_id]
         status = next(iter(sockets.values()))
         value = json.dumps({"id": staff_id, "name": name, "teams": list(teams), "status": str(status)}).encode()
-        await self.ctx.bus.put_ephemeral(NAMESPACE, self._key(staff_id), value, TTL_S)
+        try:
+            await self.ctx.bus.put_ephemeral(NAMESPACE, self._key(staff_id), value, TTL_S)
+        except (ConnectionError, TimeoutError) as err:  # the bus is away: the refresher writes it again
+            logs.event("presence_write_failed", error=type(err).__name__)
+            return
         await self._changed()
 
     async def _changed(self) -> None:

@@ -74,7 +74,10 @@ class VisitorTracker:
 
     async def connect(self, socket_id: int, conversation_id: str) -> None:
         self._sockets[conversation_id].add(socket_id)
-        await self.ctx.bus.put_ephemeral(NAMESPACE, self._key(conversation_id), b"1", TTL_S)
+        try:
+            await self.ctx.bus.put_ephemeral(NAMESPACE, self._key(conversation_id), b"1", TTL_S)
+        except (ConnectionError, TimeoutError) as err:  # the bus is away: the sweep writes it again later
+            logs.event("presence_write_failed", error=type(err).__name__)
         if await queue_store.visitor_back(self.ctx.engine, conversation_id):
             self._gone.discard(conversation_id)
             logs.event("visitor_back", conversation_id=conversation_id)
@@ -88,9 +91,15 @@ class VisitorTracker:
         if sockets:
             return
         del self._sockets[conversation_id]
-        await self.ctx.bus.drop_ephemeral(NAMESPACE, self._key(conversation_id))
-        if conversation_id in await self._present():
-            return  # a socket on another instance (a reconnect that landed elsewhere first)
+        try:
+            await self.ctx.bus.drop_ephemeral(NAMESPACE, self._key(conversation_id))
+            if conversation_id in await self._present():
+                return  # a socket on another instance (a reconnect that landed elsewhere first)
+        except (ConnectionError, TimeoutError) as err:
+            # The bus is away: whether the visitor is on another instance cannot be known. Do not mark them
+            # away; the entry expires and the sweep decides once the bus is back.
+            logs.event("presence_write_failed", error=type(err).__name__)
+            return
         now = self.ctx.clock()
         if await queue_store.visitor_away(self.ctx.engine, [conversation_id], now):
             await _told(self.ctx, conversation_id, now)
