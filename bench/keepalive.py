@@ -4,8 +4,8 @@ uvicorn writes a response's head and its body in two ``send()`` calls. On a conn
 Nagle holds the second (small) write back until the first is acknowledged, and the client acknowledges
 late (delayed ACK, ~40 ms on Linux): every request on a reused connection then takes ~40 ms, whatever the
 handler costs. asyncio sets TCP_NODELAY on accepted sockets only when the listening socket says
-``proto == IPPROTO_TCP``, which a plain ``socket.socket()`` (tests/conftest.py ``serve``, uvicorn's own
-``--workers``/``--fd`` path, a socket handed over by a supervisor) does not.
+``proto == IPPROTO_TCP``, which a plain ``socket.socket()`` (tests/conftest.py ``serve``) and uvicorn's
+``--fd`` (socket activation) do not; chat/web/http_protocol.py now sets it on every connection.
 
 An in-process server on SQLite, as the tests run it, one logged-in staff member, one httpx client
 (keep-alive): N × GET /api/v1/staff/me and N × POST (a claim of a conversation that does not exist, 404),

@@ -8,9 +8,10 @@ connection opening or of the request's first byte; otherwise the connection is c
 Every connection also gets TCP_NODELAY. uvicorn writes a response's head and body in two ``send()`` calls;
 without it, Nagle holds the body back until the client acknowledges the head, which a client with delayed
 ACK does only ~40 ms later: every request on a reused keep-alive connection took ~50 ms instead of ~3 ms
-(bench/keepalive.py). asyncio sets the option itself only when the listening socket was created with
-``proto=IPPROTO_TCP`` (uvicorn binding host:port itself); a plain ``socket.socket()`` (uvicorn's
-``--workers`` and ``--fd``, a socket handed over by a supervisor, the test server) has ``proto=0``.
+(bench/keepalive.py). asyncio sets the option itself only on connections whose listening socket says
+``proto=IPPROTO_TCP``: true when uvicorn binds host:port itself (``minimaria serve``), not for a plain
+``socket.socket()`` handed to ``Server.serve(sockets=...)`` (the test server) nor for uvicorn's ``--fd``
+(which labels the inherited socket AF_UNIX, proto 0), as under socket activation.
 """
 
 from __future__ import annotations
@@ -59,11 +60,11 @@ class HeaderDeadlineProtocol(H11Protocol):
 
 def _no_delay(transport: asyncio.Transport) -> None:
     sock = transport.get_extra_info("socket")
-    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+    if sock is not None:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
-            pass  # the peer is already gone: nothing to send to
+            pass  # not TCP (a Unix socket), or the peer is already gone
 
 
 def with_header_timeout(timeout_s: float) -> type[HeaderDeadlineProtocol]:

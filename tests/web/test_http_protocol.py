@@ -109,8 +109,8 @@ async def test_sockets_and_kept_alive_connections_outlive_the_header_deadline(se
 async def test_connections_get_tcp_nodelay_whatever_socket_uvicorn_was_given(settings: Settings) -> None:
     """A response's head and body are two writes: with Nagle on, the body waited for the client's delayed ACK
     and every request on a kept-alive connection took ~40 ms more (bench/keepalive.py has the numbers).
-    asyncio only sets TCP_NODELAY when the listening socket was made with proto=IPPROTO_TCP; this one, as
-    uvicorn's --workers/--fd paths and a supervisor's handed-over socket, has proto=0."""
+    asyncio only sets TCP_NODELAY when the listening socket was made with proto=IPPROTO_TCP; this one (as the
+    test server's, and a socket handed over under socket activation) has proto=0."""
     app = create_app(settings)
     listening = socket.socket()  # proto 0
     listening.bind(("127.0.0.1", 0))
