@@ -4,11 +4,20 @@ uvicorn times out idle keep-alive connections, but not a connection that sends p
 and then nothing (slowloris): each such connection held a descriptor for ever, and a thousand of them were
 all still open after 45 s. Here every request's headers must be complete within ``timeout_s`` of the
 connection opening or of the request's first byte; otherwise the connection is closed without an answer.
+
+Every connection also gets TCP_NODELAY. uvicorn writes a response's head and body in two ``send()`` calls;
+without it, Nagle holds the body back until the client acknowledges the head, which a client with delayed
+ACK does only ~40 ms later: every request on a reused keep-alive connection took ~50 ms instead of ~3 ms
+(bench/keepalive.py). asyncio sets the option itself only on connections whose listening socket says
+``proto=IPPROTO_TCP``: true when uvicorn binds host:port itself (``minimaria serve``), not for a plain
+``socket.socket()`` handed to ``Server.serve(sockets=...)`` (the test server) nor for uvicorn's ``--fd``
+(which labels the inherited socket AF_UNIX, proto 0), as under socket activation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -20,6 +29,7 @@ class HeaderDeadlineProtocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        _no_delay(transport)
         self._arm()
 
     def data_received(self, data: bytes) -> None:
@@ -46,6 +56,15 @@ class HeaderDeadlineProtocol(H11Protocol):
         self._deadline = None
         if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
             self.transport.close()
+
+
+def _no_delay(transport: asyncio.Transport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # not TCP (a Unix socket), or the peer is already gone
 
 
 def with_header_timeout(timeout_s: float) -> type[HeaderDeadlineProtocol]:

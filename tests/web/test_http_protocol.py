@@ -5,14 +5,16 @@ behind HTTPS. Raw sockets against a real server."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import httpx
 import pytest
 
+from chat.app import create_app, uvicorn_config
 from chat.settings import Settings
 from tests.client import Visitor
-from tests.conftest import serve
+from tests.conftest import InProcessServer, serve
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])  # the HTTP edge does not depend on the backend
 
@@ -102,3 +104,32 @@ async def test_sockets_and_kept_alive_connections_outlive_the_header_deadline(se
         await visitor.ws.send(type="ping")
         await visitor.ws.expect("pong")
         await visitor.ws.close()
+
+
+async def test_connections_get_tcp_nodelay_whatever_socket_uvicorn_was_given(settings: Settings) -> None:
+    """A response's head and body are two writes: with Nagle on, the body waited for the client's delayed ACK
+    and every request on a kept-alive connection took ~40 ms more (bench/keepalive.py has the numbers).
+    asyncio only sets TCP_NODELAY when the listening socket was made with proto=IPPROTO_TCP; this one (as the
+    test server's, and a socket handed over under socket activation) has proto=0."""
+    app = create_app(settings)
+    listening = socket.socket()  # proto 0
+    listening.bind(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    server = InProcessServer(uvicorn_config(app, settings, "127.0.0.1", port))
+    task = asyncio.create_task(server.serve(sockets=[listening]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(20):  # one kept-alive connection answers them all
+                assert (await http.get("/healthz")).status_code == 200
+            connections = list(server.server_state.connections)
+            assert len(connections) == 1
+            accepted = connections[0].transport.get_extra_info("socket")
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        server.should_exit = True
+        await task
+        listening.close()
