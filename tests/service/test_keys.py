@@ -51,6 +51,7 @@ async def _chatter(visitor: Visitor, staff: Staff, sent: list[str], stop: asynci
         sent.append(f"visitor {n}")
         await staff.say(visitor.id, f"staff {n}", f"s{n}")
         sent.append(f"staff {n}")
+        await asyncio.sleep(0.05)  # stay under the per-connection frame limit (50/s in the tests): no rate_limited
 
 
 async def test_rotate_and_rewrap_under_traffic_leave_every_message_readable_without_the_old_key(
