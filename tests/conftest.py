@@ -148,16 +148,21 @@ def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Se
     )
 
 
+async def empty_database(settings: Settings) -> None:
+    """Empty the shared PostgreSQL test database (SQLite tests get a fresh file). Call it before any server on it
+    starts: a TRUNCATE needs every table to itself and can deadlock with a server's start-up work or jobs."""
+    if settings.is_sqlite:
+        return
+    conn = await asyncpg.connect(settings.database_url.replace("postgresql+asyncpg", "postgresql", 1))
+    try:
+        await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[Running]:
-    if not settings.is_sqlite:
-        # Empty the shared test database before the server starts: a TRUNCATE racing the server's own start-up
-        # work (the dispatcher, the audit anchor) can deadlock with it.
-        conn = await asyncpg.connect(settings.database_url.replace("postgresql+asyncpg", "postgresql", 1))
-        try:
-            await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
-        finally:
-            await conn.close()
+    await empty_database(settings)
     async with serve(settings) as running:
         yield running
 

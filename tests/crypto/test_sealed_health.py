@@ -18,9 +18,8 @@ from sqlalchemy import text
 
 from chat.service import health, keys
 from chat.settings import Settings
-from chat.store.db import create_engine
 from tests import services
-from tests.conftest import TABLES, Running, serve
+from tests.conftest import Running, empty_database, serve
 from tests.crypto.test_at_rest import drain, redis_sniffer, sqlite_files
 from tests.triage_e2e.conftest import RISK_TEXT, TUESDAY_1300, Clinic, Clock, entry, http_queue, queue_where, ws
 
@@ -32,13 +31,7 @@ HEALTH_KEYS = {"categories", "reasons", "risk", "screening", "score", "zone", "m
 @pytest.fixture
 async def day(settings: Settings) -> AsyncIterator[tuple[Running, Clinic]]:
     """A server on a Tuesday at 13:00 (every team open), on an empty database."""
-    if not settings.is_sqlite:
-        engine = create_engine(settings.database_url)
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-        finally:
-            await engine.dispose()
+    await empty_database(settings)
     async with contextlib.AsyncExitStack() as stack:
         clinic = Clinic(settings, stack)
         running = await stack.enter_async_context(serve(settings, None, Clock(TUESDAY_1300)))

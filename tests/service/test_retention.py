@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from chat.service import accounts, retention
 from chat.settings import Settings
 from chat.store.conversations import C, F, M, N
-from chat.store.db import create_engine
 from chat.store.retention import SC
 from tests import cli
 from tests.client import WS, Staff, Visitor
-from tests.conftest import TABLES, Running, StaffFactory, serve
+from tests.conftest import Running, StaffFactory, empty_database, serve
 from tests.waiting import until
 
 
@@ -118,15 +117,7 @@ async def test_a_shredded_conversation_is_gone_for_every_reader_but_still_counts
 
 async def test_serve_runs_retention_periodically_when_retention_days_is_set(settings: Settings) -> None:
     """With retention_days set, the server's own periodic task shreds due conversations and drops their DEKs."""
-    if not settings.is_sqlite:
-        # Empty the shared test database before the server (and its 50 ms retention job) starts:
-        # TRUNCATE needs every table to itself, which a job already running would keep taking.
-        engine = create_engine(settings.database_url)
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-        finally:
-            await engine.dispose()
+    await empty_database(settings)
     async with serve(settings.replace(retention_days=30, retention_interval_s=0.05)) as server:
         staff = Staff(server.base, "anna", "correct horse battery")
         await accounts.add_staff(server.ctx, "anna", staff.password, ["reception"], ["reception"], "Anna")

@@ -18,13 +18,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from chat.service import accounts
 from chat.settings import Settings
-from chat.store.db import create_engine
 from tests.client import WS, Staff, Visitor
-from tests.conftest import TABLES, Running, serve
+from tests.conftest import Running, empty_database, serve
 from triage import Region, load_region
 from triage.config import bundled_region_text
 
@@ -126,14 +124,7 @@ class Clinic:
 
 @pytest.fixture
 async def clinic(settings: Settings) -> AsyncIterator[Clinic]:
-    if not settings.is_sqlite:
-        # Empty the shared test database before any server (and its dispatcher) starts.
-        engine = create_engine(settings.database_url)
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-        finally:
-            await engine.dispose()
+    await empty_database(settings)
     async with contextlib.AsyncExitStack() as stack:
         yield Clinic(settings, stack)
 

@@ -20,10 +20,10 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import text
 
-from chat.service import accounts, hours_overrides
+from chat.service import accounts
 from chat.settings import Settings
 from tests.client import Staff, Visitor
-from tests.conftest import TABLES, Running, serve
+from tests.conftest import Running, empty_database, serve
 
 PASSWORD = "correct horse battery"
 WRONG = "wrong password!"
@@ -45,15 +45,10 @@ class StillClock:
 
 @contextlib.asynccontextmanager
 async def instances(settings: Settings, clock: StillClock, count: int = 1) -> AsyncIterator[list[Running]]:
-    """``count`` app instances on one database (and, on PostgreSQL, one Redis), emptied once all are up."""
+    """``count`` app instances on one database (and, on PostgreSQL, one Redis), emptied before they start."""
+    await empty_database(settings)
     async with contextlib.AsyncExitStack() as stack:
-        running = [await stack.enter_async_context(serve(settings, clock=clock)) for _ in range(count)]
-        if not settings.is_sqlite:
-            async with running[0].ctx.engine.begin() as conn:
-                await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-            for r in running:
-                await hours_overrides.refresh(r.ctx)
-        yield running
+        yield [await stack.enter_async_context(serve(settings, clock=clock)) for _ in range(count)]
 
 
 @pytest.fixture
