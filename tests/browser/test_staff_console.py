@@ -38,6 +38,7 @@ class Clinic:
     pages: list[Page] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     visitors: list[Visitor] = field(default_factory=list)
+    staff: list[Staff] = field(default_factory=list)  # staff clients a test opened beside the browsers
 
     async def person(self, username: str, roles: tuple[str, ...] = ("reception",),
                      teams: tuple[str, ...] = ("reception",), name: str | None = None) -> int:
@@ -92,6 +93,9 @@ async def clinic(settings: Settings, browser: Browser) -> AsyncIterator[Clinic]:
                 if v.ws is not None:
                     with contextlib.suppress(Exception):
                         await v.ws.close()
+            for s in c.staff:
+                with contextlib.suppress(Exception):
+                    await s.aclose()
             for p in c.pages:
                 with contextlib.suppress(Exception):
                     await p.context.close()

@@ -66,6 +66,7 @@ async def long_conversation(clinic: Clinic, page: Page, n: int = 30) -> tuple[Vi
     v = await clinic.visitor()
     await claim(page, v.id)
     me = Staff(clinic.server.base, "anna", PASSWORD)
+    clinic.staff.append(me)  # closed by the fixture even when the test fails
     await me.login()
     await me.connect()
     for i in range(n // 2):
@@ -170,6 +171,7 @@ async def test_new_messages_follow_the_reader_or_wait_behind_a_button_and_a_risk
     # Logged in again (a reload): the message that raised the signal is still marked (the server kept its seq),
     # and the conversation opens at its newest message.
     await page.click("#lang")
+    await expect(below).to_have_text("Nya meddelanden (1) ↓")
     await page.reload()
     await expect(page.locator("#console")).to_have_attribute("data-conn", "open")
     await expect(log.locator(".msg").last).to_contain_text("Hello?")

@@ -32,11 +32,13 @@ export async function init() {
 
 // remember: the person chose it (kept for this tab only), rather than the browser's preference.
 export async function use(next, remember = false) {
+  // Remembered at once, before the strings arrive: a reload right after the click keeps the choice.
+  // A language whose file then fails to load is skipped by init() on the next load.
+  if (remember) sessionStorage.setItem(KEY, next);
   const res = await fetch(`/static/i18n/${next}.json`);
   if (!res.ok) throw new Error(`i18n: ${next}.json answered ${res.status}`);
   strings = await res.json();
   lang = next;
-  if (remember) sessionStorage.setItem(KEY, next);
   document.documentElement.lang = next;
   apply(document);
   for (const fn of listeners) fn(lang);
