@@ -4,20 +4,25 @@
 across restarts), waits for ``GET /readyz`` to answer 200, and stops it with SIGTERM or SIGKILL.
 ``RedisServer`` runs a private ``redis-server`` that a test may kill and restart on the same port (the
 machine's shared Redis is never touched). ``pg_database`` creates an empty database and drops it after.
-``Procs`` owns everything a test started and kills whatever is still running at teardown.
+``PostgresServer`` runs a private PostgreSQL (Debian's binaries, initdb into a temp dir) that a test may stop
+and start again on the same port. ``Procs`` owns everything a test started and kills whatever is still running
+at teardown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -333,6 +338,95 @@ class RedisServer:
             self._log = None
 
 
+def pg_bin_dir() -> Path | None:
+    """Debian's PostgreSQL server binaries (initdb, pg_ctl), newest version first; None when not installed."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]), reverse=True)
+    return Path(found[0]).parent if found else None
+
+
+def require_pg_server() -> Path:
+    """The bin directory of a PostgreSQL server to run privately; skip without one (a failure under CI)."""
+    bin_dir = pg_bin_dir()
+    if bin_dir is not None:
+        return bin_dir
+    reason = "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin (needed for a private PostgreSQL to stop)"
+    if os.environ.get("CI"):
+        pytest.fail(reason + " (CI is set, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+class PostgresServer:
+    """A private PostgreSQL in a temp dir on its own port, stopped and started by the test (never the shared one).
+
+    initdb refuses to run as root: as root, the cluster belongs to the ``postgres`` account and every server
+    command runs as it. The data directory lives outside pytest's (owner-only) temp dirs for that reason.
+    """
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.bin = require_pg_server()
+        self.port = port or services.free_port()
+        self.log_path = workdir / f"postgres-{self.port}.log"
+        self.root = Path(tempfile.mkdtemp(prefix="mmfault-pg-"))
+        self.data = self.root / "data"
+        self._user: str | None = None
+        if os.geteuid() == 0:
+            self._user = "postgres"
+            owner = pwd.getpwnam(self._user)
+            os.chown(self.root, owner.pw_uid, owner.pw_gid)
+        self.initialised = False
+
+    @property
+    def url(self) -> str:
+        """The SQLAlchemy URL of database ``minimaria`` on this server."""
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/minimaria"
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    async def _run(self, *args: str, timeout: float = 60) -> None:
+        done = await asyncio.to_thread(
+            subprocess.run, [str(self.bin / args[0]), *args[1:]], user=self._user, cwd=self.root,
+            capture_output=True, timeout=timeout, check=False,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"{args[0]} exited {done.returncode}:\n{done.stdout.decode()}\n{done.stderr.decode()}\n"
+                        f"{_tail(self.log_path)}")
+
+    async def start(self, deadline_s: float = 30.0) -> PostgresServer:
+        """initdb the first time, then start and wait until it accepts connections (``pg_ctl -w``)."""
+        first = not self.initialised
+        if first:
+            await self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                            "--no-instructions")
+            self.initialised = True
+        # No Unix socket (its default directory may not be writable); fsync off: a stopped or killed server
+        # keeps every commit in the kernel's page cache, which is all these tests take away.
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off"
+        await self._run("pg_ctl", "start", "-w", "-t", str(int(deadline_s)), "-D", str(self.data), "-l",
+                        str(self.root / "server.log"), "-o", options, timeout=deadline_s + 5)
+        if first:
+            conn = await asyncpg.connect(self.admin_dsn)
+            try:
+                await conn.execute('CREATE DATABASE "minimaria"')
+            finally:
+                await conn.close()
+        return self
+
+    async def stop(self, mode: str = "fast") -> None:
+        """``pg_ctl stop -m fast`` (clients disconnected, clean shutdown) or ``immediate`` (as a crash)."""
+        await self._run("pg_ctl", "stop", "-w", "-m", mode, "-D", str(self.data))
+
+    def cleanup(self) -> None:
+        """Stop it (immediately) if it runs and remove its files; copy its log next to the test's."""
+        if self.initialised and (self.data / "postmaster.pid").exists():
+            subprocess.run([str(self.bin / "pg_ctl"), "stop", "-m", "immediate", "-D", str(self.data)], user=self._user,
+                           capture_output=True, timeout=30, check=False)
+        with contextlib.suppress(OSError):
+            shutil.copy(self.root / "server.log", self.log_path)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 class Procs:
     """Everything one test started; ``cleanup()`` kills what still runs and reports the servers' stderr."""
 
@@ -340,6 +434,7 @@ class Procs:
         self.workdir = workdir
         self.servers: list[Server] = []
         self.redises: list[RedisServer] = []
+        self.postgreses: list[PostgresServer] = []
         self._cleaned = False
 
     def server(self, name: str, env: Mapping[str, str], port: int | None = None, upgrade: bool = False) -> Server:
@@ -361,6 +456,11 @@ class Procs:
         self.redises.append(r)
         return await r.start()
 
+    async def postgres(self) -> PostgresServer:
+        pg = PostgresServer(self.workdir)
+        self.postgreses.append(pg)
+        return await pg.start()
+
     def cleanup(self) -> None:
         if self._cleaned:
             return
@@ -369,6 +469,8 @@ class Procs:
             s.kill()
         for r in self.redises:
             r.kill()
+        for pg in self.postgreses:
+            pg.cleanup()
         for s in self.servers:
             # Shown by pytest only when the test failed: the servers' side of the story.
             print(f"----- {s.name} stderr (tail) -----\n{_tail(s.stderr_path)}")
