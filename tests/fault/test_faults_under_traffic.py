@@ -61,9 +61,15 @@ async def test_kill_9_of_one_instance_loses_nothing_under_traffic(procs: Procs, 
         assert not s.readiness.unready_since("b", t0), "the surviving instance stopped being ready"
         await settle_and_verify(s, fresh_pg_url)
         moved(s, on_a)
-        record("kill_9", all_acked_again_s=round(resumed, 2), all_caught_up_s=round(caught_up, 2),
-               restarted_instance_ready_s=round(ready, 2), answers=dict(s.traffic.answers()), closes=s.traffic.closes(),
-               messages=len(s.traffic.acked()))
+        record(
+            "kill_9",
+            all_acked_again_s=round(resumed, 2),
+            all_caught_up_s=round(caught_up, 2),
+            restarted_instance_ready_s=round(ready, 2),
+            answers=dict(s.traffic.answers()),
+            closes=s.traffic.closes(),
+            messages=len(s.traffic.acked()),
+        )
 
 
 async def test_redis_restart_loses_nothing_under_traffic(procs: Procs, fresh_pg_url: str, tmp_path: Path) -> None:
@@ -85,9 +91,17 @@ async def test_redis_restart_loses_nothing_under_traffic(procs: Procs, fresh_pg_
         acked_while_down = sum(1 for a in s.traffic.acked() if t0 <= a.at < healed)
         await settle_and_verify(s, fresh_pg_url)
         assert acked_while_down > 0, "nothing was acked while Redis was down"
-        record("redis_restart", outage_s=round(healed - t0, 2), acked_while_down=acked_while_down,
-               all_caught_up_s=round(caught_up, 2), all_acked_again_s=round(resumed, 2), ready_again_s=round(ready, 2),
-               answers=dict(s.traffic.answers()), closes=s.traffic.closes(), messages=len(s.traffic.acked()))
+        record(
+            "redis_restart",
+            outage_s=round(healed - t0, 2),
+            acked_while_down=acked_while_down,
+            all_caught_up_s=round(caught_up, 2),
+            all_acked_again_s=round(resumed, 2),
+            ready_again_s=round(ready, 2),
+            answers=dict(s.traffic.answers()),
+            closes=s.traffic.closes(),
+            messages=len(s.traffic.acked()),
+        )
 
 
 async def test_dropping_every_database_connection_loses_nothing_under_traffic(
@@ -112,9 +126,16 @@ async def test_dropping_every_database_connection_loses_nothing_under_traffic(
         caught_up = await s.traffic.caught_up_after(t0, RESUME_S)
         ready = max([await s.readiness.ready_after(n, t0, READY_S) for n in ("a", "b")])
         await settle_and_verify(s, fresh_pg_url)
-        record("pg_terminate_backend", connections_dropped=dropped, all_acked_again_s=round(resumed, 2),
-               all_caught_up_s=round(caught_up, 2), ready_again_s=round(ready, 2), answers=dict(s.traffic.answers()), closes=s.traffic.closes(),
-               messages=len(s.traffic.acked()))
+        record(
+            "pg_terminate_backend",
+            connections_dropped=dropped,
+            all_acked_again_s=round(resumed, 2),
+            all_caught_up_s=round(caught_up, 2),
+            ready_again_s=round(ready, 2),
+            answers=dict(s.traffic.answers()),
+            closes=s.traffic.closes(),
+            messages=len(s.traffic.acked()),
+        )
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
@@ -138,6 +159,13 @@ async def test_postgresql_restart_loses_nothing_under_traffic(procs: Procs, tmp_
         await settle_and_verify(s, pg.url)
         told = s.traffic.answers()
         assert any(k != "ack" for k in told), f"no sender noticed the outage: {told}"
-        record(f"postgresql_restart_{mode}", outage_s=round(healed - t0, 2), all_acked_again_s=round(resumed, 2),
-               all_caught_up_s=round(caught_up, 2), ready_again_s=round(ready, 2), answers=dict(told), closes=s.traffic.closes(),
-               messages=len(s.traffic.acked()))
+        record(
+            f"postgresql_restart_{mode}",
+            outage_s=round(healed - t0, 2),
+            all_acked_again_s=round(resumed, 2),
+            all_caught_up_s=round(caught_up, 2),
+            ready_again_s=round(ready, 2),
+            answers=dict(told),
+            closes=s.traffic.closes(),
+            messages=len(s.traffic.acked()),
+        )

@@ -71,8 +71,16 @@ class Refused(Exception):
 class Peer:
     """One person's socket (a visitor's, or a staff member's carrying several conversations), reconnected as needed."""
 
-    def __init__(self, name: str, side: str, bases: list[str], conversations: list[str], *, token: str | None = None,
-                 cookie: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        side: str,
+        bases: list[str],
+        conversations: list[str],
+        *,
+        token: str | None = None,
+        cookie: str | None = None,
+    ) -> None:
         self.name, self.side, self.bases = name, side, bases
         self.conversations = conversations
         self.token, self.cookie = token, cookie
@@ -111,8 +119,12 @@ class Peer:
             conn = await websockets.connect(url, open_timeout=CONNECT_S)
             hello: dict[str, Any] = {"type": "hello", "token": self.token, "last_seq": self.last_seen(self.conversations[0])}
         else:
-            conn = await websockets.connect(url, open_timeout=CONNECT_S, origin=self.base,  # type: ignore[arg-type]
-                                            additional_headers={"Cookie": f"mm_staff={self.cookie}"})
+            conn = await websockets.connect(
+                url,
+                open_timeout=CONNECT_S,
+                origin=self.base,  # type: ignore[arg-type]
+                additional_headers={"Cookie": f"mm_staff={self.cookie}"},
+            )
             hello = {"type": "hello", "last_seq": {cid: self.last_seen(cid) for cid in self.conversations}}
         welcome: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiters["\0welcome"] = welcome
@@ -259,8 +271,9 @@ class Traffic:
                 return max(f for f in firsts if f is not None) - t0
             if time.monotonic() >= deadline:
                 stuck = [s.tag for s, f in zip(self.senders, firsts, strict=True) if f is None]
-                raise AssertionError(f"{len(stuck)} senders had nothing acked within {timeout} s: {stuck}; "
-                                     f"answers {self.answers()}")
+                raise AssertionError(
+                    f"{len(stuck)} senders had nothing acked within {timeout} s: {stuck}; answers {self.answers()}"
+                )
             await asyncio.sleep(0.05)
 
     async def caught_up_after(self, t0: float, timeout: float) -> float:
@@ -269,8 +282,12 @@ class Traffic:
         deadline = t0 + timeout
         while True:
             self._check_tasks()
-            behind = [(p.name, cid) for p in self.peers for cid in p.conversations
-                      if any(a.conversation_id == cid and a.side != p.side and a.seq > p.last_seen(cid) for a in before)]
+            behind = [
+                (p.name, cid)
+                for p in self.peers
+                for cid in p.conversations
+                if any(a.conversation_id == cid and a.side != p.side and a.seq > p.last_seen(cid) for a in before)
+            ]
             if not behind:
                 return time.monotonic() - t0
             if time.monotonic() >= deadline:
@@ -321,9 +338,12 @@ class Traffic:
             for peer in self.peers:
                 await peer.ensure()
             while True:
-                missing = [(p.name, cid) for p in self.peers for cid in p.conversations
-                           if any(a.seq > p.last_seen(cid) for a in self.acked()
-                                  if a.conversation_id == cid and a.side != p.side)]
+                missing = [
+                    (p.name, cid)
+                    for p in self.peers
+                    for cid in p.conversations
+                    if any(a.seq > p.last_seen(cid) for a in self.acked() if a.conversation_id == cid and a.side != p.side)
+                ]
                 if not missing:
                     break
                 for peer in self.peers:
@@ -348,7 +368,8 @@ class Traffic:
             want = sorted((a.client_msg_id, a.seq) for a in mine)
             assert sorted(keys) == want, (
                 f"{cid}: store and acks differ: only stored {sorted(set(keys) - set(want))[:5]}, "
-                f"only acked {sorted(set(want) - set(keys))[:5]}")
+                f"only acked {sorted(set(want) - set(keys))[:5]}"
+            )
         for peer in self.peers:
             for cid in peer.conversations:
                 got = peer.received[cid]
@@ -438,8 +459,13 @@ class Setup:
 
 
 async def two_instances_chatting(
-    procs: Procs, tmp_path: Path, database_url: str, redis_url: str, conversations: int = 6,
-    staff_names: tuple[str, str] = ("anna", "bertil"), **settings: str,
+    procs: Procs,
+    tmp_path: Path,
+    database_url: str,
+    redis_url: str,
+    conversations: int = 6,
+    staff_names: tuple[str, str] = ("anna", "bertil"),
+    **settings: str,
 ) -> Setup:
     """Instances ``a`` and ``b`` on one database and bus; visitors alternate between them, and so do two staff
     members who hold half the conversations each (so some chats cross instances and some do not)."""
@@ -447,8 +473,12 @@ async def two_instances_chatting(
     keys = tmp_path / "keys.json"
     FileKeyRing.create(keys)
     env = service_env(
-        database_url=database_url, redis_url=redis_url, bus_prefix=unique_prefix(), keys_file=str(keys),
-        allowed_origins=",".join(f"http://127.0.0.1:{p}" for p in ports), **settings,
+        database_url=database_url,
+        redis_url=redis_url,
+        bus_prefix=unique_prefix(),
+        keys_file=str(keys),
+        allowed_origins=",".join(f"http://127.0.0.1:{p}" for p in ports),
+        **settings,
     )
     await db_upgrade(env, cwd=tmp_path)
     for name in staff_names:
@@ -466,7 +496,7 @@ async def two_instances_chatting(
         staff = Staff(home, name, STAFF_PASSWORD)
         try:
             await staff.login()
-            mine = visitors[k * half:(k + 1) * half]
+            mine = visitors[k * half : (k + 1) * half]
             for v in mine:
                 assert (await staff.claim(v.id)).status_code == 200
             cookie = staff.http.cookies["mm_staff"]
@@ -490,9 +520,7 @@ async def two_instances_chatting(
 
 
 @contextlib.asynccontextmanager
-async def chatting(
-    procs: Procs, tmp_path: Path, database_url: str, redis_url: str, **kwargs: Any
-) -> AsyncIterator[Setup]:
+async def chatting(procs: Procs, tmp_path: Path, database_url: str, redis_url: str, **kwargs: Any) -> AsyncIterator[Setup]:
     """``two_instances_chatting``, with the traffic and the readiness monitor stopped however the test ends."""
     setup = await two_instances_chatting(procs, tmp_path, database_url, redis_url, **kwargs)
     try:
