@@ -18,21 +18,12 @@ import pytest
 
 from tests import services
 from tests.fault.procs import Procs
-from tests.fault.traffic import ANSWER_S, Setup, chatting, record
+from tests.fault.traffic import Setup, chatting, record
 
 pytestmark = pytest.mark.slow
 
 RESUME_S = 20.0  # every sender acked again, every socket caught up, within this of the fault's end
 READY_S = 15.0  # /readyz 200 again within this of the fault's end
-
-
-async def settle_and_verify(s: Setup, database_url: str) -> None:
-    """Stop the traffic, let every socket catch up, and check the store and what each side received."""
-    t = s.traffic
-    await t.stop()
-    await t.delivered()
-    await t.verify(database_url)
-    assert t.silent == 0, f"{t.silent} messages went unanswered for {ANSWER_S} s (no ack, error or close): {t.answers()}"
 
 
 def moved(s: Setup, names: list[str]) -> None:
@@ -59,7 +50,7 @@ async def test_kill_9_of_one_instance_loses_nothing_under_traffic(procs: Procs, 
         ready = time.monotonic() - relaunched
         await s.traffic.resumed_after(time.monotonic(), RESUME_S)
         assert not s.readiness.unready_since("b", t0), "the surviving instance stopped being ready"
-        await settle_and_verify(s, fresh_pg_url)
+        await s.traffic.finish(fresh_pg_url)
         moved(s, on_a)
         record(
             "kill_9",
@@ -89,7 +80,7 @@ async def test_redis_restart_loses_nothing_under_traffic(procs: Procs, fresh_pg_
         resumed = await s.traffic.resumed_after(healed, RESUME_S)
         ready = max([await s.readiness.ready_after(n, healed, READY_S) for n in ("a", "b")])
         acked_while_down = sum(1 for a in s.traffic.acked() if t0 <= a.at < healed)
-        await settle_and_verify(s, fresh_pg_url)
+        await s.traffic.finish(fresh_pg_url)
         assert acked_while_down > 0, "nothing was acked while Redis was down"
         record(
             "redis_restart",
@@ -125,7 +116,7 @@ async def test_dropping_every_database_connection_loses_nothing_under_traffic(
         resumed = await s.traffic.resumed_after(t0, RESUME_S)
         caught_up = await s.traffic.caught_up_after(t0, RESUME_S)
         ready = max([await s.readiness.ready_after(n, t0, READY_S) for n in ("a", "b")])
-        await settle_and_verify(s, fresh_pg_url)
+        await s.traffic.finish(fresh_pg_url)
         record(
             "pg_terminate_backend",
             connections_dropped=dropped,
@@ -156,7 +147,7 @@ async def test_postgresql_restart_loses_nothing_under_traffic(procs: Procs, tmp_
         resumed = await s.traffic.resumed_after(healed, RESUME_S)
         caught_up = await s.traffic.caught_up_after(healed, RESUME_S)
         ready = max([await s.readiness.ready_after(n, healed, READY_S) for n in ("a", "b")])
-        await settle_and_verify(s, pg.url)
+        await s.traffic.finish(pg.url)
         told = s.traffic.answers()
         assert any(k != "ack" for k in told), f"no sender noticed the outage: {told}"
         record(

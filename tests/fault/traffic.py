@@ -16,12 +16,14 @@ import asyncio
 import contextlib
 import itertools
 import json
+import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -61,7 +63,12 @@ class Acked:
     side: str
     client_msg_id: str
     seq: int
-    at: float  # monotonic
+    at: float  # when the ack arrived (monotonic)
+    sent_at: float  # when the message was first sent: ``at - sent_at`` is its ack latency, resends included
+
+    @property
+    def latency(self) -> float:
+        return self.at - self.sent_at
 
 
 class Refused(Exception):
@@ -80,8 +87,10 @@ class Peer:
         *,
         token: str | None = None,
         cookie: str | None = None,
+        receive_buffer: int | None = None,
     ) -> None:
         self.name, self.side, self.bases = name, side, bases
+        self.receive_buffer = receive_buffer  # a small SO_RCVBUF: a stalled reader backs up to the server at once
         self.conversations = conversations
         self.token, self.cookie = token, cookie
         self.at = 0  # which base it connects to now
@@ -94,10 +103,19 @@ class Peer:
         self._waiters: dict[str, asyncio.Future[Answer]] = {}
         self._lock = asyncio.Lock()
         self._readers: set[asyncio.Task[None]] = set()
+        self._reading = asyncio.Event()
+        self._reading.set()
 
     @property
     def base(self) -> str:
         return self.bases[self.at]
+
+    def stall(self) -> None:
+        """Stop reading (the socket stays open): what the server sends piles up in its outbox."""
+        self._reading.clear()
+
+    def unstall(self) -> None:
+        self._reading.set()
 
     def last_seen(self, cid: str) -> int:
         got = self.received[cid]
@@ -115,8 +133,17 @@ class Peer:
 
     async def _connect(self) -> None:
         url = self.base.replace("http", "ws", 1) + f"/ws/{self.side}"
+        options: dict[str, Any] = {}
+        if self.receive_buffer is not None:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.receive_buffer)
+            sock.setblocking(False)
+            host, port = urlsplit(url).hostname, urlsplit(url).port
+            await asyncio.get_running_loop().sock_connect(sock, (host, port))
+            # Few frames buffered in the client library either: it stops reading the socket sooner.
+            options = {"sock": sock, "max_queue": 4}
         if self.side == "visitor":
-            conn = await websockets.connect(url, open_timeout=CONNECT_S)
+            conn = await websockets.connect(url, open_timeout=CONNECT_S, **options)
             hello: dict[str, Any] = {"type": "hello", "token": self.token, "last_seq": self.last_seen(self.conversations[0])}
         else:
             conn = await websockets.connect(
@@ -124,6 +151,7 @@ class Peer:
                 open_timeout=CONNECT_S,
                 origin=self.base,  # type: ignore[arg-type]
                 additional_headers={"Cookie": f"mm_staff={self.cookie}"},
+                **options,
             )
             hello = {"type": "hello", "last_seq": {cid: self.last_seen(cid) for cid in self.conversations}}
         welcome: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
@@ -148,6 +176,7 @@ class Peer:
     async def _read(self, conn: ClientConnection) -> None:
         try:
             async for raw in conn:
+                await self._reading.wait()
                 self._on_frame(json.loads(raw))
         except websockets.ConnectionClosed:
             pass
@@ -218,6 +247,8 @@ class Sender:
     peer: Peer
     cid: str
     tag: str
+    pace_s: float | None = None  # None: the traffic's pace
+    text_size: int = 0  # pad each text to this many characters (with å: two bytes each in UTF-8)
     acked: list[Acked] = field(default_factory=list)
     answers: Counter[str] = field(default_factory=Counter)  # "error:unavailable", "closed:1012", "silent", ...
     silent_after: list[float] = field(default_factory=list)  # when (monotonic) a message went unanswered
@@ -234,17 +265,26 @@ class Traffic:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._chat(s), name=f"chat-{s.tag}") for s in self.senders]
 
+    def add(self, sender: Sender, peer: Peer | None = None) -> None:
+        """One more sender (and its peer, if new), running from now on."""
+        if peer is not None:
+            self.peers.append(peer)
+        self.senders.append(sender)
+        self._tasks.append(asyncio.create_task(self._chat(sender), name=f"chat-{sender.tag}"))
+
     async def _chat(self, s: Sender) -> None:
         for n in itertools.count(1):
             if self._stop.is_set():
                 return
             cmid = f"{s.tag}-{n}"
+            text = f"meddelande {n} från {s.peer.side} ".ljust(s.text_size, "å")
+            sent_at = time.monotonic()
             while True:
                 await s.peer.ensure()
-                answer = await s.peer.send(s.cid, cmid, f"meddelande {n} från {s.peer.side}")
+                answer = await s.peer.send(s.cid, cmid, text)
                 if answer.kind == "ack":
                     assert answer.seq is not None
-                    s.acked.append(Acked(s.cid, s.peer.side, cmid, answer.seq, time.monotonic()))
+                    s.acked.append(Acked(s.cid, s.peer.side, cmid, answer.seq, time.monotonic(), sent_at))
                     s.answers["ack"] += 1
                     break
                 s.answers[f"{answer.kind}:{answer.code}" if answer.code is not None else answer.kind] += 1
@@ -252,7 +292,7 @@ class Traffic:
                     s.silent_after.append(time.monotonic())
                     await s.peer.drop()  # what a page does with a socket that went quiet: reconnect
                 await asyncio.sleep(RETRY_S)
-            await asyncio.sleep(self.pace_s)
+            await asyncio.sleep(self.pace_s if s.pace_s is None else s.pace_s)
 
     async def warmed(self, acks: int = 3, timeout: float = 20.0) -> None:
         """Every sender has had ``acks`` messages acked."""
@@ -350,6 +390,22 @@ class Traffic:
                     await peer.ensure()
                 await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)  # a late duplicate would arrive now
+
+    async def finish(self, database_url: str) -> None:
+        """Stop, let every socket catch up, check the store and what each side received, and that no message
+        went unanswered (no ack, error frame or close within ``ANSWER_S``)."""
+        await self.stop()
+        await self.delivered()
+        await self.verify(database_url)
+        assert self.silent == 0, f"{self.silent} messages went unanswered for {ANSWER_S} s: {self.answers()}"
+
+    async def more_acks(self, n: int, timeout: float = 20.0) -> None:
+        """Every sender has had ``n`` more messages acked than now."""
+        wanted = [len(s.acked) + n for s in self.senders]
+        async with asyncio.timeout(timeout):
+            while any(len(s.acked) < w for s, w in zip(self.senders, wanted, strict=True)):
+                self._check_tasks()
+                await asyncio.sleep(0.05)
 
     async def verify(self, database_url: str) -> None:
         """Each acked message is stored exactly once under its seq; each socket saw each seq once, in order;
@@ -456,6 +512,20 @@ class Setup:
     traffic: Traffic
     readiness: Readiness
     env: dict[str, str]
+    workdir: Path
+
+
+async def staff_holding(env: dict[str, str], workdir: Path, name: str, base: str, conversation_ids: list[str]) -> str:
+    """Add the staff member ``name`` (CLI), log in at ``base`` and claim these conversations; their session cookie."""
+    await add_staff(env, name, name.title(), cwd=workdir)
+    staff = Staff(base, name, STAFF_PASSWORD)
+    try:
+        await staff.login()
+        for cid in conversation_ids:
+            assert (await staff.claim(cid)).status_code == 200
+        return staff.http.cookies["mm_staff"]
+    finally:
+        await staff.http.aclose()
 
 
 async def two_instances_chatting(
@@ -464,11 +534,10 @@ async def two_instances_chatting(
     database_url: str,
     redis_url: str,
     conversations: int = 6,
-    staff_names: tuple[str, str] = ("anna", "bertil"),
     **settings: str,
 ) -> Setup:
-    """Instances ``a`` and ``b`` on one database and bus; visitors alternate between them, and so do two staff
-    members who hold half the conversations each (so some chats cross instances and some do not)."""
+    """Instances ``a`` and ``b`` on one database and bus; visitors alternate between them, and two staff members,
+    Anna on b and Bertil on a, hold half the conversations each (so some chats cross instances, some do not)."""
     ports = free_ports(2)
     keys = tmp_path / "keys.json"
     FileKeyRing.create(keys)
@@ -481,8 +550,6 @@ async def two_instances_chatting(
         **settings,
     )
     await db_upgrade(env, cwd=tmp_path)
-    for name in staff_names:
-        await add_staff(env, name, name.title(), cwd=tmp_path)
     a, b = procs.server("a", env, ports[0]), procs.server("b", env, ports[1])
     await procs.start_all(a, b)
     bases = [a.base, b.base]
@@ -491,17 +558,10 @@ async def two_instances_chatting(
     peers: list[Peer] = []
     senders: list[Sender] = []
     half = (conversations + 1) // 2
-    for k, name in enumerate(staff_names):
-        home = bases[1 - k]  # anna on b, bertil on a
-        staff = Staff(home, name, STAFF_PASSWORD)
-        try:
-            await staff.login()
-            mine = visitors[k * half : (k + 1) * half]
-            for v in mine:
-                assert (await staff.claim(v.id)).status_code == 200
-            cookie = staff.http.cookies["mm_staff"]
-        finally:
-            await staff.http.aclose()
+    for k, name in enumerate(("anna", "bertil")):
+        home = bases[1 - k]
+        mine = visitors[k * half : (k + 1) * half]
+        cookie = await staff_holding(env, tmp_path, name, home, [v.id for v in mine])
         peer = Peer(name, "staff", [home, bases[k]], [v.id for v in mine], cookie=cookie)
         peers.append(peer)
         senders += [Sender(peer, v.id, f"{name}-{n}") for n, v in enumerate(mine)]
@@ -516,7 +576,7 @@ async def two_instances_chatting(
     readiness.start()
     traffic = Traffic(senders, peers)
     traffic.start()
-    return Setup(a, b, traffic, readiness, env)
+    return Setup(a, b, traffic, readiness, env, tmp_path)
 
 
 @contextlib.asynccontextmanager

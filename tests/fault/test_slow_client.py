@@ -1,0 +1,83 @@
+"""A client that stops reading: its outbox fills, the server closes it with 1013 (try again later), and nobody
+else waits for it. It then resumes from its last seq and gets every message once, in order."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import services
+from tests.client import Visitor
+from tests.fault.procs import Procs
+from tests.fault.traffic import Acked, Peer, Sender, chatting, record, staff_holding
+from tests.waiting import until
+
+pytestmark = pytest.mark.slow
+
+CLOSE_TRY_AGAIN = 1013  # chat/web/outbox.py
+CLOSED_WITHIN_S = 30.0
+FLOOD_TEXT = 4000  # characters a message (8 KB): the stuck socket's buffers fill after a few hundred
+# Others' ack latency while a socket is stuck: within this of what it was before (and never above the p99 target
+# of issue 16 plus the shared machine's noise). A writer that waited on the stuck socket would take seconds.
+P99_MARGIN_S = 0.15
+
+
+def p99(acks: list[Acked]) -> float:
+    latencies = sorted(a.latency for a in acks)
+    return latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
+
+
+async def test_a_client_that_stops_reading_is_closed_with_1013_and_delays_nobody(
+    procs: Procs, fresh_pg_url: str, tmp_path: Path
+) -> None:
+    services.require_redis()
+    async with chatting(procs, tmp_path, fresh_pg_url, services.REDIS_URL, conversations=4) as s:
+        # The slow one: Cecilia's console on instance a (with a small receive buffer), holding two chats whose
+        # visitors, also on a, will write long messages as fast as they are acked.
+        bases = [s.a.base, s.b.base]
+        flooders = [await Visitor.start(s.a.base) for _ in range(2)]
+        ids = [v.id for v in flooders]
+        cookie = await staff_holding(s.env, s.workdir, "cecilia", s.a.base, ids)
+        slow = Peer("cecilia", "staff", bases, ids, cookie=cookie, receive_buffer=4096)
+        writers = [Peer(f"flooder{n}", "visitor", bases, [v.id], token=v.token) for n, v in enumerate(flooders)]
+        for peer in (slow, *writers):
+            await peer.ensure()
+            s.traffic.peers.append(peer)
+        others = list(s.traffic.senders)
+
+        await s.traffic.warmed()
+        baseline_from = time.monotonic()
+        await s.traffic.more_acks(10)
+        stalled = time.monotonic()
+        slow.stall()
+        for n, peer in enumerate(writers):
+            s.traffic.add(Sender(peer, ids[n], f"flood{n}", pace_s=0, text_size=FLOOD_TEXT))
+        await s.a.until_logged("ws_slow_consumer", deadline_s=CLOSED_WITHIN_S)
+        closed_after = time.monotonic() - stalled
+        await s.traffic.more_acks(3)  # the others go on meanwhile
+
+        slow.unstall()  # reads what was sent before the close, then the close frame
+        await until(lambda: bool(slow.drops), timeout=10)
+        assert slow.drops == [CLOSE_TRY_AGAIN], f"the stuck socket ended with {slow.drops}, not 1013"
+        flooded = sum(len(x.acked) for x in s.traffic.senders[len(others) :])
+        await s.traffic.finish(fresh_pg_url)  # the slow visitor reconnects with its last seq and gets the rest
+
+        before = [a for x in others for a in x.acked if baseline_from <= a.at < stalled]
+        during = [a for x in others for a in x.acked if stalled <= a.at <= stalled + closed_after]
+        assert before and during
+        record(
+            "slow_client",
+            closed_after_s=round(closed_after, 2),
+            flood_messages_before_close=flooded,
+            others_p99_before_ms=round(p99(before) * 1000, 1),
+            others_p99_during_ms=round(p99(during) * 1000, 1),
+            others_median_during_ms=round(statistics.median(a.latency for a in during) * 1000, 1),
+            slow_got=sum(len(slow.received[cid]) for cid in ids),
+        )
+        assert all(peer.drops == [] for peer in s.traffic.peers if peer is not slow), "another socket was closed"
+        assert p99(during) <= p99(before) + P99_MARGIN_S, (
+            f"others' ack p99 went from {p99(before):.3f} s to {p99(during):.3f} s while one socket was stuck"
+        )
