@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import random
 import socket
 import time
 from collections import Counter
@@ -48,6 +49,8 @@ ANSWER_S = 10.0  # a message not answered (ack, error frame or close) within thi
 CONNECT_S = 5.0
 RETRY_S = 0.2
 PACE_S = 0.15  # between a sender's acked message and its next one
+PAGE_WELCOME_S = 10.0  # chat/static/js/socket.js: WELCOME_MS
+PAGE_MAX_DELAY_S = 30.0  # chat/static/js/socket.js: MAX_DELAY_MS
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,14 @@ class Peer:
         token: str | None = None,
         cookie: str | None = None,
         receive_buffer: int | None = None,
+        like_the_page: bool = False,
     ) -> None:
         self.name, self.side, self.bases = name, side, bases
         self.receive_buffer = receive_buffer  # a small SO_RCVBUF: a stalled reader backs up to the server at once
+        # Time out and back off as chat/static/js/socket.js does (welcome within 10 s, then a jittered exponential
+        # pause up to 30 s), instead of the quick fixed retry the fault tests use to measure recovery.
+        self.like_the_page = like_the_page
+        self.attempt = 0
         self.conversations = conversations
         self.token, self.cookie = token, cookie
         self.at = 0  # which base it connects to now
@@ -99,6 +107,7 @@ class Peer:
         self.drops: list[int | None] = []  # the close code of each socket that ended (None: no close frame)
         self.errors: Counter[str] = Counter()  # error frame codes received
         self.connects = 0
+        self.welcome: dict[str, Any] | None = None  # the last welcome frame
         self.other_frames: Counter[str] = Counter()
         self._waiters: dict[str, asyncio.Future[Answer]] = {}
         self._lock = asyncio.Lock()
@@ -109,6 +118,10 @@ class Peer:
     @property
     def base(self) -> str:
         return self.bases[self.at]
+
+    @property
+    def _open_s(self) -> float:
+        return PAGE_WELCOME_S if self.like_the_page else CONNECT_S
 
     def stall(self) -> None:
         """Stop reading (the socket stays open): what the server sends piles up in its outbox."""
@@ -129,11 +142,19 @@ class Peer:
                     await self._connect()
                 except (OSError, TimeoutError, websockets.WebSocketException, Refused):
                     self.at = (self.at + 1) % len(self.bases)
-                    await asyncio.sleep(RETRY_S)
+                    self.attempt += 1
+                    await asyncio.sleep(self._pause())
+            self.attempt = 0
+
+    def _pause(self) -> float:
+        if not self.like_the_page:
+            return RETRY_S
+        return min(PAGE_MAX_DELAY_S, 0.5 * 2 ** (self.attempt - 1)) * (0.5 + random.random() / 2)  # noqa: S311
 
     async def _connect(self) -> None:
         url = self.base.replace("http", "ws", 1) + f"/ws/{self.side}"
-        options: dict[str, Any] = {}
+        # No frame size limit: a staff queue_update lists every waiting conversation (over 1 MiB with 2,000).
+        options: dict[str, Any] = {"max_size": None}
         if self.receive_buffer is not None:
             sock = socket.socket()
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.receive_buffer)
@@ -141,14 +162,14 @@ class Peer:
             host, port = urlsplit(url).hostname, urlsplit(url).port
             await asyncio.get_running_loop().sock_connect(sock, (host, port))
             # Few frames buffered in the client library either: it stops reading the socket sooner.
-            options = {"sock": sock, "max_queue": 4}
+            options |= {"sock": sock, "max_queue": 4}
         if self.side == "visitor":
-            conn = await websockets.connect(url, open_timeout=CONNECT_S, **options)
+            conn = await websockets.connect(url, open_timeout=self._open_s, **options)
             hello: dict[str, Any] = {"type": "hello", "token": self.token, "last_seq": self.last_seen(self.conversations[0])}
         else:
             conn = await websockets.connect(
                 url,
-                open_timeout=CONNECT_S,
+                open_timeout=self._open_s,
                 origin=self.base,  # type: ignore[arg-type]
                 additional_headers={"Cookie": f"mm_staff={self.cookie}"},
                 **options,
@@ -161,7 +182,7 @@ class Peer:
         reader.add_done_callback(self._readers.discard)
         try:
             await conn.send(json.dumps(hello))
-            answer = await asyncio.wait_for(welcome, CONNECT_S)
+            answer = await asyncio.wait_for(welcome, PAGE_WELCOME_S if self.like_the_page else CONNECT_S)
         except BaseException:
             await conn.close()
             raise
@@ -203,6 +224,7 @@ class Peer:
         elif kind == "ack":
             self._resolve(frame["client_msg_id"], Answer("ack", seq=frame["seq"]))
         elif kind == "welcome":
+            self.welcome = frame
             self._resolve("\0welcome", Answer("ack"))
         elif kind == "error":
             self.errors[frame["code"]] += 1
@@ -296,10 +318,12 @@ class Traffic:
 
     async def warmed(self, acks: int = 3, timeout: float = 20.0) -> None:
         """Every sender has had ``acks`` messages acked."""
-        async with asyncio.timeout(timeout):
-            while any(len(s.acked) < acks for s in self.senders):
-                self._check_tasks()
-                await asyncio.sleep(0.05)
+        deadline = time.monotonic() + timeout
+        while any(len(s.acked) < acks for s in self.senders):
+            self._check_tasks()
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"not {acks} acks each within {timeout} s: answers {self.answers()}")
+            await asyncio.sleep(0.05)
 
     async def resumed_after(self, t0: float, timeout: float) -> float:
         """Seconds from ``t0`` until every sender has had a message acked after ``t0`` (fails after ``timeout``)."""
@@ -528,16 +552,11 @@ async def staff_holding(env: dict[str, str], workdir: Path, name: str, base: str
         await staff.http.aclose()
 
 
-async def two_instances_chatting(
-    procs: Procs,
-    tmp_path: Path,
-    database_url: str,
-    redis_url: str,
-    conversations: int = 6,
-    **settings: str,
-) -> Setup:
-    """Instances ``a`` and ``b`` on one database and bus; visitors alternate between them, and two staff members,
-    Anna on b and Bertil on a, hold half the conversations each (so some chats cross instances, some do not)."""
+async def two_instances(
+    procs: Procs, tmp_path: Path, database_url: str, redis_url: str, **settings: str
+) -> tuple[Server, Server, dict[str, str]]:
+    """Instances ``a`` and ``b`` (``minimaria serve``) on one database and bus with one key ring, both ready; and
+    their environment."""
     ports = free_ports(2)
     keys = tmp_path / "keys.json"
     FileKeyRing.create(keys)
@@ -552,6 +571,20 @@ async def two_instances_chatting(
     await db_upgrade(env, cwd=tmp_path)
     a, b = procs.server("a", env, ports[0]), procs.server("b", env, ports[1])
     await procs.start_all(a, b)
+    return a, b, env
+
+
+async def two_instances_chatting(
+    procs: Procs,
+    tmp_path: Path,
+    database_url: str,
+    redis_url: str,
+    conversations: int = 6,
+    **settings: str,
+) -> Setup:
+    """``two_instances``; visitors alternate between them, and two staff members, Anna on b and Bertil on a,
+    hold half the conversations each (so some chats cross instances, some do not)."""
+    a, b, env = await two_instances(procs, tmp_path, database_url, redis_url, **settings)
     bases = [a.base, b.base]
 
     visitors = [await Visitor.start(bases[i % 2]) for i in range(conversations)]
