@@ -101,6 +101,8 @@ async def test_dropping_every_database_connection_loses_nothing_under_traffic(
     """pg_terminate_backend on every connection of the test's own database: the pools reconnect by themselves."""
     services.require_redis()
     database = fresh_pg_url.rsplit("/", 1)[1]
+    # Only ever this test's own database (tests/fault/procs.py pg_database), never the shared one.
+    assert database.startswith("minimaria_fault_"), database
     async with chatting(procs, tmp_path, fresh_pg_url, services.REDIS_URL) as s:
         await s.traffic.warmed()
         admin = await asyncpg.connect(services.PG_ADMIN_DSN)
