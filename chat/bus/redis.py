@@ -229,6 +229,10 @@ class RedisBus:
             if message is None:
                 continue
             kind = message["type"]
+            if message.get("channel") is None:
+                # A reply on no channel: the PONG of the PING that checked a connection made with no channel
+                # yet, read once the first channel is subscribed. Not to be decoded: it would end this task.
+                continue
             channel = message["channel"].decode()[len(self._prefix):]
             if kind == "message":
                 self._fanout.dispatch(channel, message["data"])
