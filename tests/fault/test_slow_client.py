@@ -20,9 +20,9 @@ pytestmark = pytest.mark.slow
 CLOSE_TRY_AGAIN = 1013  # chat/web/outbox.py
 CLOSED_WITHIN_S = 30.0
 FLOOD_TEXT = 4000  # characters a message (8 KB): the stuck socket's buffers fill after a few hundred
-# Others' ack latency while a socket is stuck: within this of what it was before (and never above the p99 target
-# of issue 16 plus the shared machine's noise). A writer that waited on the stuck socket would take seconds.
-P99_MARGIN_S = 0.15
+# Others' ack p99 while the socket is stuck: within this of the same flood with the socket reading (the load of the
+# flood itself is not the stuck socket's doing). Anyone waiting on the stuck socket would wait seconds, or for ever.
+P99_MARGIN_S = 0.25
 
 
 def p99(acks: list[Acked]) -> float:
@@ -49,12 +49,15 @@ async def test_a_client_that_stops_reading_is_closed_with_1013_and_delays_nobody
         others = list(s.traffic.senders)
 
         await s.traffic.warmed()
-        baseline_from = time.monotonic()
+        quiet_from = time.monotonic()
+        await s.traffic.more_acks(10)
+        # The control: the same flood while Cecilia's console reads.
+        flood_from = time.monotonic()
+        for n, peer in enumerate(writers):
+            s.traffic.add(Sender(peer, ids[n], f"flood{n}", pace_s=0, text_size=FLOOD_TEXT))
         await s.traffic.more_acks(10)
         stalled = time.monotonic()
         slow.stall()
-        for n, peer in enumerate(writers):
-            s.traffic.add(Sender(peer, ids[n], f"flood{n}", pace_s=0, text_size=FLOOD_TEXT))
         await s.a.until_logged("ws_slow_consumer", deadline_s=CLOSED_WITHIN_S)
         closed_after = time.monotonic() - stalled
         await s.traffic.more_acks(3)  # the others go on meanwhile
@@ -65,19 +68,21 @@ async def test_a_client_that_stops_reading_is_closed_with_1013_and_delays_nobody
         flooded = sum(len(x.acked) for x in s.traffic.senders[len(others) :])
         await s.traffic.finish(fresh_pg_url)  # the slow visitor reconnects with its last seq and gets the rest
 
-        before = [a for x in others for a in x.acked if baseline_from <= a.at < stalled]
+        quiet = [a for x in others for a in x.acked if quiet_from <= a.at < flood_from]
+        before = [a for x in others for a in x.acked if flood_from <= a.at < stalled]
         during = [a for x in others for a in x.acked if stalled <= a.at <= stalled + closed_after]
         assert before and during
         record(
             "slow_client",
             closed_after_s=round(closed_after, 2),
-            flood_messages_before_close=flooded,
-            others_p99_before_ms=round(p99(before) * 1000, 1),
-            others_p99_during_ms=round(p99(during) * 1000, 1),
+            flood_messages=flooded,
+            others_p99_no_flood_ms=round(p99(quiet) * 1000, 1),
+            others_p99_flood_reading_ms=round(p99(before) * 1000, 1),
+            others_p99_flood_stuck_ms=round(p99(during) * 1000, 1),
             others_median_during_ms=round(statistics.median(a.latency for a in during) * 1000, 1),
             slow_got=sum(len(slow.received[cid]) for cid in ids),
         )
         assert all(peer.drops == [] for peer in s.traffic.peers if peer is not slow), "another socket was closed"
         assert p99(during) <= p99(before) + P99_MARGIN_S, (
-            f"others' ack p99 went from {p99(before):.3f} s to {p99(during):.3f} s while one socket was stuck"
+            f"others' ack p99: {p99(before):.3f} s with the flood read, {p99(during):.3f} s with the socket stuck"
         )
