@@ -68,6 +68,7 @@ async def seed(env: dict[str, str], n: int) -> list[tuple[str, str]]:
         await engine.dispose()
 
 
+@pytest.mark.timeout(STORM_S + 150)  # seeding 2,000 conversations takes 20-60 s on a busy 2-core machine
 async def test_two_thousand_visitors_reconnecting_at_once_all_resume_within_30_s(
     procs: Procs, fresh_pg_url: str, tmp_path: Path
 ) -> None:
@@ -120,10 +121,11 @@ async def test_two_thousand_visitors_reconnecting_at_once_all_resume_within_30_s
             hellos_per_s=round(done / (storm if not pending else STORM_S), 1),
             seeding_s=round(seeded_s, 1),
         )
-        assert not pending, (
-            f"only {done} of {VISITORS} visitors resumed within {STORM_S} s ({done / STORM_S:.0f} hellos/s): "
-            "hellos are refused (unavailable) or time out under the storm; see this module's docstring"
-        )
+        if pending:
+            pytest.fail(
+                f"only {done} of {VISITORS} visitors resumed within {STORM_S} s ({done / STORM_S:.1f} hellos/s): "
+                "hellos are refused (unavailable) or time out under the storm; see this module's docstring"
+            )
 
         # Nothing lost: the visitors in a chat got what staff wrote (before and during the storm), once, in order.
         traffic.peers.extend(visitors[:TALKING])
