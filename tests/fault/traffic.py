@@ -495,7 +495,8 @@ class Readiness:
         self._task = asyncio.create_task(self._poll(), name="readyz-monitor")
 
     async def _poll(self) -> None:
-        async with httpx.AsyncClient(timeout=2.0) as http:
+        # As long as the readiness check itself may take (chat/service/readiness.py, PING_TIMEOUT_S).
+        async with httpx.AsyncClient(timeout=6.0) as http:
             while True:
                 for s in self.servers:
                     try:
