@@ -20,9 +20,16 @@ pytestmark = pytest.mark.slow
 CLOSE_TRY_AGAIN = 1013  # chat/web/outbox.py
 CLOSED_WITHIN_S = 30.0
 FLOOD_TEXT = 4000  # characters a message (8 KB): the stuck socket's buffers fill after a few hundred
-# Others' ack p99 while the socket is stuck: within this of the same flood with the socket reading (the load of the
-# flood itself is not the stuck socket's doing). Anyone waiting on the stuck socket would wait seconds, or for ever.
-P99_MARGIN_S = 0.25
+# Others' median ack latency while the socket is stuck: within this of the same flood with the socket reading (the
+# flood's own load is not the stuck socket's doing; the median, since a p99 of a few hundred acks on the shared
+# machine jumps by 200 ms with other people's work). Anyone waiting on the stuck socket would wait seconds: no
+# ack of the others may take MAX_ACK_S.
+MEDIAN_MARGIN_S = 0.05
+MAX_ACK_S = 2.0
+
+
+def median(acks: list[Acked]) -> float:
+    return statistics.median(a.latency for a in acks)
 
 
 def p99(acks: list[Acked]) -> float:
@@ -60,7 +67,10 @@ async def test_a_client_that_stops_reading_is_closed_with_1013_and_delays_nobody
         slow.stall()
         await s.a.until_logged("ws_slow_consumer", deadline_s=CLOSED_WITHIN_S)
         closed_after = time.monotonic() - stalled
-        await s.traffic.more_acks(3)  # the others go on meanwhile
+        # The others go on meanwhile: acked, and what they write still delivered, on both instances.
+        await s.traffic.more_acks(3)
+        others_peers = [p for p in s.traffic.peers if p is not slow]
+        delivered_in = await s.traffic.caught_up_after(time.monotonic(), 5, others_peers)
 
         slow.unstall()  # reads what was sent before the close, then the close frame
         await until(lambda: bool(slow.drops), timeout=10)
@@ -79,10 +89,14 @@ async def test_a_client_that_stops_reading_is_closed_with_1013_and_delays_nobody
             others_p99_no_flood_ms=round(p99(quiet) * 1000, 1),
             others_p99_flood_reading_ms=round(p99(before) * 1000, 1),
             others_p99_flood_stuck_ms=round(p99(during) * 1000, 1),
-            others_median_during_ms=round(statistics.median(a.latency for a in during) * 1000, 1),
+            others_median_flood_reading_ms=round(median(before) * 1000, 1),
+            others_median_flood_stuck_ms=round(median(during) * 1000, 1),
+            others_slowest_ack_stuck_ms=round(max(a.latency for a in during) * 1000, 1),
+            others_delivered_in_s=round(delivered_in, 2),
             slow_got=sum(len(slow.received[cid]) for cid in ids),
         )
         assert all(peer.drops == [] for peer in s.traffic.peers if peer is not slow), "another socket was closed"
-        assert p99(during) <= p99(before) + P99_MARGIN_S, (
-            f"others' ack p99: {p99(before):.3f} s with the flood read, {p99(during):.3f} s with the socket stuck"
+        assert median(during) <= median(before) + MEDIAN_MARGIN_S, (
+            f"others' median ack: {median(before):.3f} s with the flood read, {median(during):.3f} s with the socket stuck"
         )
+        assert max(a.latency for a in during) < MAX_ACK_S, "an ack of another conversation waited on the stuck socket"

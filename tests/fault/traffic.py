@@ -340,15 +340,16 @@ class Traffic:
                 )
             await asyncio.sleep(0.05)
 
-    async def caught_up_after(self, t0: float, timeout: float) -> float:
-        """Seconds from ``t0`` until every peer has received every message of the other side acked before ``t0``."""
+    async def caught_up_after(self, t0: float, timeout: float, peers: list[Peer] | None = None) -> float:
+        """Seconds from ``t0`` until every peer (or these) has received every message of the other side acked
+        before ``t0``."""
         before = [a for a in self.acked() if a.at < t0]
         deadline = t0 + timeout
         while True:
             self._check_tasks()
             behind = [
                 (p.name, cid)
-                for p in self.peers
+                for p in (self.peers if peers is None else peers)
                 for cid in p.conversations
                 if any(a.conversation_id == cid and a.side != p.side and a.seq > p.last_seen(cid) for a in before)
             ]
