@@ -1,7 +1,9 @@
 """The dispatcher: ends offers that ran out, offers waiting conversations in "offer" teams, and moves
 waiting conversations on when their team has nobody online or has kept them waiting too long.
 
-One runs on every instance, on every queue or presence change and at least every ``interval_s``. Each
+One runs on every instance, after queue or presence changes and at least every ``interval_s``; a burst of
+changes (many starts at once) is one round, and rounds are at least ``interval_s`` apart, so the waiting
+list is not read again for every start. Each
 step is a conditional UPDATE in the store, so instances racing over one conversation cannot both act:
 one offer at a time, one move. A declined or timed-out offer puts the conversation back in the queue,
 where it stays visible and is offered to the next person; nothing is ever dropped.
@@ -10,6 +12,7 @@ where it stays visible and is offered to the next person; nothing is ever droppe
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,8 +40,15 @@ class Dispatcher(Woken):
         self.interval_s = interval_s
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = -math.inf
         while True:
             await self._woken(self.interval_s)  # and at least once a round: offers run out by the clock
+            wait = last + self.interval_s - loop.time()
+            if wait > 0:  # the first change after a quiet round is acted on at once; a burst waits for one round
+                await asyncio.sleep(wait)
+                self._dirty.clear()
+            last = loop.time()
             try:
                 await tick(self.ctx)
             except Exception as err:  # the database or bus may be briefly away: the next round retries

@@ -22,11 +22,12 @@ O = Offer.__table__  # type: ignore[attr-defined]  # noqa: E741
 SC = Screening.__table__  # type: ignore[attr-defined]
 
 
-def gone(before: datetime) -> Any:
-    """A waiting conversation whose visitor has been away since before ``before`` and wrote nothing."""
+def gone(before: datetime, t: Any = C) -> Any:
+    """A waiting conversation whose visitor has been away since before ``before`` and wrote nothing (of
+    table ``t``: the conversations table or an alias of it)."""
     return and_(
-        C.c.state == "queued", C.c.visitor_away_since.is_not(None), C.c.visitor_away_since <= before,
-        C.c.last_seq <= C.c.part_start_seq,
+        t.c.state == "queued", t.c.visitor_away_since.is_not(None), t.c.visitor_away_since <= before,
+        t.c.last_seq <= t.c.part_start_seq,
     )
 
 
@@ -45,6 +46,30 @@ async def waiting(
     async with engine.connect() as conn:
         rows = await conn.execute(q.order_by(C.c.priority.desc(), C.c.queued_at, C.c.id))
     return [_conv(r) for r in rows]
+
+
+async def place(engine: AsyncEngine, conversation_id: str, *, gone_before: datetime) -> tuple[str, int] | None:
+    """(team, position) of one waiting conversation in its team's line, as ``waiting`` orders it: one
+    indexed count of those ahead, however long the line; None when it is not in the line (taken, closed,
+    gone)."""
+    me, o = C.alias("me"), C.alias("o")
+    ahead = (
+        select(func.count())
+        .where(
+            o.c.state == "queued", o.c.team == me.c.team, ~gone(gone_before, o),
+            or_(
+                o.c.priority > me.c.priority,
+                and_(o.c.priority == me.c.priority, or_(
+                    o.c.queued_at < me.c.queued_at, and_(o.c.queued_at == me.c.queued_at, o.c.id < me.c.id),
+                )),
+            ),
+        )
+        .scalar_subquery()
+    )
+    q = select(me.c.team, ahead).where(me.c.id == conversation_id, me.c.state == "queued", ~gone(gone_before, me))
+    async with engine.connect() as conn:
+        row = (await conn.execute(q)).first()
+    return None if row is None else (str(row[0]), int(row[1]) + 1)
 
 
 async def depths(engine: AsyncEngine, *, gone_before: datetime) -> dict[str, tuple[int, datetime | None]]:

@@ -261,7 +261,7 @@ class VisitorConnection(Connection):
             fresh = await health.get(self.ctx, conv.id)
             assert fresh is not None
             assert fresh.health is not None
-            place = (await queue.snapshot(self.ctx)).place(conv.id) if fresh.state == "queued" else None
+            place = await queue.place(self.ctx, conv.id) if fresh.state == "queued" else None
             staff_name = await conversations.holder_name(self.ctx, fresh) if fresh.state == "active" else None
         except BaseException:
             await self.unfollow_all()
