@@ -41,16 +41,18 @@ class Dispatcher(Woken):
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        last = -math.inf
+        last, took = -math.inf, 0.0
         while True:
             await self._woken(self.interval_s)  # and at least once a round: offers run out by the clock
-            wait = last + self.interval_s - loop.time()
+            # A long round (thousands waiting) spaces the next ones so they take at most a fifth of the time.
+            wait = last + max(self.interval_s, took * 5) - loop.time()
             if wait > 0:  # the first change after a quiet round is acted on at once; a burst waits for one round
                 await asyncio.sleep(wait)
                 self._dirty.clear()
             last = loop.time()
             try:
                 await tick(self.ctx)
+                took = loop.time() - last
             except Exception as err:  # the database or bus may be briefly away: the next round retries
                 logs.event("dispatch_failed", error=type(err).__name__)
                 await asyncio.sleep(self.interval_s)

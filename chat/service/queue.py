@@ -63,7 +63,11 @@ def _place(team: str, position: int, per_place_s: dict[str, float], opens_in_s: 
     return Place(position, int(math.ceil(wait / 30) * 30))
 
 
-async def snapshot(ctx: Context, opened: dict[str, ConversationRecord] | None = None) -> Snapshot:
+# The records of the last snapshot with their health data opened, by conversation id (kept by its reader).
+Opened = dict[str, ConversationRecord]
+
+
+async def snapshot(ctx: Context, opened: Opened | None = None) -> Snapshot:
     """Read for every socket of this instance, with the health data opened here. ``opened``, kept by the
     caller from one snapshot to the next, holds the records opened last time: a conversation whose sealed
     fields have not changed is not decrypted again (it is updated to this snapshot's records)."""

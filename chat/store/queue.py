@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from chat.store import parts
@@ -48,15 +48,14 @@ async def waiting(
     return [_conv(r) for r in rows]
 
 
-async def place(engine: AsyncEngine, conversation_id: str, *, gone_before: datetime) -> tuple[str, int] | None:
-    """(team, position) of one waiting conversation in its team's line, as ``waiting`` orders it: one
-    indexed count of those ahead, however long the line; None when it is not in the line (taken, closed,
-    gone)."""
+def _place_query() -> Any:
+    """Built once (aliases and their column collections are costly to build per call)."""
     me, o = C.alias("me"), C.alias("o")
+    before = bindparam("gone_before")
     ahead = (
         select(func.count())
         .where(
-            o.c.state == "queued", o.c.team == me.c.team, ~gone(gone_before, o),
+            o.c.state == "queued", o.c.team == me.c.team, ~gone(before, o),
             or_(
                 o.c.priority > me.c.priority,
                 and_(o.c.priority == me.c.priority, or_(
@@ -66,9 +65,17 @@ async def place(engine: AsyncEngine, conversation_id: str, *, gone_before: datet
         )
         .scalar_subquery()
     )
-    q = select(me.c.team, ahead).where(me.c.id == conversation_id, me.c.state == "queued", ~gone(gone_before, me))
+    return select(me.c.team, ahead).where(me.c.id == bindparam("cid"), me.c.state == "queued", ~gone(before, me))
+
+
+_PLACE = _place_query()
+
+
+async def place(engine: AsyncEngine, conversation_id: str, *, gone_before: datetime) -> tuple[str, int] | None:
+    """(team, position) of one waiting conversation in its team's line, as ``waiting`` orders it: one
+    indexed count of those ahead; None when it is not in the line (taken, closed, gone)."""
     async with engine.connect() as conn:
-        row = (await conn.execute(q)).first()
+        row = (await conn.execute(_PLACE, {"cid": conversation_id, "gone_before": gone_before})).first()
     return None if row is None else (str(row[0]), int(row[1]) + 1)
 
 

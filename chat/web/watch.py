@@ -4,8 +4,9 @@ Every waiting visitor on this instance whose place changed gets its new place in
 its queue. One read per instance, however many sockets, and at most one every ``min_interval_s``: a burst
 of changes (an evening rush of starts, a reconnect storm) is coalesced into one read a second, so nobody is
 told their place more than once a second and the cost does not grow with the rate of changes. The first
-change after a quiet second is read at once. Health data is opened only for conversations new to the queue
-or whose sealed fields changed since the last read.
+change after a quiet second is read at once. A read that takes long (thousands waiting) spaces the next
+ones further (``BUSY_SHARE``), so the watcher never takes more than a fifth of the instance. Health data
+is opened only for conversations new to the queue or whose sealed fields changed since the last read.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from chat import logs
 from chat.service import events, queue
 from chat.service.context import Context
 from chat.service.woken import Woken
-from chat.store.conversations import ConversationRecord
+
+# At most this share of the instance's time goes to queue reads: after a read that took d seconds, the next
+# waits at least d / BUSY_SHARE.
+BUSY_SHARE = 0.2
 
 
 class Listener(Protocol):
@@ -33,14 +37,14 @@ class QueueWatcher(Woken):
         super().__init__(ctx)
         self.listeners: set[Listener] = set()
         self.min_interval_s = min_interval_s
-        self._opened: dict[str, ConversationRecord] = {}  # the last snapshot's records, health opened
+        self._opened: queue.Opened = {}  # the last snapshot's records, health opened
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        last = -math.inf
+        last, took = -math.inf, 0.0
         while True:
             await self._woken()
-            wait = last + self.min_interval_s - loop.time()
+            wait = last + max(self.min_interval_s, took / BUSY_SHARE) - loop.time()
             if wait > 0:  # the changes that arrive meanwhile are read with this one
                 await asyncio.sleep(wait)
                 self._dirty.clear()
@@ -57,3 +61,4 @@ class QueueWatcher(Woken):
                 continue
             for listener in list(self.listeners):
                 listener.on_snapshot(snap)
+            took = loop.time() - last
