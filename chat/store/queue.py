@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.elements import BindParameter
 
 from chat.store import parts
 from chat.store.conversations import _CONV_COLS, BUMP_VISITOR, INSERT_MESSAGE, C, ConversationRecord, MessageRecord, Seal, _conv
@@ -22,7 +23,7 @@ O = Offer.__table__  # type: ignore[attr-defined]  # noqa: E741
 SC = Screening.__table__  # type: ignore[attr-defined]
 
 
-def gone(before: datetime, t: Any = C) -> Any:
+def gone(before: datetime | BindParameter[datetime], t: Any = C) -> Any:
     """A waiting conversation whose visitor has been away since before ``before`` and wrote nothing (of
     table ``t``: the conversations table or an alias of it)."""
     return and_(
@@ -51,7 +52,7 @@ async def waiting(
 def _place_query() -> Any:
     """Built once (aliases and their column collections are costly to build per call)."""
     me, o = C.alias("me"), C.alias("o")
-    before = bindparam("gone_before")
+    before: BindParameter[datetime] = bindparam("gone_before")
     ahead = (
         select(func.count())
         .where(
