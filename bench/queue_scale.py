@@ -55,6 +55,12 @@ def _rss_kib(pid: int) -> int:
 RETRIES = [0]  # hellos that had to be tried again
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Visitor:
     """One waiting visitor: its token, and (while connected) a socket whose frames a reader task drains."""
 
@@ -201,25 +207,32 @@ async def run(args: argparse.Namespace) -> None:
                     per_socket = f"{(after - before) / len(fill):.0f}"
                 else:
                     per_socket = "–"
+                cpu0 = _cpu_s(proc.pid)
                 batch, start_s = await _starts(client, args.batch, args.concurrency)
+                cpu1 = _cpu_s(proc.pid)
                 hello_s = await _hellos(batch, url, args.concurrency)
+                cpu2 = _cpu_s(proc.pid)
                 everyone += batch
                 ok = _positions_ok(batch)
-                row = (f"| {level:,} | {args.batch / start_s:.0f} | {args.batch / hello_s:.0f} | {per_socket} | "
+                row = (f"| {level:,} | {args.batch / start_s:.0f} ({args.batch / max(cpu1 - cpu0, 0.01):.0f}) | "
+                       f"{args.batch / hello_s:.0f} ({args.batch / max(cpu2 - cpu1, 0.01):.0f}) | {per_socket} | "
                        f"{'yes' if ok else 'NO'} |")
                 print(row, flush=True)
                 rows.append(row)
             storm = everyone[: args.storm]
             await asyncio.gather(*(v.close() for v in storm))
             await asyncio.sleep(1)
+            cpu0 = _cpu_s(proc.pid)
             storm_s = await _hellos(storm, url, args.storm)
+            print(f"  server CPU during the storm: {_cpu_s(proc.pid) - cpu0:.1f} s", flush=True)
             print(f"reconnect storm: {len(storm)} visitors resumed in {storm_s:.1f} s "
                   f"({len(everyone)} waiting)", flush=True)
             await asyncio.sleep(2)
             print(f"hellos tried again (closed by the server before welcome): {RETRIES[0]}")
             print(f"most queue frames to one visitor within 1 s: {_max_per_second(everyone)}")
             print(f"server RSS at the end: {_rss_kib(proc.pid)} KiB with {len(everyone)} sockets")
-        print("\n| waiting before | starts/s | hellos/s | KiB per idle socket | positions unique |")
+        print("\n| waiting before | starts/s (per server CPU-second) | hellos/s (per server CPU-second) "
+              "| KiB per idle socket | positions unique |")
         print("| --- | --- | --- | --- | --- |")
         print("\n".join(rows))
     finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from chat import logs
@@ -89,7 +89,10 @@ async def _reopened(ctx: Context, c: ConversationRecord, before: ConversationRec
         before is not None and before.health is not None and before.reasons_sealed == c.reasons_sealed
         and before.risk_sealed == c.risk_sealed and before.screening_sealed == c.screening_sealed
     ):
-        return replace(c, health=before.health)
+        # ``c`` was just read and is seen by nobody else yet: set its health in place, without the copy that
+        # ``dataclasses.replace`` makes (thousands of records a second with a long queue).
+        object.__setattr__(c, "health", before.health)
+        return c
     return await health.opened(ctx, c)
 
 
