@@ -175,6 +175,10 @@ async def run(args: argparse.Namespace) -> None:
     exe = str(Path(sys.executable).with_name("minimaria"))
     subprocess.run([exe, "db", "upgrade"], env=env, cwd=tmp, check=True, capture_output=True)
     cmd = [exe, "serve", "--port", str(port)]
+    if args.gc_threshold:  # an experiment: the same server with the collector's first threshold raised
+        code = (f"import gc, sys; gc.set_threshold({args.gc_threshold}, 10, 10); gc.freeze(); "
+                f"from chat.cli import main; main(sys.argv[1:])")
+        cmd = [sys.executable, "-c", code, "serve", "--port", str(port)]
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         cmd = ["taskset", "-c", "0", *cmd]
         os.sched_setaffinity(0, {1})
@@ -255,6 +259,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=300)
     p.add_argument("--concurrency", type=int, default=20)
     p.add_argument("--storm", type=int, default=2000)
+    p.add_argument("--gc-threshold", type=int, default=0, help="run the server with this gc threshold0")
     p.add_argument("--keep", action="store_true", help="keep the temp directory (server log, database)")
     args = p.parse_args()
     asyncio.run(run(args))

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from chat import logs
 from chat.errors import Code, Conflict, Forbidden, NotFound
@@ -96,11 +99,25 @@ async def _reopened(ctx: Context, c: ConversationRecord, before: ConversationRec
     return await health.opened(ctx, c)
 
 
-async def _estimates(ctx: Context, teams: set[str]) -> tuple[dict[str, float], dict[str, float]]:
+# What the estimates are made of (recent handling times, who is online), per database, read at most once a
+# second by ``place``: a burst of starts or hellos does not read them once each. (The watcher's snapshots
+# read them fresh, and refresh this.)
+INPUTS_S = 1.0
+_inputs: weakref.WeakKeyDictionary[Any, tuple[float, list[tuple[str, float]], list[presence.Online]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _estimates(ctx: Context, teams: set[str], fresh: bool = True) -> tuple[dict[str, float], dict[str, float]]:
     """Per team: seconds each place ahead costs, and seconds until the team opens (0: open now)."""
     now = ctx.clock()
-    handled = await queue_store.handling_times(ctx.engine)
-    people = await presence.online(ctx)
+    cached = None if fresh else _inputs.get(ctx.engine)
+    if cached is not None and time.monotonic() - cached[0] < INPUTS_S:
+        _, handled, people = cached
+    else:
+        handled = await queue_store.handling_times(ctx.engine)
+        people = await presence.online(ctx)
+        _inputs[ctx.engine] = (time.monotonic(), handled, people)
     per_place = {t: _per_place(ctx, t, handled, people) for t in teams}
     opens_in = {t: _opens_in(ctx, t, now) for t in teams}
     return per_place, opens_in
@@ -114,7 +131,7 @@ async def place(ctx: Context, conversation_id: str) -> Place | None:
     if found is None:
         return None
     team, position = found
-    per_place, opens_in = await _estimates(ctx, {team})
+    per_place, opens_in = await _estimates(ctx, {team}, fresh=False)
     return _place(team, position, per_place, opens_in)
 
 
