@@ -21,8 +21,10 @@ from chat.service import events, health, presence, routing, visitors
 from chat.service.context import Context
 from chat.service.summaries import summary
 from chat.service.woken import Woken
+from chat.store import conversations as conv_store
 from chat.store import queue as queue_store
 from chat.store.conversations import ConversationRecord
+from chat.store.queue import Waiting
 from triage.region import Pickup
 from triage.router import Counsellor, choose_counsellor, overflow
 
@@ -61,7 +63,7 @@ class Dispatcher(Woken):
 async def tick(ctx: Context) -> None:
     now = ctx.clock()
     changed = await _expire_offers(ctx, now)
-    waiting = await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx, now))
+    waiting = await queue_store.waiting_light(ctx.engine, gone_before=visitors.gone_before(ctx, now))
     if not waiting:
         if changed:
             await _queue_changed(ctx)
@@ -70,7 +72,7 @@ async def tick(ctx: Context) -> None:
     changed = await _withdraw_from_absent(ctx, waiting, online, now) or changed
     changed = await _overflow(ctx, waiting, online, now) or changed
     if changed:
-        waiting = await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx, now))
+        waiting = await queue_store.waiting_light(ctx.engine, gone_before=visitors.gone_before(ctx, now))
     changed = await _offer(ctx, waiting, online, now) or changed
     if changed:
         await _queue_changed(ctx)
@@ -92,7 +94,7 @@ async def _expire_offers(ctx: Context, now: datetime) -> bool:
 
 
 async def _withdraw_from_absent(
-    ctx: Context, waiting: list[ConversationRecord], online: list[Counsellor], now: datetime
+    ctx: Context, waiting: list[Waiting], online: list[Counsellor], now: datetime
 ) -> bool:
     """An offer to someone who went offline (closed the console, lost the network) ends at once instead
     of holding the conversation until it runs out."""
@@ -106,7 +108,7 @@ async def _withdraw_from_absent(
     return changed
 
 
-async def _overflow(ctx: Context, waiting: list[ConversationRecord], online: list[Counsellor], now: datetime) -> bool:
+async def _overflow(ctx: Context, waiting: list[Waiting], online: list[Counsellor], now: datetime) -> bool:
     changed = False
     for team_id in dict.fromkeys(c.team for c in waiting):
         line = [c for c in waiting if c.team == team_id and c.offered_to is None]
@@ -118,14 +120,17 @@ async def _overflow(ctx: Context, waiting: list[ConversationRecord], online: lis
             continue
         to_team, reason = verdict
         for conv in line:
-            reasons = await health.with_reasons(ctx, conv, routing.reason_json(reason))
+            record = await conv_store.get(ctx.engine, conv.id)  # the whole row: its sealed reasons
+            if record is None:
+                continue
+            reasons = await health.with_reasons(ctx, record, routing.reason_json(reason))
             if await queue_store.move(ctx.engine, conv.id, team_id, to_team, reasons):
                 changed = True
                 logs.event("conversation_overflowed", conversation_id=conv.id, team=team_id, to_team=to_team)
     return changed
 
 
-async def _offer(ctx: Context, waiting: list[ConversationRecord], online: list[Counsellor], now: datetime) -> bool:
+async def _offer(ctx: Context, waiting: list[Waiting], online: list[Counsellor], now: datetime) -> bool:
     """Offer each waiting conversation of an offer team, most urgent first, to one person at a time;
     nobody gets a second offer while one is open."""
     busy = {c.offered_to for c in waiting if c.offered_to is not None}
@@ -163,7 +168,7 @@ def _offers(ctx: Context, team_id: str) -> bool:
     return team is not None and team.pickup == Pickup.OFFER
 
 
-async def announce_offer(ctx: Context, conv: ConversationRecord, staff_id: int, expires: datetime) -> None:
+async def announce_offer(ctx: Context, conv: ConversationRecord | Waiting, staff_id: int, expires: datetime) -> None:
     # Without the conversation's summary (its reasons, risk and results are health data): the instance that
     # serves the person's socket adds it (``offer_frame``).
     event = {"type": "offer", "conversation_id": conv.id, "expires_at": routing.iso(expires)}

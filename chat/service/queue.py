@@ -29,6 +29,9 @@ MIN_PER_PLACE_S = 30
 class Place:
     position: int
     estimated_wait_s: int
+    # When this stay in the queue began: a visitor taken and put back (or re-opened) within one watcher
+    # round is in a new place even at the same position and wait, and is told so.
+    since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -41,29 +44,33 @@ class Snapshot:
     opens_in_s: dict[str, float] = field(default_factory=dict)  # team → seconds until it opens (0: open)
     # conversation id → (team, position in the team's line): built once, so each socket's place is a lookup
     # (the watcher asks for every waiting visitor's place on every snapshot).
-    _places: dict[str, tuple[str, int]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _places: dict[str, tuple[str, int, datetime | None]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         counts: dict[str, int] = {}
         for c in self.waiting:
             counts[c.team] = counts.get(c.team, 0) + 1
-            self._places[c.id] = (c.team, counts[c.team])
+            self._places[c.id] = (c.team, counts[c.team], c.queued_at)
 
     def place(self, conversation_id: str) -> Place | None:
         found = self._places.get(conversation_id)
         if found is None:
             return None
-        team, position = found
-        return _place(team, position, self.per_place_s, self.opens_in_s)
+        team, position, since = found
+        return _place(team, position, since, self.per_place_s, self.opens_in_s)
 
     def for_staff(self, p: Principal) -> list[ConversationRecord]:
         teams = access.teams_for(p, Action.QUEUE_READ)
         return [c for c in self.waiting if teams is None or c.team in teams]
 
 
-def _place(team: str, position: int, per_place_s: dict[str, float], opens_in_s: dict[str, float]) -> Place:
+def _place(
+    team: str, position: int, since: datetime | None, per_place_s: dict[str, float], opens_in_s: dict[str, float]
+) -> Place:
     wait = opens_in_s.get(team, 0) + position * per_place_s.get(team, DEFAULT_HANDLING_S)
-    return Place(position, int(math.ceil(wait / 30) * 30))
+    return Place(position, int(math.ceil(wait / 30) * 30), since)
 
 
 # The records of the last snapshot with their health data opened, by conversation id (kept by its reader).
@@ -130,9 +137,9 @@ async def place(ctx: Context, conversation_id: str) -> Place | None:
     found = await queue_store.place(ctx.engine, conversation_id, gone_before=visitors.gone_before(ctx))
     if found is None:
         return None
-    team, position = found
+    team, position, since = found
     per_place, opens_in = await _estimates(ctx, {team}, fresh=False)
-    return _place(team, position, per_place, opens_in)
+    return _place(team, position, since, per_place, opens_in)
 
 
 def _per_place(ctx: Context, team_id: str, handled: list[tuple[str, float]], people: list[presence.Online]) -> float:

@@ -49,6 +49,30 @@ async def waiting(
     return [_conv(r) for r in rows]
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """What the dispatcher needs of a waiting conversation: no sealed fields, no other columns."""
+
+    id: str
+    team: str
+    priority: int
+    offered_to: int | None
+    queued_at: datetime | None
+    created_at: datetime
+
+
+_WAITING_COLS = [C.c[f] for f in Waiting.__dataclass_fields__]
+
+
+async def waiting_light(engine: AsyncEngine, *, gone_before: datetime) -> list[Waiting]:
+    """``waiting`` (all teams) with only the columns of ``Waiting``: the dispatcher reads it every round,
+    and a long queue costs a fraction of the whole records."""
+    q = select(*_WAITING_COLS).where(C.c.state == "queued", ~gone(gone_before))
+    async with engine.connect() as conn:
+        rows = await conn.execute(q.order_by(C.c.priority.desc(), C.c.queued_at, C.c.id))
+    return [Waiting(*r) for r in rows]
+
+
 def _place_query() -> Any:
     """Built once (aliases and their column collections are costly to build per call)."""
     me, o = C.alias("me"), C.alias("o")
@@ -66,18 +90,22 @@ def _place_query() -> Any:
         )
         .scalar_subquery()
     )
-    return select(me.c.team, ahead).where(me.c.id == bindparam("cid"), me.c.state == "queued", ~gone(before, me))
+    return select(me.c.team, ahead, me.c.queued_at).where(
+        me.c.id == bindparam("cid"), me.c.state == "queued", ~gone(before, me)
+    )
 
 
 _PLACE = _place_query()
 
 
-async def place(engine: AsyncEngine, conversation_id: str, *, gone_before: datetime) -> tuple[str, int] | None:
-    """(team, position) of one waiting conversation in its team's line, as ``waiting`` orders it: one
-    indexed count of those ahead; None when it is not in the line (taken, closed, gone)."""
+async def place(
+    engine: AsyncEngine, conversation_id: str, *, gone_before: datetime
+) -> tuple[str, int, datetime | None] | None:
+    """(team, position, queued_at) of one waiting conversation in its team's line, as ``waiting`` orders it:
+    one indexed count of those ahead; None when it is not in the line (taken, closed, gone)."""
     async with engine.connect() as conn:
         row = (await conn.execute(_PLACE, {"cid": conversation_id, "gone_before": gone_before})).first()
-    return None if row is None else (str(row[0]), int(row[1]) + 1)
+    return None if row is None else (str(row[0]), int(row[1]) + 1, row[2])
 
 
 async def depths(engine: AsyncEngine, *, gone_before: datetime) -> dict[str, tuple[int, datetime | None]]:
