@@ -176,8 +176,10 @@ async def run(args: argparse.Namespace) -> None:
     subprocess.run([exe, "db", "upgrade"], env=env, cwd=tmp, check=True, capture_output=True)
     cmd = [exe, "serve", "--port", str(port)]
     if args.gc_threshold:  # an experiment: the same server with the collector's first threshold raised
-        code = (f"import gc, sys; gc.set_threshold({args.gc_threshold}, 10, 10); gc.freeze(); "
-                f"from chat.cli import main; main(sys.argv[1:])")
+        code = (
+            f"import gc, sys; gc.set_threshold({args.gc_threshold}, 10, 10); gc.freeze(); "
+            f"from chat.cli import main; main(sys.argv[1:])"
+        )
         cmd = [sys.executable, "-c", code, "serve", "--port", str(port)]
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         cmd = ["taskset", "-c", "0", *cmd]
@@ -188,8 +190,7 @@ async def run(args: argparse.Namespace) -> None:
     everyone: list[Visitor] = []
     rows: list[str] = []
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=120,
-                                     limits=httpx.Limits(max_connections=args.concurrency)) as client:
+        async with httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(max_connections=args.concurrency)) as client:
             for _ in range(200):
                 with contextlib.suppress(httpx.HTTPError):
                     if (await client.get("/healthz")).status_code == 200:
@@ -206,8 +207,11 @@ async def run(args: argparse.Namespace) -> None:
                     await asyncio.sleep(3)
                     after = _rss_kib(proc.pid)
                     everyone += fill
-                    print(f"  {len(fill)} sockets in {took:.1f} s, RSS {before} → {after} KiB: "
-                          f"{(after - before) / len(fill):.1f} KiB/socket", flush=True)
+                    print(
+                        f"  {len(fill)} sockets in {took:.1f} s, RSS {before} → {after} KiB: "
+                        f"{(after - before) / len(fill):.1f} KiB/socket",
+                        flush=True,
+                    )
                     per_socket = f"{(after - before) / len(fill):.0f}"
                 else:
                     per_socket = "–"
@@ -218,9 +222,11 @@ async def run(args: argparse.Namespace) -> None:
                 cpu2 = _cpu_s(proc.pid)
                 everyone += batch
                 ok = _positions_ok(batch)
-                row = (f"| {level:,} | {args.batch / start_s:.0f} ({args.batch / max(cpu1 - cpu0, 0.01):.0f}) | "
-                       f"{args.batch / hello_s:.0f} ({args.batch / max(cpu2 - cpu1, 0.01):.0f}) | {per_socket} | "
-                       f"{'yes' if ok else 'NO'} |")
+                row = (
+                    f"| {level:,} | {args.batch / start_s:.0f} ({args.batch / max(cpu1 - cpu0, 0.01):.0f}) | "
+                    f"{args.batch / hello_s:.0f} ({args.batch / max(cpu2 - cpu1, 0.01):.0f}) | {per_socket} | "
+                    f"{'yes' if ok else 'NO'} |"
+                )
                 print(row, flush=True)
                 rows.append(row)
             storm = everyone[: args.storm]
@@ -229,14 +235,15 @@ async def run(args: argparse.Namespace) -> None:
             cpu0 = _cpu_s(proc.pid)
             storm_s = await _hellos(storm, url, args.storm)
             print(f"  server CPU during the storm: {_cpu_s(proc.pid) - cpu0:.1f} s", flush=True)
-            print(f"reconnect storm: {len(storm)} visitors resumed in {storm_s:.1f} s "
-                  f"({len(everyone)} waiting)", flush=True)
+            print(f"reconnect storm: {len(storm)} visitors resumed in {storm_s:.1f} s ({len(everyone)} waiting)", flush=True)
             await asyncio.sleep(2)
             print(f"hellos tried again (closed by the server before welcome): {RETRIES[0]}")
             print(f"most queue frames to one visitor within 1 s: {_max_per_second(everyone)}")
             print(f"server RSS at the end: {_rss_kib(proc.pid)} KiB with {len(everyone)} sockets")
-        print("\n| waiting before | starts/s (per server CPU-second) | hellos/s (per server CPU-second) "
-              "| KiB per idle socket | positions unique |")
+        print(
+            "\n| waiting before | starts/s (per server CPU-second) | hellos/s (per server CPU-second) "
+            "| KiB per idle socket | positions unique |"
+        )
         print("| --- | --- | --- | --- | --- |")
         print("\n".join(rows))
     finally:

@@ -44,9 +44,7 @@ class Snapshot:
     opens_in_s: dict[str, float] = field(default_factory=dict)  # team → seconds until it opens (0: open)
     # conversation id → (team, position in the team's line): built once, so each socket's place is a lookup
     # (the watcher asks for every waiting visitor's place on every snapshot).
-    _places: dict[str, tuple[str, int, datetime | None]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    _places: dict[str, tuple[str, int, datetime | None]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         counts: dict[str, int] = {}
@@ -96,8 +94,11 @@ async def snapshot(ctx: Context, opened: Opened | None = None) -> Snapshot:
 
 async def _reopened(ctx: Context, c: ConversationRecord, before: ConversationRecord | None) -> ConversationRecord:
     if (
-        before is not None and before.health is not None and before.reasons_sealed == c.reasons_sealed
-        and before.risk_sealed == c.risk_sealed and before.screening_sealed == c.screening_sealed
+        before is not None
+        and before.health is not None
+        and before.reasons_sealed == c.reasons_sealed
+        and before.risk_sealed == c.risk_sealed
+        and before.screening_sealed == c.screening_sealed
     ):
         # ``c`` was just read and is seen by nobody else yet: set its health in place, without the copy that
         # ``dataclasses.replace`` makes (thousands of records a second with a long queue).

@@ -47,8 +47,9 @@ class Channel:
 @contextlib.asynccontextmanager
 async def outbox(size: int) -> AsyncIterator[tuple[Outbox, Channel]]:
     channel = Channel()
-    ws = WebSocket({"type": "websocket", "path": "/ws/visitor", "headers": [], "query_string": b""},
-                   channel.receive, channel.send)
+    ws = WebSocket(
+        {"type": "websocket", "path": "/ws/visitor", "headers": [], "query_string": b""}, channel.receive, channel.send
+    )
     await ws.accept()
     box = Outbox(ws, SimpleNamespace(metrics=Metrics()), size)  # type: ignore[arg-type]  # frames need no more
     writer = asyncio.create_task(box.run())
