@@ -1,7 +1,9 @@
 """The dispatcher: ends offers that ran out, offers waiting conversations in "offer" teams, and moves
 waiting conversations on when their team has nobody online or has kept them waiting too long.
 
-One runs on every instance, on every queue or presence change and at least every ``interval_s``. Each
+One runs on every instance, after queue or presence changes and at least every ``interval_s``; a burst of
+changes (many starts at once) is one round, and rounds are at least ``interval_s`` apart, so the waiting
+list is not read again for every start. Each
 step is a conditional UPDATE in the store, so instances racing over one conversation cannot both act:
 one offer at a time, one move. A declined or timed-out offer puts the conversation back in the queue,
 where it stays visible and is offered to the next person; nothing is ever dropped.
@@ -10,6 +12,7 @@ where it stays visible and is offered to the next person; nothing is ever droppe
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,8 +21,10 @@ from chat.service import events, health, presence, routing, visitors
 from chat.service.context import Context
 from chat.service.summaries import summary
 from chat.service.woken import Woken
+from chat.store import conversations as conv_store
 from chat.store import queue as queue_store
 from chat.store.conversations import ConversationRecord
+from chat.store.queue import Waiting
 from triage.region import Pickup
 from triage.router import Counsellor, choose_counsellor, overflow
 
@@ -37,10 +42,19 @@ class Dispatcher(Woken):
         self.interval_s = interval_s
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last, took = -math.inf, 0.0
         while True:
             await self._woken(self.interval_s)  # and at least once a round: offers run out by the clock
+            # A long round (thousands waiting) spaces the next ones so they take at most a fifth of the time.
+            wait = last + max(self.interval_s, took * 5) - loop.time()
+            if wait > 0:  # the first change after a quiet round is acted on at once; a burst waits for one round
+                await asyncio.sleep(wait)
+                self._dirty.clear()
+            last = loop.time()
             try:
                 await tick(self.ctx)
+                took = loop.time() - last
             except Exception as err:  # the database or bus may be briefly away: the next round retries
                 logs.event("dispatch_failed", error=type(err).__name__)
                 await asyncio.sleep(self.interval_s)
@@ -49,7 +63,7 @@ class Dispatcher(Woken):
 async def tick(ctx: Context) -> None:
     now = ctx.clock()
     changed = await _expire_offers(ctx, now)
-    waiting = await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx, now))
+    waiting = await queue_store.waiting_light(ctx.engine, gone_before=visitors.gone_before(ctx, now))
     if not waiting:
         if changed:
             await _queue_changed(ctx)
@@ -58,7 +72,7 @@ async def tick(ctx: Context) -> None:
     changed = await _withdraw_from_absent(ctx, waiting, online, now) or changed
     changed = await _overflow(ctx, waiting, online, now) or changed
     if changed:
-        waiting = await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx, now))
+        waiting = await queue_store.waiting_light(ctx.engine, gone_before=visitors.gone_before(ctx, now))
     changed = await _offer(ctx, waiting, online, now) or changed
     if changed:
         await _queue_changed(ctx)
@@ -80,7 +94,7 @@ async def _expire_offers(ctx: Context, now: datetime) -> bool:
 
 
 async def _withdraw_from_absent(
-    ctx: Context, waiting: list[ConversationRecord], online: list[Counsellor], now: datetime
+    ctx: Context, waiting: list[Waiting], online: list[Counsellor], now: datetime
 ) -> bool:
     """An offer to someone who went offline (closed the console, lost the network) ends at once instead
     of holding the conversation until it runs out."""
@@ -94,7 +108,7 @@ async def _withdraw_from_absent(
     return changed
 
 
-async def _overflow(ctx: Context, waiting: list[ConversationRecord], online: list[Counsellor], now: datetime) -> bool:
+async def _overflow(ctx: Context, waiting: list[Waiting], online: list[Counsellor], now: datetime) -> bool:
     changed = False
     for team_id in dict.fromkeys(c.team for c in waiting):
         line = [c for c in waiting if c.team == team_id and c.offered_to is None]
@@ -106,14 +120,17 @@ async def _overflow(ctx: Context, waiting: list[ConversationRecord], online: lis
             continue
         to_team, reason = verdict
         for conv in line:
-            reasons = await health.with_reasons(ctx, conv, routing.reason_json(reason))
+            record = await conv_store.get(ctx.engine, conv.id)  # the whole row: its sealed reasons
+            if record is None:
+                continue
+            reasons = await health.with_reasons(ctx, record, routing.reason_json(reason))
             if await queue_store.move(ctx.engine, conv.id, team_id, to_team, reasons):
                 changed = True
                 logs.event("conversation_overflowed", conversation_id=conv.id, team=team_id, to_team=to_team)
     return changed
 
 
-async def _offer(ctx: Context, waiting: list[ConversationRecord], online: list[Counsellor], now: datetime) -> bool:
+async def _offer(ctx: Context, waiting: list[Waiting], online: list[Counsellor], now: datetime) -> bool:
     """Offer each waiting conversation of an offer team, most urgent first, to one person at a time;
     nobody gets a second offer while one is open."""
     busy = {c.offered_to for c in waiting if c.offered_to is not None}
@@ -151,7 +168,7 @@ def _offers(ctx: Context, team_id: str) -> bool:
     return team is not None and team.pickup == Pickup.OFFER
 
 
-async def announce_offer(ctx: Context, conv: ConversationRecord, staff_id: int, expires: datetime) -> None:
+async def announce_offer(ctx: Context, conv: ConversationRecord | Waiting, staff_id: int, expires: datetime) -> None:
     # Without the conversation's summary (its reasons, risk and results are health data): the instance that
     # serves the person's socket adds it (``offer_frame``).
     event = {"type": "offer", "conversation_id": conv.id, "expires_at": routing.iso(expires)}

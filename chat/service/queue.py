@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from chat import logs
 from chat.errors import Code, Conflict, Forbidden, NotFound
@@ -26,46 +29,118 @@ MIN_PER_PLACE_S = 30
 class Place:
     position: int
     estimated_wait_s: int
+    # When this stay in the queue began: a visitor taken and put back (or re-opened) within one watcher
+    # round is in a new place even at the same position and wait, and is told so.
+    since: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """All waiting conversations with what the estimates need, read once per change and shared by every
-    socket of this instance."""
+    """All waiting conversations with what the estimates need, read at most once a second per instance
+    (web/watch.py) and shared by every socket of this instance."""
 
     waiting: list[ConversationRecord]
     per_place_s: dict[str, float] = field(default_factory=dict)  # team → seconds each place ahead costs
     opens_in_s: dict[str, float] = field(default_factory=dict)  # team → seconds until it opens (0: open)
+    # conversation id → (team, position in the team's line): built once, so each socket's place is a lookup
+    # (the watcher asks for every waiting visitor's place on every snapshot).
+    _places: dict[str, tuple[str, int, datetime | None]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        counts: dict[str, int] = {}
+        for c in self.waiting:
+            counts[c.team] = counts.get(c.team, 0) + 1
+            self._places[c.id] = (c.team, counts[c.team], c.queued_at)
 
     def place(self, conversation_id: str) -> Place | None:
-        conv = next((c for c in self.waiting if c.id == conversation_id), None)
-        if conv is None:
+        found = self._places.get(conversation_id)
+        if found is None:
             return None
-        line = [c.id for c in self.waiting if c.team == conv.team]
-        position = line.index(conversation_id) + 1
-        per_place = self.per_place_s.get(conv.team, DEFAULT_HANDLING_S)
-        wait = self.opens_in_s.get(conv.team, 0) + position * per_place
-        return Place(position, int(math.ceil(wait / 30) * 30))
+        team, position, since = found
+        return _place(team, position, since, self.per_place_s, self.opens_in_s)
 
     def for_staff(self, p: Principal) -> list[ConversationRecord]:
         teams = access.teams_for(p, Action.QUEUE_READ)
         return [c for c in self.waiting if teams is None or c.team in teams]
 
 
-async def snapshot(ctx: Context) -> Snapshot:
-    """Read once per change for every socket of this instance, with the health data opened here."""
-    waiting = await health.opened_all(ctx, await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx)))
+def _place(
+    team: str, position: int, since: datetime | None, per_place_s: dict[str, float], opens_in_s: dict[str, float]
+) -> Place:
+    wait = opens_in_s.get(team, 0) + position * per_place_s.get(team, DEFAULT_HANDLING_S)
+    return Place(position, int(math.ceil(wait / 30) * 30), since)
+
+
+# The records of the last snapshot with their health data opened, by conversation id (kept by its reader).
+Opened = dict[str, ConversationRecord]
+
+
+async def snapshot(ctx: Context, opened: Opened | None = None) -> Snapshot:
+    """Read for every socket of this instance, with the health data opened here. ``opened``, kept by the
+    caller from one snapshot to the next, holds the records opened last time: a conversation whose sealed
+    fields have not changed is not decrypted again (it is updated to this snapshot's records)."""
+    raw = await queue_store.waiting(ctx.engine, gone_before=visitors.gone_before(ctx))
+    if opened is None:
+        waiting = await health.opened_all(ctx, raw)
+    else:
+        waiting = [await _reopened(ctx, c, opened.get(c.id)) for c in raw]
+        opened.clear()
+        opened.update((c.id, c) for c in waiting)
     if not waiting:
         return Snapshot(waiting)
-    now = ctx.clock()
-    handled = await queue_store.handling_times(ctx.engine)
-    people = await presence.online(ctx)
-    per_place: dict[str, float] = {}
-    opens_in: dict[str, float] = {}
-    for team_id in {c.team for c in waiting}:
-        per_place[team_id] = _per_place(ctx, team_id, handled, people)
-        opens_in[team_id] = _opens_in(ctx, team_id, now)
+    per_place, opens_in = await _estimates(ctx, {c.team for c in waiting})
     return Snapshot(waiting, per_place, opens_in)
+
+
+async def _reopened(ctx: Context, c: ConversationRecord, before: ConversationRecord | None) -> ConversationRecord:
+    if (
+        before is not None
+        and before.health is not None
+        and before.reasons_sealed == c.reasons_sealed
+        and before.risk_sealed == c.risk_sealed
+        and before.screening_sealed == c.screening_sealed
+    ):
+        # ``c`` was just read and is seen by nobody else yet: set its health in place, without the copy that
+        # ``dataclasses.replace`` makes (thousands of records a second with a long queue).
+        object.__setattr__(c, "health", before.health)
+        return c
+    return await health.opened(ctx, c)
+
+
+# What the estimates are made of (recent handling times, who is online), per database, read at most once a
+# second by ``place``: a burst of starts or hellos does not read them once each. (The watcher's snapshots
+# read them fresh, and refresh this.)
+INPUTS_S = 1.0
+_inputs: weakref.WeakKeyDictionary[Any, tuple[float, list[tuple[str, float]], list[presence.Online]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _estimates(ctx: Context, teams: set[str], fresh: bool = True) -> tuple[dict[str, float], dict[str, float]]:
+    """Per team: seconds each place ahead costs, and seconds until the team opens (0: open now)."""
+    now = ctx.clock()
+    cached = None if fresh else _inputs.get(ctx.engine)
+    if cached is not None and time.monotonic() - cached[0] < INPUTS_S:
+        _, handled, people = cached
+    else:
+        handled = await queue_store.handling_times(ctx.engine)
+        people = await presence.online(ctx)
+        _inputs[ctx.engine] = (time.monotonic(), handled, people)
+    per_place = {t: _per_place(ctx, t, handled, people) for t in teams}
+    opens_in = {t: _opens_in(ctx, t, now) for t in teams}
+    return per_place, opens_in
+
+
+async def place(ctx: Context, conversation_id: str) -> Place | None:
+    """One waiting conversation's place in its team's line and its estimated wait, without reading the
+    whole queue (a start and a hello ask this; the cost does not grow with the line). None when it is not
+    waiting."""
+    found = await queue_store.place(ctx.engine, conversation_id, gone_before=visitors.gone_before(ctx))
+    if found is None:
+        return None
+    team, position, since = found
+    per_place, opens_in = await _estimates(ctx, {team}, fresh=False)
+    return _place(team, position, since, per_place, opens_in)
 
 
 def _per_place(ctx: Context, team_id: str, handled: list[tuple[str, float]], people: list[presence.Online]) -> float:

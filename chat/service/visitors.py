@@ -54,6 +54,12 @@ class VisitorTracker:
         self._sockets: dict[str, set[int]] = defaultdict(set)
         self._gone: set[str] = set()  # as this instance last saw them: a change is worth a queue update
         self._task: asyncio.Task[None] | None = None
+        # Conversations whose last socket here closed, to be marked away unless a socket is open elsewhere.
+        # Checked in batches (one scan of every instance's entries per batch, not one per closed socket):
+        # a reconnect storm closes thousands at once.
+        self._leaving: set[str] = set()
+        self._left = asyncio.Event()
+        self._leaver: asyncio.Task[None] | None = None
 
     @property
     def sweep_s(self) -> float:
@@ -62,12 +68,16 @@ class VisitorTracker:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="visitor-presence")
+        self._leaver = asyncio.create_task(self._leave_loop(), name="visitor-departures")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._leaver):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        with contextlib.suppress(Exception):  # the last departures, told before this instance goes
+            await self._mark_left()
         for cid in list(self._sockets):
             with contextlib.suppress(Exception):
                 await self.ctx.bus.drop_ephemeral(NAMESPACE, self._key(cid))
@@ -93,16 +103,34 @@ class VisitorTracker:
         del self._sockets[conversation_id]
         try:
             await self.ctx.bus.drop_ephemeral(NAMESPACE, self._key(conversation_id))
-            if conversation_id in await self._present():
-                return  # a socket on another instance (a reconnect that landed elsewhere first)
         except (ConnectionError, TimeoutError) as err:
             # The bus is away: whether the visitor is on another instance cannot be known. Do not mark them
             # away; the entry expires and the sweep decides once the bus is back.
             logs.event("presence_write_failed", error=type(err).__name__)
             return
+        self._leaving.add(conversation_id)
+        self._left.set()
+
+    async def _leave_loop(self) -> None:
+        while True:
+            await self._left.wait()
+            self._left.clear()
+            try:
+                await self._mark_left()
+            except Exception as err:  # the database or bus may be briefly away: the sweep reconciles later
+                logs.event("visitor_sweep_failed", error=type(err).__name__)
+
+    async def _mark_left(self) -> None:
+        """Mark away the conversations whose last socket here closed, except those with a socket open on
+        another instance (a reconnect that landed elsewhere first) or here again."""
+        if not self._leaving:
+            return
+        leaving, self._leaving = self._leaving, set()
+        present = await self._present()
+        gone = sorted(cid for cid in leaving if cid not in present and cid not in self._sockets)
         now = self.ctx.clock()
-        if await queue_store.visitor_away(self.ctx.engine, [conversation_id], now):
-            await _told(self.ctx, conversation_id, now)
+        for cid in await queue_store.visitor_away(self.ctx.engine, gone, now):
+            await _told(self.ctx, cid, now)
 
     def _key(self, conversation_id: str) -> str:
         return f"{conversation_id}:{self.instance}"

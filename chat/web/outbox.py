@@ -10,6 +10,7 @@ queue is closed (1013) and resumes from its last seq when it reconnects.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import time
@@ -39,14 +40,16 @@ class Outbox:
         self.ctx = ctx
         self.last_seq: dict[str, int] = {}
         self.closed_with: int | None = None
-        self._queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=size)
+        # A deque and two futures made only while someone waits, rather than an asyncio.Queue and two Events
+        # (four more deques): an idle socket holds a few hundred bytes here instead of several KiB.
+        self._items: collections.deque[Item] = collections.deque()
+        self._size = size
         self._overflowed = False
-        self._go = asyncio.Event()
-        self._go.set()
+        self._held = False
+        self._wake: asyncio.Future[None] | None = None  # the writer, waiting for an item (or a release)
         self._first: list[dict[str, Any]] = []
         self._done = False
-        self._room = asyncio.Event()
-        self._room.set()
+        self._room: asyncio.Future[None] | None = None  # the reader, waiting for room
         # Called for bus events that are not conversation frames (queue changes, staff signals);
         # returns True when it handled the event.
         self.hook: Hook | None = None
@@ -67,14 +70,15 @@ class Outbox:
 
     def hold(self) -> None:
         """Queue but do not send, until ``release_with`` puts a frame in front of everything queued."""
-        self._go.clear()
+        self._held = True
 
     def release(self) -> None:
-        self._go.set()
+        self._held = False
+        self._poke()
 
     def release_with(self, frame: dict[str, Any]) -> None:
         self._first.append(frame)
-        self._go.set()
+        self._held = False
         self._put(("noop", None))
 
     def ack(self, conversation_id: str, client_msg_id: str, seq: int) -> None:
@@ -106,15 +110,23 @@ class Outbox:
     def _put(self, item: Item, force: bool = False) -> None:
         if self._overflowed:
             return
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
+        if len(self._items) >= self._size:
             if not force:
                 logs.event("ws_slow_consumer", close_code=CLOSE_TRY_AGAIN)
             self._overflowed = True
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(("close", CLOSE_TRY_AGAIN))
+            self._items.clear()
+            item = ("close", CLOSE_TRY_AGAIN)
+        self._items.append(item)
+        self._poke()
+
+    def _poke(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    def _make_room(self) -> None:
+        if self._room is not None and not self._room.done():
+            self._room.set_result(None)
+        self._room = None
 
     async def room(self) -> None:
         """Backpressure for the reader: wait while this socket's own outbox is more than half full.
@@ -122,9 +134,10 @@ class Outbox:
         A client that sends faster than it reads is slowed down by TCP (we stop reading its frames)
         instead of being closed; only bus events, which cannot wait, can overflow a stuck client.
         """
-        if self._queue.qsize() > self._queue.maxsize // 2 and not self._done:
-            self._room.clear()
-            await self._room.wait()
+        if len(self._items) > self._size // 2 and not self._done:
+            if self._room is None:
+                self._room = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._room)
 
     # The writer.
 
@@ -142,14 +155,20 @@ class Outbox:
             await self._close(CLOSE_INTERNAL)
         finally:
             self._done = True
-            self._room.set()  # a reader waiting for room must not wait for a writer that is gone
+            self._make_room()  # a reader waiting for room must not wait for a writer that is gone
 
     async def _write(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            kind, value = await self._queue.get()
-            if not self._room.is_set() and self._queue.qsize() <= self._queue.maxsize // 4:
-                self._room.set()
-            await self._go.wait()
+            while not self._items or self._held:
+                self._wake = loop.create_future()
+                try:
+                    await self._wake
+                finally:
+                    self._wake = None
+            kind, value = self._items.popleft()
+            if self._room is not None and len(self._items) <= self._size // 4:
+                self._make_room()
             while self._first and self.ws.application_state == WebSocketState.CONNECTED:
                 await self.ws.send_text(_dump(self._first.pop(0)))
             if kind == "close":
@@ -169,7 +188,7 @@ class Outbox:
                 await self._bus(*value)
 
     async def _close(self, code: int) -> None:
-        self._room.set()
+        self._make_room()
         self.closed_with = code
         with contextlib.suppress(Exception):
             await self.ws.close(code)

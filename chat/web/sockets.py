@@ -225,7 +225,7 @@ class VisitorConnection(Connection):
     side = "visitor"
     conversation_id = ""
     token_hash = ""  # of the token this socket opened with: a return code may replace it
-    _place: tuple[int, int] | None = None
+    _place: queue.Place | None = None  # the last place this visitor was told
 
     def __init__(self, ws: WebSocket, ctx: Context, watcher: QueueWatcher, tracker: VisitorTracker) -> None:
         super().__init__(ws, ctx, watcher)
@@ -261,13 +261,13 @@ class VisitorConnection(Connection):
             fresh = await health.get(self.ctx, conv.id)
             assert fresh is not None
             assert fresh.health is not None
-            place = (await queue.snapshot(self.ctx)).place(conv.id) if fresh.state == "queued" else None
+            place = await queue.place(self.ctx, conv.id) if fresh.state == "queued" else None
             staff_name = await conversations.holder_name(self.ctx, fresh) if fresh.state == "active" else None
         except BaseException:
             await self.unfollow_all()
             self.outbox.release()
             raise
-        self._place = (place.position, place.estimated_wait_s) if place else None
+        self._place = place
         now = self.ctx.clock()
         is_open = fresh.state != "queued" or routing.team_open(self.ctx.region, fresh.team, now)
         opens_at = None if is_open else routing.team_opens_at(self.ctx.region, fresh.team, now)
@@ -337,9 +337,8 @@ class VisitorConnection(Connection):
             # (transferred back, re-opened) the visitor hears their place even if it is the same one.
             self._place = None
             return
-        now = (place.position, place.estimated_wait_s)
-        if now != self._place:
-            self._place = now
+        if place != self._place:
+            self._place = place
             self.outbox.frame({"type": "queue", "position": place.position, "estimated_wait_s": place.estimated_wait_s})
 
 

@@ -31,7 +31,7 @@ async def start(request: Request) -> Response:
             ),
             client,
         )
-    place = (await queue.snapshot(ctx)).place(started.conversation.id) or queue.Place(0, 0)
+    place = await queue.place(ctx, started.conversation.id) or queue.Place(0, 0)
     out = frames.StartedBody(
         conversation_id=started.conversation.id,
         visitor_token=started.visitor_token,
