@@ -137,7 +137,7 @@ WITH v AS (
     SELECT * FROM json_to_recordset(CAST(CAST(:batch AS text) AS json))
         AS v(cid varchar, n integer, staff integer, sid integer)
 ), locked AS (
-    SELECT id FROM conversations WHERE id IN (SELECT cid FROM v) ORDER BY id FOR NO KEY UPDATE
+    SELECT id FROM conversations WHERE id = ANY(ARRAY(SELECT cid FROM v)) ORDER BY id FOR NO KEY UPDATE
 )
 UPDATE conversations AS c SET last_seq = c.last_seq + v.n, last_activity_at = :now
 FROM v JOIN locked ON locked.id = v.cid
