@@ -108,8 +108,9 @@ class MessageWriter:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._in_flight: set[asyncio.Future[tuple[MessageRecord, bool]]] = set()
-        # An SQLite file: the writer's own connection, used only from its own thread (SQLite has one writer at
-        # a time anyway, so one worker). In memory (a second connection would see another database) and on
+        # An SQLite file: the writer's own connection, used only from its own thread, so its batches commit one
+        # after the other in the order they were taken, however many workers take them (two: one commits while
+        # the next waits behind it). In memory (a second connection would see another database) and on
         # PostgreSQL: the async engine.
         self._sync: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None

@@ -116,6 +116,30 @@ async def test_a_message_that_fails_on_its_own_fails_alone_and_its_batch_is_stor
         assert [m.seq for m in stored] == list(range(1, 11))
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_batches_taken_by_two_workers_keep_the_order_messages_arrived_in(server: Running) -> None:
+    """On SQLite two workers share the writer's one thread (one batch commits while the next waits behind it):
+    messages that arrive while a batch is being written go into later batches, and still get their seqs in
+    arrival order. (On PostgreSQL concurrent batches of one conversation are ordered by its row lock, which
+    either may take first; a socket has one message in flight at a time.)"""
+    v = await Visitor.start(server.base)
+    w = MessageWriter(server.ctx.engine, workers=2)
+    await w.start()
+    now = datetime.now(UTC)
+    sends = []
+    try:
+        for i in range(60):
+            sends.append(asyncio.ensure_future(
+                w.append(conversation_id=v.id, sender="visitor", seal=plain(f"m{i}"), client_msg_id=f"m{i}", now=now)
+            ))
+            if i % 3 == 2:
+                await asyncio.sleep(0)  # let a worker take what has arrived so far: many small batches
+        results = await asyncio.gather(*sends)
+    finally:
+        await w.stop()
+    assert [r.seq for r, _ in results] == list(range(1, 61))
+    assert [m.body.decode() for m in await store.after(server.ctx.engine, v.id, 0)] == [f"m{i}" for i in range(60)]
+
 async def test_a_batch_with_a_closed_conversation_refuses_it_and_stores_the_others(
     server: Running, writer: MessageWriter
 ) -> None:
