@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
@@ -338,3 +338,32 @@ async def test_a_batch_locks_its_conversations_in_id_order(server: Running) -> N
         assert high_was_free
         assert taken == {low: 1, high: 1}
         await batch.commit()
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_a_database_that_is_away_fails_the_whole_batch_at_once(server: Running) -> None:
+    """Nothing listens where the database should be: every message of the batch gets the database's error
+    promptly (nothing waits on a dead server, nothing is answered as stored), and the writer goes on."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
+    engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/nowhere")
+    w = MessageWriter(engine, workers=4)
+    await w.start()
+    now = datetime.now(UTC)
+    try:
+        async with asyncio.timeout(15):
+            for _ in range(2):  # a second batch after the first failed: the workers are still there
+                outcomes = await asyncio.gather(
+                    *(
+                        w.append(conversation_id=f"c{i}", sender="visitor", seal=plain("x"), client_msg_id=f"m{i}", now=now)
+                        for i in range(10)
+                    ),
+                    return_exceptions=True,
+                )
+                assert all(isinstance(o, SQLAlchemyError | OSError) for o in outcomes), outcomes
+    finally:
+        await w.stop()
+        await engine.dispose()
