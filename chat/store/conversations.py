@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, and_, bindparam, func, select, text, update
+from sqlalchemy import Connection, Integer, String, and_, bindparam, func, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -169,6 +169,17 @@ def bump_many(conn: Connection, wants: Sequence[SeqWant], now: datetime) -> dict
     ])
     rows = conn.execute(BUMP_MANY[conn.dialect.name], {"batch": batch, "now": now})
     return {cid: last for cid, last in rows}
+
+
+ClientKey = tuple[str, str, str]  # (conversation_id, sender, client_msg_id): unique among stored messages
+
+
+def stored_by_client_id(conn: Connection, keys: Sequence[ClientKey]) -> dict[ClientKey, MessageRecord]:
+    """The messages already stored under these keys, in one statement (a batch's resends, writer.py)."""
+    if not keys:
+        return {}
+    rows = conn.execute(select(*_MSG_COLS).where(tuple_(M.c.conversation_id, M.c.sender, M.c.client_msg_id).in_(keys)))
+    return {(r.conversation_id, r.sender, r.client_msg_id): _msg(r) for r in rows}
 
 
 class PostRefused(Exception):

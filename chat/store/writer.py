@@ -9,11 +9,13 @@ runs in one call: on an SQLite file in the writer's own thread, on its own synch
 hop per batch instead of four per statement through aiosqlite); on PostgreSQL as one ``run_sync`` on an
 async connection (BEGIN, the two statements, COMMIT). A conversation that does not qualify (closed, or not
 held by the staff member who writes) is left out of the batch and its messages are answered one by one by
-``conversations.append`` after the commit. Anything else unusual — a resend (its client_msg_id is stored
-already), a conflict with another instance — rolls the batch back and all its messages go through
-``conversations.append`` one by one, which answers each of them exactly. So does a message that fails for a
-reason of its own (it cannot be sealed, say): it fails alone and the others are stored. Only an error of the
-database itself (it is away) fails the whole batch at once, so nothing waits on a dead server.
+``conversations.append`` after the commit. A resend (its client_msg_id is stored already) rolls the batch back
+and it is written again with the batch's client_msg_ids looked up first: resends, and a second copy within
+the batch, are answered with the first copy. Anything still in conflict then (another instance stored the same
+message meanwhile) goes through ``conversations.append`` one by one, which answers each message exactly. So
+does a message that fails for a reason of its own (it cannot be sealed, say): it fails alone and the others
+are stored. Only an error of the database itself (it is away) fails the whole batch at once, so nothing waits
+on a dead server.
 """
 
 from __future__ import annotations
@@ -59,14 +61,33 @@ class _Pending:
 class _Written:
     records: dict[int, MessageRecord]  # batch index -> what was stored, committed
     refused: list[int]  # batch indexes whose conversation did not qualify: answered one by one
+    resent: dict[int, MessageRecord] = field(default_factory=dict)  # batch index -> its first copy
 
 
-def _write_batch(conn: Connection, batch: Sequence[_Pending]) -> _Written:
+def _write_batch(conn: Connection, batch: Sequence[_Pending], resends: bool = False) -> _Written:
     """The whole batch on one synchronous connection inside the caller's transaction: the seqs of all its
-    conversations in one statement, then each message sealed with its seq, then one executemany INSERT."""
+    conversations in one statement, then each message sealed with its seq, then one executemany INSERT.
+    ``resends``: first look the batch's client_msg_ids up (one statement) and answer the ones already stored,
+    and a second copy within the batch, with the first copy instead of storing them again."""
+    resent: dict[int, MessageRecord] = {}
+    copy_of: dict[int, int] = {}  # batch index -> index of the first copy in this batch
+    keep: Sequence[int] = range(len(batch))
+    if resends:
+        keys = {(p.conversation_id, p.sender, p.client_msg_id): i for i, p in reversed(list(enumerate(batch)))
+                if p.client_msg_id is not None}
+        stored = conversations.stored_by_client_id(conn, list(keys))
+        for i, p in enumerate(batch):
+            if p.client_msg_id is None:
+                continue
+            key = (p.conversation_id, p.sender, p.client_msg_id)
+            if key in stored:
+                resent[i] = stored[key]
+            elif keys[key] != i:
+                copy_of[i] = keys[key]
+        keep = [i for i in range(len(batch)) if i not in resent and i not in copy_of]
     members: dict[str, list[int]] = {}
-    for i, p in enumerate(batch):
-        members.setdefault(p.conversation_id, []).append(i)
+    for i in keep:
+        members.setdefault(batch[i].conversation_id, []).append(i)
     wants: list[conversations.SeqWant] = []
     refused: list[int] = []
     for cid, idx in members.items():
@@ -97,7 +118,12 @@ def _write_batch(conn: Connection, batch: Sequence[_Pending]) -> _Written:
             conn.execute(conversations.INSERT_MESSAGE, rows)
         except IntegrityError:
             raise _Irregular from None
-    return _Written(records, sorted(refused))
+    for i, first in copy_of.items():
+        if first in records:
+            resent[i] = records[first]
+        else:  # the first copy was refused: this one is answered one by one after it
+            refused.append(i)
+    return _Written(records, sorted(refused), resent)
 
 
 class MessageWriter:
@@ -175,8 +201,11 @@ class MessageWriter:
     async def _write(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
         try:
-            written = await self._commit(batch)
-        except _Irregular:
+            try:
+                written = await self._commit(batch)
+            except _Irregular:  # a resend: the batch again, resends looked up first (one statement more)
+                written = await self._commit(batch, resends=True)
+        except _Irregular:  # still a conflict (another instance stored the same message meanwhile)
             await self._one_by_one(batch)
             return
         except (SQLAlchemyError, OSError, TimeoutError) as err:  # the database is away: all fail, nothing hangs
@@ -194,20 +223,23 @@ class MessageWriter:
         for i, record in written.records.items():
             if not batch[i].future.done():
                 batch[i].future.set_result((record, True))
+        for i, record in written.resent.items():
+            if not batch[i].future.done():
+                batch[i].future.set_result((record, False))
         if written.refused:
             await self._one_by_one([batch[i] for i in written.refused])
 
-    async def _commit(self, batch: list[_Pending]) -> _Written:
+    async def _commit(self, batch: list[_Pending], resends: bool = False) -> _Written:
         if self._sync is not None and self._thread is not None:
             sync = self._sync
 
             def transaction() -> _Written:
                 with sync.begin() as conn:
-                    return _write_batch(conn, batch)
+                    return _write_batch(conn, batch, resends)
 
             return await asyncio.get_running_loop().run_in_executor(self._thread, transaction)
         async with self.engine.begin() as conn:
-            return await conn.run_sync(_write_batch, batch)
+            return await conn.run_sync(_write_batch, batch, resends)
 
     async def _one_by_one(self, batch: list[_Pending]) -> None:
         for p in batch:

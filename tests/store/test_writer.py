@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import event, text, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
@@ -367,3 +367,42 @@ async def test_a_database_that_is_away_fails_the_whole_batch_at_once(server: Run
     finally:
         await w.stop()
         await engine.dispose()
+
+
+async def test_a_batch_full_of_resends_is_answered_in_one_more_transaction_not_one_by_one(server: Running) -> None:
+    """After a reconnect a client resends what it had not seen acked: a batch of 20 resends and 20 new messages
+    answers the resends with their first copies and stores the new ones with consecutive seqs, in a second
+    attempt of the batch (resends looked up first), not in forty transactions one by one."""
+    visitors = [await Visitor.start(server.base) for _ in range(4)]
+    w = MessageWriter(server.ctx.engine)
+    await w.start()
+    now = datetime.now(UTC)
+    try:
+        first = await asyncio.gather(*(
+            w.append(conversation_id=v.id, sender="visitor", seal=plain(f"{i}"), client_msg_id=f"c{i}", now=now)
+            for i in range(5) for v in visitors
+        ))
+        commits: list[object] = []
+
+        def count(conn: object) -> None:
+            commits.append(conn)
+
+        engines = [server.ctx.engine.sync_engine, *([w._sync] if w._sync is not None else [])]
+        for e in engines:
+            event.listen(e, "commit", count)
+        try:
+            again = await asyncio.gather(*(
+                w.append(conversation_id=v.id, sender="visitor", seal=plain(f"{i}"), client_msg_id=f"c{i}", now=now)
+                for i in range(10) for v in visitors
+            ))
+        finally:
+            for e in engines:
+                event.remove(e, "commit", count)
+    finally:
+        await w.stop()
+    assert [created for _, created in again] == [False] * 20 + [True] * 20
+    assert [record for record, _ in again[:20]] == [record for record, _ in first]
+    assert len(commits) == 1
+    for v in visitors:
+        stored = await store.after(server.ctx.engine, v.id, 0)
+        assert [(m.seq, m.body.decode()) for m in stored] == [(i + 1, f"{i}") for i in range(10)]
