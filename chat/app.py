@@ -142,8 +142,9 @@ def create_app(
     engine = create_engine(settings.database_url)
     metrics = Metrics(settings.metrics_multiproc_dir)
     bus = make_bus(settings, metrics)
-    # SQLite has one writer anyway; on PostgreSQL a few batches can be in flight at once.
-    writer = MessageWriter(engine, workers=1 if settings.is_sqlite else 4, metrics=metrics)
+    # SQLite commits one batch at a time (the writer's thread), but a second batch waits right behind it, so the
+    # database never idles while the event loop hands back the first; on PostgreSQL a few batches can be in flight.
+    writer = MessageWriter(engine, workers=2 if settings.is_sqlite else 4, metrics=metrics)
     ctx = Context(
         settings=settings, engine=engine, bus=bus, live_region=LiveRegion(region), writer=writer, keys=keyring,
         deks=DekCache(),

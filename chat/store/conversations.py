@@ -7,16 +7,17 @@ instances, and a failed insert rolls the increment back, so there is never a dup
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import Connection, Integer, String, and_, bindparam, func, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chat.store.models import Conversation, Feedback, Message, Note, Staff
+from chat.store.models import Conversation, Feedback, Message, Note, Staff, UTCDateTime
 
 C = Conversation.__table__  # type: ignore[attr-defined]
 M = Message.__table__  # type: ignore[attr-defined]
@@ -111,6 +112,74 @@ BUMP_STAFF = (
     .returning(C.c.last_seq)
 )
 INSERT_MESSAGE = M.insert()
+
+# The seqs of a whole batch in one statement (writer.py): ``n`` more for each conversation, under the same
+# conditions as BUMP_VISITOR (not closed) and BUMP_STAFF (active and held by that staff member). The batch comes
+# as one JSON parameter, so the statement has one shape whatever the batch size (compiled and prepared once);
+# a conversation that does not qualify is simply missing from the result.
+_BATCH_CONDITION = (
+    "((v.staff = 0 AND c.state <> 'closed') OR (v.staff = 1 AND c.state = 'active' AND c.assigned_staff_id = v.sid))"
+)
+_BUMP_MANY_SQLITE = f"""
+UPDATE conversations AS c SET last_seq = c.last_seq + v.n, last_activity_at = :now
+FROM (SELECT json_extract(value, '$.cid') AS cid, json_extract(value, '$.n') AS n,
+             json_extract(value, '$.staff') AS staff, json_extract(value, '$.sid') AS sid
+      FROM json_each(:batch)) AS v
+WHERE c.id = v.cid AND {_BATCH_CONDITION}
+RETURNING id, last_seq"""  # noqa: S608 (only constants are put in)
+# PostgreSQL: an UPDATE … FROM locks rows in whatever order its plan visits them, so the rows are first locked in
+# id order by ``locked`` (ORDER BY … FOR NO KEY UPDATE: the lock is taken above the sort) and the UPDATE only
+# touches rows joined to ``locked``, i.e. rows this transaction already holds. Two instances' batches therefore
+# take their locks in the same order and cannot deadlock. FOR NO KEY UPDATE is the lock the UPDATE takes anyway,
+# so inserts that reference a conversation (a foreign key takes KEY SHARE) are not held up by it.
+_BUMP_MANY_PG = f"""
+WITH v AS (
+    SELECT * FROM json_to_recordset(CAST(CAST(:batch AS text) AS json))
+        AS v(cid varchar, n integer, staff integer, sid integer)
+), locked AS (
+    SELECT id FROM conversations WHERE id = ANY(ARRAY(SELECT cid FROM v)) ORDER BY id FOR NO KEY UPDATE
+)
+UPDATE conversations AS c SET last_seq = c.last_seq + v.n, last_activity_at = :now
+FROM v JOIN locked ON locked.id = v.cid
+WHERE c.id = v.cid AND {_BATCH_CONDITION}
+RETURNING c.id, c.last_seq"""  # noqa: S608 (only constants are put in)
+BUMP_MANY = {
+    dialect: text(sql.strip())
+    .bindparams(bindparam("batch", type_=String()), bindparam("now", type_=UTCDateTime()))
+    .columns(id=String(), last_seq=Integer())
+    for dialect, sql in (("sqlite", _BUMP_MANY_SQLITE), ("postgresql", _BUMP_MANY_PG))
+}
+
+
+@dataclass(frozen=True)
+class SeqWant:
+    """``n`` seqs of one conversation for one batch; ``staff_id`` when they include staff messages."""
+
+    conversation_id: str
+    n: int
+    staff_id: int | None
+
+
+def bump_many(conn: Connection, wants: Sequence[SeqWant], now: datetime) -> dict[str, int]:
+    """Take the seqs of a batch in one statement, inside the caller's transaction (a synchronous connection:
+    writer.py runs the whole transaction in one call). Returns the new last seq of each conversation that
+    qualified; the batch's seqs of one conversation are the ``n`` up to it."""
+    batch = json.dumps([
+        {"cid": w.conversation_id, "n": w.n, "staff": int(w.staff_id is not None), "sid": w.staff_id} for w in wants
+    ])
+    rows = conn.execute(BUMP_MANY[conn.dialect.name], {"batch": batch, "now": now})
+    return {cid: last for cid, last in rows}
+
+
+ClientKey = tuple[str, str, str]  # (conversation_id, sender, client_msg_id): unique among stored messages
+
+
+def stored_by_client_id(conn: Connection, keys: Sequence[ClientKey]) -> dict[ClientKey, MessageRecord]:
+    """The messages already stored under these keys, in one statement (a batch's resends, writer.py)."""
+    if not keys:
+        return {}
+    rows = conn.execute(select(*_MSG_COLS).where(tuple_(M.c.conversation_id, M.c.sender, M.c.client_msg_id).in_(keys)))
+    return {(r.conversation_id, r.sender, r.client_msg_id): _msg(r) for r in rows}
 
 
 class PostRefused(Exception):

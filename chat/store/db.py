@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
@@ -31,27 +32,48 @@ def protect_sqlite_file(url: str) -> None:
             file.chmod(0o600)
 
 
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """Every SQLite connection of the process, async or not (the message writer's own, below), gets these."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    # synchronous=FULL: an acked message survives power loss, not only a crash.
+    cur.execute("PRAGMA synchronous=FULL")
+    # A second writer (another connection of this process, or the CLI) waits instead of failing.
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows (retention) are overwritten with zeros, not left in free pages of the file.
+    cur.execute("PRAGMA secure_delete=ON")
+    cur.close()
+
+
+def is_sqlite_file(url: str | URL) -> bool:
+    """An SQLite database in a file (not in memory): one that a second connection sees the same."""
+    parsed = make_url(url)
+    db = parsed.database
+    return parsed.get_backend_name() == "sqlite" and bool(db) and db != ":memory:" and not str(db).startswith("file:")
+
+
+def create_sync_sqlite_engine(url: str | URL) -> Engine:
+    """A synchronous engine (the stdlib sqlite3 driver) on the same SQLite file, same pragmas, one connection:
+    for a caller that runs a whole transaction in one call on a thread of its own (store/writer.py), instead
+    of one hop to aiosqlite's thread per statement."""
+    if not is_sqlite_file(url):
+        raise ValueError("a synchronous engine needs an SQLite file")
+    engine = sqlalchemy.create_engine(make_url(url).set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         protect_sqlite_file(url)
-        # synchronous=FULL: an acked message survives power loss, not only a crash.
         # One connection, so writes in this process queue in the pool instead of failing with
         # "database is locked"; WAL lets other processes (the CLI) read meanwhile, busy_timeout
-        # makes their writes wait instead of failing.
+        # makes their writes wait instead of failing. The message writer has one connection of its
+        # own (create_sync_sqlite_engine): its short transactions and these wait for each other the same way.
         engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA busy_timeout=5000")
-            cur.execute("PRAGMA foreign_keys=ON")
-            # Deleted rows (retention) are overwritten with zeros, not left in free pages of the file.
-            cur.execute("PRAGMA secure_delete=ON")
-            cur.close()
-
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, pool_timeout=10)
 
