@@ -81,7 +81,8 @@ def check(rec: Recorder, rows: list[StoredMessage], check_store: bool = True) ->
             result.duplicate_deliveries += len(sent.deliveries) - 1
     if check_store:
         for (conversation, cmid), found in by_cmid.items():
-            placed[conversation] += [(row.seq, rec.sent[cmid].order) for row in found]
+            # A duplicate counts once, as a duplicate: the order is that of each message's first row.
+            placed[conversation].append((min(row.seq for row in found), rec.sent[cmid].order))
         for pairs in placed.values():
             orders = [order for _seq, order in sorted(pairs)]
             result.out_of_order += sum(1 for a, b in itertools.pairwise(orders) if b < a)
