@@ -129,7 +129,7 @@ async def one_server(kind: str, args: argparse.Namespace, workdir: Path, n: int)
             f"storm {r.resumed:,} in {r.storm_s:.1f} s, at the end {_ms(r.end_start_per_s)}/s starts, "
             f"{r.end_hello_per_s:.0f}/s hellos"
         )
-        result["idle"] = dataclasses.asdict(r) | {"start_per_s": r.start_per_s}
+        result["idle"] = dataclasses.asdict(r) | {"start_per_s": r.start_per_s, "hello_per_s": r.hello_per_s}
     return result
 
 

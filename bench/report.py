@@ -92,11 +92,12 @@ def figures(rates: list[int], idle_count: int, extra: int, window: int) -> list[
         (f"{rates[-1]:,}/s: generator CPU (share of its core)", lambda r: r["open"][str(rates[-1])]["generator_cpu"]),
         (f"**idle socket memory** (KiB, {idle_count:,} sockets)", lambda r: r["idle"]["kib_per_socket"]),
         (f"starts of {idle_count:,} conversations (per s)", lambda r: r["idle"]["start_per_s"]),
-        (f"first hello of {idle_count:,}, all at once (s)", lambda r: r["idle"]["hello_s"]),
+        (f"hellos of {idle_count:,} (20 at once, per s)", lambda r: r["idle"]["hello_per_s"]),
         (f"starts with {idle_count:,} waiting ({extra} more, per s)", lambda r: r["idle"]["end_start_per_s"]),
         (f"hellos with {idle_count:,} waiting ({extra} more, per s)", lambda r: r["idle"]["end_hello_per_s"]),
         ("frames to each waiting socket while they join (per s)", lambda r: r["idle"]["pushes_per_socket_s"]),
         (f"**reconnect storm**: all {idle_count + extra:,} resume at once (s)", lambda r: r["idle"]["storm_s"]),
+        ("memory per socket after the storm (KiB)", lambda r: r["idle"]["kib_per_socket_after_storm"]),
     ]
     return rows
 
@@ -135,6 +136,8 @@ def incomplete(runs: list[Run], kinds: list[str]) -> list[str]:
                 notes.append(f"{who}: only {idle['connected']:,} of {idle['started']:,} sockets said hello within the cap")
             if idle["resumed"] < idle["connected"] + idle["end_starts"]:
                 notes.append(f"run {n}, {NAMES[kind]}: reconnect storm resumed {idle['resumed']:,} sockets within the cap")
+            for why, count in sorted(idle.get("failures", {}).items()):
+                notes.append(f"{who}: {count:,} × {why}")
             for phase in [r["window"], *r["open"].values()]:
                 if phase["refused"] or phase["acked"] + phase["refused"] < phase["sent"]:
                     notes.append(
