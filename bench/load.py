@@ -80,9 +80,9 @@ class Recorder:
             self.delivered += 1
         self.changed.set()
 
-    async def settle(self, cmids: set[str]) -> None:
-        """Wait until every message in ``cmids`` was acked (or refused) and delivered, or DRAIN_TIMEOUT_S."""
-        deadline = time.perf_counter() + DRAIN_TIMEOUT_S
+    async def settle(self, cmids: set[str], drain: float = DRAIN_TIMEOUT_S) -> None:
+        """Wait until every message in ``cmids`` was acked (or refused) and delivered, or ``drain`` s passed."""
+        deadline = time.perf_counter() + drain
         while time.perf_counter() < deadline:
             pending = [c for c in cmids if (s := self.sent[c]).error is None and (s.ack_seq is None or not s.deliveries)]
             if not pending:
@@ -151,10 +151,16 @@ class Load:
     """Visitor and staff sockets of one server, open for the message phases of one run."""
 
     def __init__(
-        self, server: Server, conversations: list[Conversation], staff: list[websockets.ClientConnection], tag: str
+        self,
+        server: Server,
+        conversations: list[Conversation],
+        staff: list[websockets.ClientConnection],
+        tag: str,
+        drain: float = DRAIN_TIMEOUT_S,
     ) -> None:
         self.server, self.conversations, self.staff, self.tag = server, conversations, staff, tag
         self.rec = Recorder()
+        self.drain = drain
         self.visitors: list[websockets.ClientConnection] = []
         self.tasks: list[asyncio.Task[None]] = []
         self.wake: list[asyncio.Event] = []
@@ -224,7 +230,7 @@ class Load:
                 outstanding.append(await self._send(c, time.perf_counter(), mine))
 
         await asyncio.gather(*(visitor(c) for c in range(len(self.conversations))))
-        await self.rec.settle(mine)
+        await self.rec.settle(mine, self.drain)
         return summarize(self.rec, mine, started, cpu0, self.server)
 
     async def open_loop(self, rate: float, seconds: float) -> PhaseResult:
@@ -246,5 +252,5 @@ class Load:
                 due += interval
 
         await asyncio.gather(*(visitor(c) for c in range(n)))
-        await self.rec.settle(mine)
+        await self.rec.settle(mine, self.drain)
         return summarize(self.rec, mine, start, cpu0, self.server)
