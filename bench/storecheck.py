@@ -46,7 +46,7 @@ class StoreCheck:
 
     def line(self) -> str:
         return (
-            f"{self.acked} acked: lost {self.lost + self.undelivered} (store {self.lost}, not delivered {self.undelivered}), "
+            f"{self.acked} acked: lost {self.lost}, not delivered to staff before the drain ended {self.undelivered}, "
             f"duplicated {self.duplicated + self.duplicate_deliveries} (store {self.duplicated}, "
             f"delivered twice {self.duplicate_deliveries}), out of order {self.out_of_order + self.delivered_out_of_order} "
             f"(store {self.out_of_order}, delivery {self.delivered_out_of_order})"
