@@ -17,6 +17,7 @@ from chat.service import access, events, login_guard
 from chat.service.access import Principal, StaffRole
 from chat.service.context import Context
 from chat.store import staff as store
+from chat.wire import Logout
 
 PRODUCTION = PasswordHasher()  # argon2id with the library's current recommended parameters (RFC 9106)
 _hasher = PRODUCTION  # tests/conftest.py swaps in a cheap one
@@ -156,6 +157,5 @@ async def authenticate(ctx: Context, session_token: str | None) -> Principal:
 async def logout(ctx: Context, session_token: str, p: Principal) -> None:
     await store.close_session(ctx.engine, tokens.token_hash(session_token))
     # Every socket of this session, on every instance, closes.
-    signal = {"type": "logout", "session": tokens.token_hash(session_token)}
-    await ctx.bus.publish(events.staff_channel(p.id), events.encode(signal))
+    await events.to_staff(ctx, p.id, Logout(session=tokens.token_hash(session_token)))
     logs.event("staff_logout", staff_id=p.id)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,6 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from chat import logs
 from chat.service import conversations, keys
 from chat.service.context import Context
+from chat.wire import Ack, Sender, Wire, decode, dumps
 
 CLOSE_INTERNAL = 1011
 CLOSE_TRY_AGAIN = 1013
@@ -43,7 +43,7 @@ class Outbox:
         self._overflowed = False
         self._go = asyncio.Event()
         self._go.set()
-        self._first: list[dict[str, Any]] = []
+        self._first: list[Wire] = []
         self._done = False
         self._room = asyncio.Event()
         self._room.set()
@@ -59,7 +59,7 @@ class Outbox:
 
     # Producers: never block, never raise.
 
-    def frame(self, frame: dict[str, Any]) -> None:
+    def frame(self, frame: Wire | dict[str, Any]) -> None:
         self._put(("frame", frame))
 
     def close(self, code: int) -> None:
@@ -72,7 +72,7 @@ class Outbox:
     def release(self) -> None:
         self._go.set()
 
-    def release_with(self, frame: dict[str, Any]) -> None:
+    def release_with(self, frame: Wire) -> None:
         self._first.append(frame)
         self._go.set()
         self._put(("noop", None))
@@ -82,19 +82,17 @@ class Outbox:
         if received is not None:
             self._put(("ack", (self._ack_frame(conversation_id, client_msg_id, seq), received)))
 
-    def _ack_frame(self, conversation_id: str, client_msg_id: str, seq: int) -> dict[str, Any]:
-        frame: dict[str, Any] = {"type": "ack", "client_msg_id": client_msg_id, "seq": seq}
-        if self.own_side == "staff":  # staff write in several conversations: the ack names which
-            frame["conversation_id"] = conversation_id
-        return frame
+    def _ack_frame(self, conversation_id: str, client_msg_id: str, seq: int) -> Ack:
+        # Staff write in several conversations: their ack names which.
+        return Ack(client_msg_id, seq, conversation_id if self.own_side == Sender.STAFF else None)
 
     async def _send_msg(self, frame: dict[str, Any]) -> None:
         key = (frame.get("conversation_id"), frame.get("client_msg_id"))
         if frame.get("from") == self.own_side and key in self.unacked:
             received = self.unacked.pop(key)
-            await self.ws.send_text(_dump(self._ack_frame(frame["conversation_id"], frame["client_msg_id"], frame["seq"])))
+            await self.ws.send_text(dumps(self._ack_frame(frame["conversation_id"], frame["client_msg_id"], frame["seq"])))
             self.ctx.metrics.ack_latency.observe(time.monotonic() - received)
-        await self.ws.send_text(_dump(frame))
+        await self.ws.send_text(dumps(frame))
 
     def catch_up(self, conversation_id: str) -> None:
         self._put(("catchup", conversation_id))
@@ -151,17 +149,17 @@ class Outbox:
                 self._room.set()
             await self._go.wait()
             while self._first and self.ws.application_state == WebSocketState.CONNECTED:
-                await self.ws.send_text(_dump(self._first.pop(0)))
+                await self.ws.send_text(dumps(self._first.pop(0)))
             if kind == "close":
                 await self._close(value)
                 return
             if self.ws.application_state != WebSocketState.CONNECTED:
                 return
             if kind == "frame":
-                await self.ws.send_text(_dump(value))
+                await self.ws.send_text(dumps(value))
             elif kind == "ack":
                 frame, received = value
-                await self.ws.send_text(_dump(frame))
+                await self.ws.send_text(dumps(frame))
                 self.ctx.metrics.ack_latency.observe(time.monotonic() - received)
             elif kind == "catchup":
                 await self._catch_up(value)
@@ -182,7 +180,7 @@ class Outbox:
             elif self.hook is not None:
                 await self.hook(None, channel)
             return
-        event = json.loads(payload)
+        event = decode(payload)
         kind = event.get("type")
         if kind == "msg":
             await self._deliver(event, payload)
@@ -218,10 +216,6 @@ class Outbox:
             self.last_seq[conversation_id] = last
             if len(batch) < 1000:
                 return
-
-
-def _dump(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
 class Throttle:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocket
 
-from chat import logs
+from chat import logs, wire
 from chat.crypto import tokens
 from chat.errors import ChatError, Code, Conflict, Forbidden, NotFound, Unauthorized
 from chat.service import (
@@ -53,6 +53,7 @@ from chat.web.outbox import (
     Throttle,
 )
 from chat.web.watch import QueueWatcher
+from chat.wire import Sender, State
 
 TRANSIENT = (SQLAlchemyError, OSError, TimeoutError, ConnectionError)
 # Refusals after which the socket is closed, and with what: the credentials or the conversation are gone.
@@ -153,7 +154,7 @@ class Connection:
                 return
             self.check_alive()
             if isinstance(frame, frames.Ping):
-                self.outbox.frame({"type": "pong"})
+                self.outbox.frame(wire.Pong())
             elif isinstance(frame, frames.Hello):
                 if self.greeted:
                     raise FrameError(Code.ALREADY_HELLO, "This connection has already said hello.")
@@ -179,9 +180,9 @@ class Connection:
     def refuse(self, code: str, message: str, client_msg_id: str | None = None) -> None:
         self.send_error(frames.error_frame(code, message, client_msg_id))
 
-    def send_error(self, frame: dict[str, Any]) -> None:
+    def send_error(self, frame: wire.Error) -> None:
         """Every error frame of an open socket goes out here, counted by its code."""
-        self.ctx.metrics.error_frame(frame["code"])
+        self.ctx.metrics.error_frame(frame.code)
         self.outbox.frame(frame)
 
     def close(self, code: int) -> None:
@@ -222,7 +223,7 @@ class Connection:
 
 class VisitorConnection(Connection):
     route = "/ws/visitor"
-    side = "visitor"
+    side = Sender.VISITOR
     conversation_id = ""
     token_hash = ""  # of the token this socket opened with: a return code may replace it
     _place: tuple[int, int] | None = None
@@ -262,24 +263,23 @@ class VisitorConnection(Connection):
             assert fresh is not None
             assert fresh.health is not None
             place = (await queue.snapshot(self.ctx)).place(conv.id) if fresh.state == "queued" else None
-            staff_name = await conversations.holder_name(self.ctx, fresh) if fresh.state == "active" else None
+            staff_name = await conversations.holder_name(self.ctx, fresh) if fresh.state == State.ACTIVE else None
         except BaseException:
             await self.unfollow_all()
             self.outbox.release()
             raise
         self._place = (place.position, place.estimated_wait_s) if place else None
         now = self.ctx.clock()
-        is_open = fresh.state != "queued" or routing.team_open(self.ctx.region, fresh.team, now)
+        is_open = fresh.state != State.QUEUED or routing.team_open(self.ctx.region, fresh.team, now)
         opens_at = None if is_open else routing.team_opens_at(self.ctx.region, fresh.team, now)
-        welcome = {
-            "type": "welcome", "conversation_id": conv.id, "state": fresh.state, "staff": staff_name,
-            "queue": {"position": place.position, "estimated_wait_s": place.estimated_wait_s} if place else None,
-            "last_seq": fresh.last_seq, "open": is_open, "opens_at": routing.iso(opens_at),
-            "hours": routing.weekly_hours(self.ctx.region, fresh.team),
+        welcome = wire.VisitorWelcome(
+            conv.id, fresh.state, staff_name,
+            {"position": place.position, "estimated_wait_s": place.estimated_wait_s} if place else None,
+            fresh.last_seq, is_open, wire.iso(opens_at), routing.weekly_hours(self.ctx.region, fresh.team),
             # Shown at once when the chat is closed or the conversation carried a risk signal.
-            "crisis": routing.crisis(self.ctx.region, now, fresh.municipality) if (fresh.health.risk or not is_open) else None,
-            "self_tests": selftest.offered(self.ctx, fresh),
-        }
+            routing.crisis(self.ctx.region, now, fresh.municipality) if (fresh.health.risk or not is_open) else None,
+            selftest.offered(self.ctx, fresh),
+        )
         self.outbox.release_with(welcome)
         self.outbox.catch_up(conv.id)
         self.watcher.listeners.add(self)
@@ -304,28 +304,28 @@ class VisitorConnection(Connection):
                 if crisis is not None:
                     self.outbox.frame(crisis)
         elif isinstance(frame, frames.Typing):
-            await conversations.typing(self.ctx, self.conversation_id, "visitor", frame.on)
+            await conversations.typing(self.ctx, self.conversation_id, Sender.VISITOR, frame.on)
         elif isinstance(frame, frames.Read):
             conv = await conv_store.get(self.ctx.engine, self.conversation_id)
             assert conv is not None
-            await conversations.read(self.ctx, conv, "visitor", frame.seq)
+            await conversations.read(self.ctx, conv, Sender.VISITOR, frame.seq)
         elif isinstance(frame, frames.Screening):
             conv = await conv_store.get(self.ctx.engine, self.conversation_id)
             assert conv is not None
             self.outbox.frame(await selftest.submit(self.ctx, conv, frame.instrument, list(frame.answers)))
 
     async def on_signal(self, event: dict[str, Any] | None, channel: str) -> bool:
-        if event is not None and event.get("type") == "left":
+        if event is not None and event.get("type") == wire.Left.type:
             # Quick exit (from this page or another of the same token): the token has ended.
             self.send_error(frames.error_frame(Code.TOKEN_EXPIRED, "The visitor token has ended."))
             self.close(CLOSE_UNAUTHORIZED)
             return True
-        if event is not None and event.get("type") == "token_replaced":
+        if event is not None and event.get("type") == wire.TokenReplaced.type:
             # A return code gave the conversation a new token (on this instance or another): a socket
             # opened with the old one ends now. The one that opened with the new token stays.
             if not await conversations.token_opens(self.ctx, self.token_hash, self.conversation_id):
-                self.send_error({**frames.error_frame(Code.TOKEN_EXPIRED, "The visitor token was replaced by a "
-                                                      "return code."), "reason": "token_replaced"})
+                self.send_error(frames.error_frame(Code.TOKEN_EXPIRED, "The visitor token was replaced by a return code.",
+                                                   reason="token_replaced"))
                 self.close(CLOSE_UNAUTHORIZED)
             return True
         return False
@@ -340,12 +340,12 @@ class VisitorConnection(Connection):
         now = (place.position, place.estimated_wait_s)
         if now != self._place:
             self._place = now
-            self.outbox.frame({"type": "queue", "position": place.position, "estimated_wait_s": place.estimated_wait_s})
+            self.outbox.frame(wire.QueuePlace(place.position, place.estimated_wait_s))
 
 
 class StaffConnection(Connection):
     route = "/ws/staff"
-    side = "staff"
+    side = Sender.STAFF
 
     def __init__(
         self, ws: WebSocket, ctx: Context, watcher: QueueWatcher, tracker: Tracker, p: Principal, session: str
@@ -393,12 +393,11 @@ class StaffConnection(Connection):
             raise
         me = await staff_store.by_id(self.ctx.engine, self.p.id)
         status = Availability(me.availability) if me is not None else Availability.AVAILABLE
-        welcome = {
-            "type": "welcome",
-            "staff": {"username": self.p.username, "display_name": self.p.display_name,
-                      "roles": list(self.p.roles), "teams": list(self.p.teams), "status": str(status)},
-            "conversations": [frames.summary(c) for c in held],
-        }
+        welcome = wire.StaffWelcome(
+            {"username": self.p.username, "display_name": self.p.display_name,
+             "roles": list(self.p.roles), "teams": list(self.p.teams), "status": str(status)},
+            [frames.summary(c) for c in held],
+        )
         self.outbox.release_with(welcome)
         self._send_queue(waiting)
         for cid in self.outbox.last_seq:
@@ -435,13 +434,13 @@ class StaffConnection(Connection):
         conv = await conv_store.get(self.ctx.engine, cid)
         if conv is None:
             raise NotFound()
-        if conv.state == "closed":
+        if conv.state == State.CLOSED:
             raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is closed.")
         access.require(self.p, action, conv, Forbidden(Code.NOT_CLAIMED, "You do not hold this conversation; claim it first."))
         if isinstance(frame, frames.Typing):
-            await conversations.typing(self.ctx, cid, "staff", frame.on)
+            await conversations.typing(self.ctx, cid, Sender.STAFF, frame.on)
         elif isinstance(frame, frames.Read):
-            await conversations.read(self.ctx, conv, "staff", frame.seq)
+            await conversations.read(self.ctx, conv, Sender.STAFF, frame.seq)
 
     async def on_signal(self, event: dict[str, Any] | None, channel: str) -> bool:
         if event is None:  # the staff channel may have missed a claim: look again
@@ -453,12 +452,12 @@ class StaffConnection(Connection):
             await self._adopt(event["conversation_id"])
             return True
         if kind == "logout" and event.get("session") == self.session_hash:
-            self.send_error({**frames.error_frame(Code.UNAUTHORIZED, "You have logged out."), "reason": "logged_out"})
+            self.send_error(frames.error_frame(Code.UNAUTHORIZED, "You have logged out.", reason="logged_out"))
             self.close(CLOSE_UNAUTHORIZED)
             return True
         if kind == "logout" and event.get("all") is True:  # an admin deactivated the account or reset its password
-            self.send_error({**frames.error_frame(Code.UNAUTHORIZED, "Your session has ended; log in again."),
-                             "reason": "ended_by_admin"})
+            self.send_error(frames.error_frame(Code.UNAUTHORIZED, "Your session has ended; log in again.",
+                                               reason="ended_by_admin"))
             self.close(CLOSE_UNAUTHORIZED)
             return True
         if kind == "access_changed":  # roles, teams or name changed: reconnecting picks them up
@@ -512,7 +511,7 @@ class StaffConnection(Connection):
         except ChatError:
             return
         if notes:
-            self.outbox.frame({"type": "notes", "conversation_id": conversation_id, "notes": notes})
+            self.outbox.frame(wire.Notes(conversation_id, notes))
 
     async def _adopt(self, conversation_id: str) -> None:
         channel = events.conversation_channel(conversation_id)
@@ -521,8 +520,7 @@ class StaffConnection(Connection):
         conv = await health.get(self.ctx, conversation_id)
         await self.follow(conversation_id, conv.part_start_seq if conv is not None else 0)
         if conv is not None:  # with the summary: a conversation handed over from another queue is new to the page
-            self.outbox.frame({"type": "state", "conversation_id": conversation_id, "state": conv.state,
-                               "staff": self.p.display_name, "summary": frames.summary(conv)})
+            self.outbox.frame(wire.StateChanged(conversation_id, conv.state, self.p.display_name, frames.summary(conv)))
         self.outbox.catch_up(conversation_id)
         await self._send_notes(conversation_id)
 
@@ -534,8 +532,7 @@ class StaffConnection(Connection):
                 c.visitor_away_since) for c in waiting]
         if ids != self._queue_ids:
             self._queue_ids = ids
-            self.outbox.frame({"type": "queue_update", "queue": [frames.summary(c, self.p.id) for c in waiting],
-                               "now": frames.iso(self.ctx.clock())})
+            self.outbox.frame(wire.QueueUpdate([frames.summary(c, self.p.id) for c in waiting], wire.iso(self.ctx.clock())))
 
 
 async def visitor_endpoint(ws: WebSocket) -> None:
@@ -556,13 +553,13 @@ async def staff_endpoint(ws: WebSocket) -> None:
         p = await accounts.authenticate(ctx, session)
     except ChatError as err:
         ctx.metrics.error_frame(err.code)
-        await ws.send_json(frames.error_frame(err.code, err.message))
+        await ws.send_text(wire.dumps(frames.error_frame(err.code, err.message)))
         await ws.close(CLOSE_UNAUTHORIZED)
         logs.event("ws_refused", route="/ws/staff", code=err.code)
         return
     if not access.allowed(p, Action.CONSOLE):  # an auditor: no conversations, so no console
         ctx.metrics.error_frame(Code.FORBIDDEN)
-        await ws.send_json(frames.error_frame(Code.FORBIDDEN, "This account does not work conversations."))
+        await ws.send_text(wire.dumps(frames.error_frame(Code.FORBIDDEN, "This account does not work conversations.")))
         await ws.close(CLOSE_FORBIDDEN, reason=Code.FORBIDDEN)
         logs.event("ws_refused", route="/ws/staff", code=Code.FORBIDDEN)
         return
