@@ -217,14 +217,16 @@ async def typing(ctx: Context, conversation_id: str, side: str, on: bool) -> Non
     await events.to_conversation(ctx, conversation_id, Typing(conversation_id, side, on))
 
 
-async def read(ctx: Context, conversation: ConversationRecord, side: str, seq: int) -> None:
-    if seq > conversation.last_seq:
-        current = await store.get(ctx.engine, conversation.id)
+async def read(ctx: Context, conversation_id: str, side: str, seq: int, seen: int) -> None:
+    """A read receipt up to ``seq``. ``seen``: a seq known to exist (the last one the reader's socket was
+    sent), so only a receipt past it needs the store to say whether that message exists yet."""
+    if seq > seen:
+        current = await store.get(ctx.engine, conversation_id)
         if current is None or seq > current.last_seq:
             raise BadInput(Code.BAD_LAST_SEQ, "That sequence number has not been sent yet.")
-    if not await store.mark_read(ctx.engine, conversation.id, side, seq):
+    if not await store.mark_read(ctx.engine, conversation_id, side, seq):
         return  # not newer than the mark already given: nothing to tell
-    await events.to_conversation(ctx, conversation.id, Read(conversation.id, side, seq))
+    await events.to_conversation(ctx, conversation_id, Read(conversation_id, side, seq))
 
 
 async def holder_name(ctx: Context, conversation: ConversationRecord) -> str | None:
