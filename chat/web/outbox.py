@@ -56,6 +56,13 @@ class Outbox:
         # stored. Keyed by conversation too: a client_msg_id is unique only within its conversation.
         # Each with when its frame was received (monotonic): the ack latency is measured when the ack is sent.
         self.unacked: dict[tuple[str, str], float] = {}
+        # Acks queued and not yet sent; and acks sent whose message has not come by yet. The socket that sent
+        # a message gets no msg frame of it (no echo): its ack carries the seq and the time, which is all the
+        # page needs, and the message, when it comes by in seq order, is passed over (after the ack, if that
+        # is still queued: an ack is never sent after a later message). Other sockets of the same person
+        # (another tab) get the msg frame as usual.
+        self._acks: dict[tuple[str, str], tuple[Ack, float]] = {}
+        self._acked: dict[tuple[str, str], int] = {}
 
     # Producers: never block, never raise.
 
@@ -77,21 +84,46 @@ class Outbox:
         self._go.set()
         self._put(("noop", None))
 
-    def ack(self, conversation_id: str, client_msg_id: str, seq: int) -> None:
-        received = self.unacked.pop((conversation_id, client_msg_id), None)
+    def ack(self, conversation_id: str, client_msg_id: str, seq: int, ts: str | None) -> None:
+        """The message is stored (called right after its commit): its ack goes out next."""
+        key = (conversation_id, client_msg_id)
+        received = self.unacked.pop(key, None)
         if received is not None:
-            self._put(("ack", (self._ack_frame(conversation_id, client_msg_id, seq), received)))
+            self._acks[key] = (self._ack_frame(conversation_id, client_msg_id, seq, ts), received)
+            self._put(("ack", key))
 
-    def _ack_frame(self, conversation_id: str, client_msg_id: str, seq: int) -> Ack:
+    def _ack_frame(self, conversation_id: str, client_msg_id: str, seq: int, ts: str | None) -> Ack:
         # Staff write in several conversations: their ack names which.
-        return Ack(client_msg_id, seq, conversation_id if self.own_side == Sender.STAFF else None)
+        return Ack(client_msg_id, seq, conversation_id if self.own_side == Sender.STAFF else None, ts)
+
+    async def _send_ack(self, key: tuple[str, str]) -> None:
+        queued = self._acks.pop(key, None)
+        if queued is None:
+            return  # already sent, in front of its message
+        frame, received = queued
+        last = self.last_seq.get(key[0])
+        if last is not None and frame.seq > last:
+            self._acked[key] = frame.seq  # its message is still to come by: pass it over then
+            if len(self._acked) > 64:  # one whose conversation this socket stopped following never comes by
+                self._acked = {k: q for k, q in self._acked.items() if q > self.last_seq.get(k[0], q)}
+        await self.ws.send_text(dumps(frame))
+        self.ctx.metrics.ack_latency.observe(time.monotonic() - received)
 
     async def _send_msg(self, frame: dict[str, Any]) -> None:
-        key = (frame.get("conversation_id"), frame.get("client_msg_id"))
-        if frame.get("from") == self.own_side and key in self.unacked:
-            received = self.unacked.pop(key)
-            await self.ws.send_text(dumps(self._ack_frame(frame["conversation_id"], frame["client_msg_id"], frame["seq"])))
-            self.ctx.metrics.ack_latency.observe(time.monotonic() - received)
+        cmid = frame.get("client_msg_id")
+        if cmid is not None and frame.get("from") == self.own_side:
+            key = (frame["conversation_id"], cmid)
+            if self._acked.pop(key, None) is not None:
+                return  # sent from this socket and acked: the ack stood for it
+            if key in self._acks:  # acked, the ack still queued: it goes now, before anything later
+                await self._send_ack(key)
+                self._acked.pop(key, None)
+                return
+            if key in self.unacked:  # stored, not acked yet (it came by first): this is its ack
+                received = self.unacked.pop(key)
+                await self.ws.send_text(dumps(self._ack_frame(key[0], cmid, frame["seq"], frame.get("ts"))))
+                self.ctx.metrics.ack_latency.observe(time.monotonic() - received)
+                return
         await self.ws.send_text(dumps(frame))
 
     def catch_up(self, conversation_id: str) -> None:
@@ -158,9 +190,7 @@ class Outbox:
             if kind == "frame":
                 await self.ws.send_text(dumps(value))
             elif kind == "ack":
-                frame, received = value
-                await self.ws.send_text(dumps(frame))
-                self.ctx.metrics.ack_latency.observe(time.monotonic() - received)
+                await self._send_ack(value)
             elif kind == "catchup":
                 await self._catch_up(value)
             elif kind == "bus":

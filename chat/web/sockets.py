@@ -181,7 +181,7 @@ class Connection:
 
     def ack(self, stored: live.MessageRecord) -> None:
         assert stored.client_msg_id is not None
-        self.outbox.ack(stored.conversation_id, stored.client_msg_id, stored.seq)
+        self.outbox.ack(stored.conversation_id, stored.client_msg_id, stored.seq, wire.iso(stored.created_at))
 
     def check_alive(self) -> None:
         """Raise when the credentials this socket was opened with have run out."""
