@@ -16,14 +16,15 @@ from typing import Any
 from chat import logs
 from chat.crypto import envelope, tokens
 from chat.errors import BadInput, ChatError, Code, Conflict, Forbidden, Gone, NotFound, Unauthorized
-from chat.service import access, audit, events, health, keys, limits, routing
+from chat.service import access, audit, events, health, keys, limits, routing, signals
 from chat.service.access import Action, Principal
 from chat.service.context import Context
+from chat.service.rendering import Rendered
 from chat.store import conversations as store
 from chat.store import queue as queue_store
 from chat.store import staff as staff_store
 from chat.store.conversations import ConversationRecord, MessageRecord, PostRefused
-from chat.wire import Left, OfferWithdrawn, Read, Sender, State, StateChanged, Typing
+from chat.wire import Crisis, Left, OfferWithdrawn, Read, Sender, State, StateChanged, Typing, dumps
 from triage.router import Decision, Intake
 
 
@@ -182,6 +183,17 @@ async def post(
     return record, created
 
 
+async def visitor_post(
+    ctx: Context, conversation_id: str, text: str, client_msg_id: str, on_stored: Callable[[MessageRecord], None]
+) -> Crisis | None:
+    """A visitor's message: ``post``, then the risk scan (after the ack: it never delays it). Returns the
+    ``crisis`` frame for the visitor when the text carries a risk signal (service/signals.py)."""
+    stored, created = await post(ctx, conversation_id, text, client_msg_id, on_stored=on_stored)
+    if not created:
+        return None
+    return await signals.on_visitor_text(ctx, conversation_id, text, stored.seq)
+
+
 async def post_system(ctx: Context, conversation_id: str, text: str) -> MessageRecord | None:
     """A line from the service itself (someone joined, the conversation moved), stored in the transcript
     like any message so both sides see it in order; None when the conversation is closed."""
@@ -211,6 +223,28 @@ async def _refusal(ctx: Context, conversation_id: str, staff: Principal | None) 
 async def replay(ctx: Context, conversation_id: str, after_seq: int) -> list[dict[str, Any]]:
     """``msg`` frames after ``after_seq`` (decrypted; at most one batch: call again from the last seq)."""
     return await keys.message_frames(ctx, await store.after(ctx.engine, conversation_id, after_seq))
+
+
+# The messages as this instance's sockets are sent them: ready-written frames (service/rendering.py).
+
+
+def _rendered(frame: dict[str, Any]) -> Rendered:
+    return Rendered(frame["conversation_id"], frame["seq"], frame["from"], frame["client_msg_id"], frame["ts"],
+                    dumps(frame))
+
+
+async def render(ctx: Context, event: dict[str, Any]) -> Rendered:
+    """A ``msg`` event from the bus as its frame: decrypted and written once per instance, not per socket."""
+    found = ctx.renderer.get(event["conversation_id"], event["seq"])
+    if found is not None:
+        return found
+    dek = await keys.dek_for(ctx, event["conversation_id"])
+    return ctx.renderer.keep(_rendered(keys.message_frame(dek, keys.record_from_bus(event)).to_json()))
+
+
+async def rendered_after(ctx: Context, conversation_id: str, after_seq: int) -> list[Rendered]:
+    """``replay`` as frames ready to send (a socket's catch-up)."""
+    return [_rendered(f) for f in await replay(ctx, conversation_id, after_seq)]
 
 
 async def typing(ctx: Context, conversation_id: str, side: str, on: bool) -> None:

@@ -9,7 +9,7 @@ already shown.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -26,7 +26,6 @@ from chat.service import (
     queue,
     routing,
     selftest,
-    signals,
     transcripts,
 )
 from chat.service.access import Action, Principal
@@ -40,7 +39,6 @@ from chat.store.conversations import MessageRecord as MessageRecord  # the acks'
 from chat.wire import (
     Alert,
     Claimed,
-    Crisis,
     Error,
     Left,
     Logout,
@@ -93,15 +91,6 @@ class VisitorSession:
 
     conversation_id: str
     token_hash: str
-
-    async def message(
-        self, ctx: Context, text: str, client_msg_id: str, on_stored: Callable[[MessageRecord], None]
-    ) -> Crisis | None:
-        """Store (ack via ``on_stored``), publish, then scan for risk signals: the crisis frame, if any."""
-        stored, created = await conversations.post(ctx, self.conversation_id, text, client_msg_id, on_stored=on_stored)
-        if not created:
-            return None
-        return await signals.on_visitor_text(ctx, self.conversation_id, text, stored.seq)
 
     async def typing(self, ctx: Context, on: bool) -> None:
         await conversations.typing(ctx, self.conversation_id, Sender.VISITOR, on)

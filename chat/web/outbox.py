@@ -18,9 +18,10 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from chat import logs
-from chat.service import conversations, keys
+from chat.service import conversations
 from chat.service.context import Context
-from chat.wire import Ack, Sender, Wire, decode, dumps
+from chat.service.rendering import Rendered
+from chat.wire import Ack, Sender, Wire, dumps
 
 CLOSE_INTERNAL = 1011
 CLOSE_TRY_AGAIN = 1013
@@ -109,10 +110,9 @@ class Outbox:
         await self.ws.send_text(dumps(frame))
         self.ctx.metrics.ack_latency.observe(time.monotonic() - received)
 
-    async def _send_msg(self, frame: dict[str, Any]) -> None:
-        cmid = frame.get("client_msg_id")
-        if cmid is not None and frame.get("from") == self.own_side:
-            key = (frame["conversation_id"], cmid)
+    async def _send_msg(self, m: Rendered) -> None:
+        if m.client_msg_id is not None and m.sender == self.own_side:
+            key = (m.conversation_id, m.client_msg_id)
             if self._acked.pop(key, None) is not None:
                 return  # sent from this socket and acked: the ack stood for it
             if key in self._acks:  # acked, the ack still queued: it goes now, before anything later
@@ -121,17 +121,25 @@ class Outbox:
                 return
             if key in self.unacked:  # stored, not acked yet (it came by first): this is its ack
                 received = self.unacked.pop(key)
-                await self.ws.send_text(dumps(self._ack_frame(key[0], cmid, frame["seq"], frame.get("ts"))))
+                await self.ws.send_text(dumps(self._ack_frame(key[0], m.client_msg_id, m.seq, m.ts)))
                 self.ctx.metrics.ack_latency.observe(time.monotonic() - received)
                 return
-        await self.ws.send_text(dumps(frame))
+        await self.ws.send_text(m.text)
 
     def catch_up(self, conversation_id: str) -> None:
         self._put(("catchup", conversation_id))
 
     def on_bus(self, channel: str, payload: bytes | None) -> None:
-        """The bus handler for every channel this socket follows."""
-        self._put(("bus", (channel, payload)))
+        """The bus handler for every channel this socket follows: decoded once per instance (the renderer
+        keeps the last payload), queued for the writer. Never raises: the bus calls every local handler in turn."""
+        event = None
+        if payload is not None:
+            try:
+                event = self.ctx.renderer.decode(payload)
+            except ValueError:
+                logs.event("bus_event_unreadable", level=40)
+                payload = None  # as if missed: the writer catches up from the store
+        self._put(("bus", (channel, payload, event)))
 
     def _put(self, item: Item, force: bool = False) -> None:
         if self._overflowed:
@@ -202,18 +210,17 @@ class Outbox:
         with contextlib.suppress(Exception):
             await self.ws.close(code)
 
-    async def _bus(self, channel: str, payload: bytes | None) -> None:
-        if payload is None:
+    async def _bus(self, channel: str, payload: bytes | None, event: dict[str, Any] | None) -> None:
+        if payload is None or event is None:
             # The bus may have missed events: catch up every conversation, let the hook refresh the rest.
             if channel.startswith("c:"):
                 await self._catch_up(channel[2:])
             elif self.hook is not None:
                 await self.hook(None, channel)
             return
-        event = decode(payload)
         kind = event.get("type")
         if kind == "msg":
-            await self._deliver(event, payload)
+            await self._deliver(event)
         elif kind in {"typing", "read"}:
             if event.get("from") != self.own_side:
                 await self.ws.send_text(payload.decode())
@@ -222,15 +229,14 @@ class Outbox:
         elif self.hook is not None:
             await self.hook(event, channel)
 
-    async def _deliver(self, event: dict[str, Any], payload: bytes) -> None:
+    async def _deliver(self, event: dict[str, Any]) -> None:
         cid, seq = event["conversation_id"], event["seq"]
         last = self.last_seq.get(cid)
         if last is None or seq <= last:
             return  # not followed by this socket, or already sent
         if seq == last + 1:
             self.last_seq[cid] = seq
-            for frame in await keys.message_frames(self.ctx, [keys.record_from_bus(event)]):
-                await self._send_msg(frame)
+            await self._send_msg(await conversations.render(self.ctx, event))
         else:
             await self._catch_up(cid)
 
@@ -239,10 +245,10 @@ class Outbox:
         if last is None:
             return
         while True:
-            batch = await conversations.replay(self.ctx, conversation_id, last)
-            for frame in batch:
-                await self._send_msg(frame)
-                last = frame["seq"]
+            batch = await conversations.rendered_after(self.ctx, conversation_id, last)
+            for m in batch:
+                await self._send_msg(m)
+                last = m.seq
             self.last_seq[conversation_id] = last
             if len(batch) < 1000:
                 return

@@ -293,7 +293,7 @@ class VisitorConnection(Connection):
             key = (self.conversation_id, frame.client_msg_id)
             self.outbox.unacked[key] = self.received_at
             try:
-                crisis = await self.session.message(self.ctx, text, frame.client_msg_id, self.ack)
+                crisis = await conversations.visitor_post(self.ctx, self.conversation_id, text, frame.client_msg_id, self.ack)
             finally:
                 self.outbox.unacked.pop(key, None)
             if crisis is not None:
