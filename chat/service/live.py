@@ -4,7 +4,8 @@
 what the answer says: the frames to send, whether to close, which conversations to follow or stop
 following (a ``Reaction``). Each socket keeps one session object from here (``VisitorSession``,
 ``StaffSession``) with what the rules need to remember about it: the token it opened with, the alerts
-already shown.
+already shown, and what it knows of the conversations it follows, so that a typing or read frame does not
+read the database (``StaffSession.observe``).
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class Reaction:
 
 
 IGNORED = Reaction()
+# Events that change nothing a socket's rules remember about a conversation.
+_ROUTINE = frozenset({"msg", "typing", "read"})
 
 
 # Visitor.
@@ -159,6 +162,29 @@ class StaffSession:
         self.p = p
         self.session_hash = tokens.token_hash(session_token)
         self.alerted: set[tuple[str, str]] = set()
+        # The conversations this socket follows as last read from the store: who holds them and whether they
+        # are closed is all a typing or read frame needs. Every event about one other than a message, a typing
+        # or a read mark (its state changed, it was claimed, released, ...) forgets it, and so does a gap in the
+        # bus; the next frame reads it again. ``_epoch`` counts the forgettings, so a read that was under way
+        # while one happened is not kept.
+        self.known: dict[str, ConversationRecord] = {}
+        self._epoch = 0
+
+    def observe(self, channel: str, event: dict[str, Any] | None) -> None:
+        """Every bus event of this socket, as it arrives (before the frames the reader handles next)."""
+        if event is None:
+            self._epoch += 1
+            if channel.startswith("c:"):
+                self.known.pop(channel[2:], None)
+            else:  # the staff or a team channel: a claim or a release may have been missed
+                self.known.clear()
+            return
+        if event.get("type") in _ROUTINE:
+            return
+        cid = event.get("conversation_id")
+        if isinstance(cid, str):
+            self._epoch += 1
+            self.known.pop(cid, None)
 
     def channels(self, ctx: Context) -> list[str]:
         """The staff member's own channel and the channels of the teams whose queues they see."""
@@ -191,22 +217,28 @@ class StaffSession:
         )
         return frame, status
 
-    async def _conversation(self, ctx: Context, conversation_id: str, action: Action) -> ConversationRecord:
-        conv = await conv_store.get(ctx.engine, conversation_id)
+    async def _conversation(self, ctx: Context, conversation_id: str, action: Action, following: bool) -> ConversationRecord:
+        """``following``: this socket follows the conversation's channel, so ``observe`` sees its changes."""
+        conv = self.known.get(conversation_id)
         if conv is None:
-            raise NotFound()
+            epoch = self._epoch
+            conv = await conv_store.get(ctx.engine, conversation_id)
+            if conv is None:
+                raise NotFound()
+            if following and epoch == self._epoch:
+                self.known[conversation_id] = conv
         if conv.state == State.CLOSED:
             raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is closed.")
         access.require(self.p, action, conv, Forbidden(Code.NOT_CLAIMED, "You do not hold this conversation; claim it first."))
         return conv
 
-    async def typing(self, ctx: Context, conversation_id: str, on: bool) -> None:
-        await self._conversation(ctx, conversation_id, Action.TYPING)
+    async def typing(self, ctx: Context, conversation_id: str, on: bool, following: bool) -> None:
+        await self._conversation(ctx, conversation_id, Action.TYPING, following)
         await conversations.typing(ctx, conversation_id, Sender.STAFF, on)
 
-    async def read(self, ctx: Context, conversation_id: str, seq: int, seen: int) -> None:
+    async def read(self, ctx: Context, conversation_id: str, seq: int, seen: int, following: bool) -> None:
         """``seen``: the highest seq of this conversation the socket was sent."""
-        await self._conversation(ctx, conversation_id, Action.READ_RECEIPT)
+        await self._conversation(ctx, conversation_id, Action.READ_RECEIPT, following)
         await conversations.read(ctx, conversation_id, Sender.STAFF, seq, seen)
 
     async def adoption(self, ctx: Context, conversation_id: str) -> tuple[int, StateChanged | None]:

@@ -32,6 +32,7 @@ CLOSE_GONE = 4410  # the conversation was deleted under the retention rules: rec
 
 Item = tuple[str, Any]
 Hook = Callable[[dict[str, Any] | None, str], Awaitable[bool]]
+Observer = Callable[[str, dict[str, Any] | None], None]
 
 
 class Outbox:
@@ -51,6 +52,9 @@ class Outbox:
         # Called for bus events that are not conversation frames (queue changes, staff signals);
         # returns True when it handled the event.
         self.hook: Hook | None = None
+        # Told of every bus event as it arrives, before it is queued (what the socket knows must not lag
+        # behind a frame the reader handles meanwhile): service/live.py's StaffSession.observe.
+        self.observer: Observer | None = None
         self.own_side: str | None = None
         # (conversation_id, client_msg_id) this socket sent and has not acked yet: if its own message comes back
         # (from the bus or a catch-up) before the ack was queued, the ack goes out first, since the message is
@@ -131,7 +135,8 @@ class Outbox:
 
     def on_bus(self, channel: str, payload: bytes | None) -> None:
         """The bus handler for every channel this socket follows: decoded once per instance (the renderer
-        keeps the last payload), queued for the writer. Never raises: the bus calls every local handler in turn."""
+        keeps the last payload), shown to the observer, queued for the writer. Never raises: the bus calls
+        every local handler in turn."""
         event = None
         if payload is not None:
             try:
@@ -139,6 +144,8 @@ class Outbox:
             except ValueError:
                 logs.event("bus_event_unreadable", level=40)
                 payload = None  # as if missed: the writer catches up from the store
+        if self.observer is not None:
+            self.observer(channel, event)
         self._put(("bus", (channel, payload, event)))
 
     def _put(self, item: Item, force: bool = False) -> None:

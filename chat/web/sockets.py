@@ -223,6 +223,9 @@ class Connection:
     async def set_status(self, status: Availability) -> None:
         raise NotImplementedError
 
+    def follows(self, conversation_id: str) -> bool:
+        return events.conversation_channel(conversation_id) in self.channels
+
     async def release(self, conversation_id: str) -> None:
         """Stop following a conversation this person no longer holds (it was transferred away)."""
         channel = events.conversation_channel(conversation_id)
@@ -336,6 +339,7 @@ class StaffConnection(Connection):
         self.p = p
         self.tracker = tracker
         self.session = live.StaffSession(p, session)
+        self.outbox.observer = self.session.observe
         self.log_fields["staff_id"] = p.id
         self._queue_ids: list[tuple[Any, ...]] | None = None
         self._present = False
@@ -397,9 +401,9 @@ class StaffConnection(Connection):
             finally:
                 self.outbox.unacked.pop((cid, frame.client_msg_id), None)
         elif isinstance(frame, frames.Typing):
-            await self.session.typing(self.ctx, cid, frame.on)
+            await self.session.typing(self.ctx, cid, frame.on, self.follows(cid))
         elif isinstance(frame, frames.Read):
-            await self.session.read(self.ctx, cid, frame.seq, self.outbox.last_seq.get(cid, 0))
+            await self.session.read(self.ctx, cid, frame.seq, self.outbox.last_seq.get(cid, 0), self.follows(cid))
 
     async def on_signal(self, event: dict[str, Any] | None, channel: str) -> bool:
         following = {c[2:] for c in self.channels if c.startswith("c:")}
