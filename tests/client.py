@@ -21,12 +21,15 @@ class WS:
         self.conn = conn
         self.received: list[dict[str, Any]] = []
         self._unread: list[dict[str, Any]] = []
+        self.sent: dict[str, dict[str, Any]] = {}  # the msg frames this socket sent, by client_msg_id
 
     @classmethod
     async def open(cls, url: str, **kwargs: Any) -> WS:
         return cls(await websockets.connect(url, open_timeout=TIMEOUT, **kwargs))
 
     async def send(self, **frame: Any) -> None:
+        if frame.get("type") == "msg" and isinstance(frame.get("client_msg_id"), str):
+            self.sent.setdefault(frame["client_msg_id"], frame)
         await self.conn.send(json.dumps(frame))
 
     async def send_raw(self, raw: str | bytes) -> None:
@@ -82,7 +85,26 @@ class WS:
             return closed.rcvd.code if closed.rcvd else None
 
     def messages(self, conversation_id: str | None = None) -> list[dict[str, Any]]:
-        return [f for f in self.received if f["type"] == "msg" and conversation_id in (None, f["conversation_id"])]
+        """The messages this socket's page shows, in the order it learnt them: the msg frames, and its own
+        messages from their acks (the socket that sends a message gets the ack, not the msg: protocol.md §3)."""
+        shown: list[dict[str, Any]] = []
+        keys: set[tuple[str | None, int]] = set()
+        mine: str | None = None  # a visitor's conversation (its acks do not name it)
+        for f in self.received:
+            if f["type"] == "welcome" and "conversation_id" in f:
+                mine = f["conversation_id"]
+            if f["type"] == "ack" and f.get("client_msg_id") in self.sent:
+                sent = self.sent[f["client_msg_id"]]
+                cid = f.get("conversation_id") or sent.get("conversation_id") or mine
+                if (cid, f["seq"]) in keys:
+                    continue  # a resend's ack for a message already shown
+                f = {"type": "msg", "conversation_id": cid, "seq": f["seq"],
+                     "from": "staff" if "conversation_id" in sent else "visitor", "author": None,
+                     "text": sent["text"], "ts": f.get("ts"), "client_msg_id": f["client_msg_id"], "from_ack": True}
+            if f["type"] == "msg" and conversation_id in (None, f["conversation_id"]):
+                keys.add((f["conversation_id"], f["seq"]))
+                shown.append(f)
+        return shown
 
     async def close(self) -> None:
         await self.conn.close()

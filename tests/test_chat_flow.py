@@ -17,17 +17,19 @@ async def test_visitor_and_staff_exchange_messages_in_order(server: Running, vis
     ack3 = await visitor.say("om cannabis", "v2")
     assert [ack1["seq"], ack2["seq"], ack3["seq"]] == [1, 2, 3]
 
-    seen_by_staff = [await staff.ws.expect("msg", seq=n) for n in (1, 2, 3)]  # type: ignore[union-attr]
-    assert [m["text"] for m in seen_by_staff] == ["hej, jag undrar en sak", "Hej! Vad undrar du?", "om cannabis"]
-    assert seen_by_staff[1]["from"] == "staff" and seen_by_staff[1]["author"] == "Anna"
+    seen_by_staff = [await staff.ws.expect("msg", seq=n) for n in (1, 3)]  # type: ignore[union-attr]
+    assert [m["text"] for m in seen_by_staff] == ["hej, jag undrar en sak", "om cannabis"]
+    assert ack2["conversation_id"] == visitor.id  # their own message: the ack stands for it, no echo
+    await staff.ws.nothing_more("msg", seq=2)  # type: ignore[union-attr]
     msg = await visitor.ws.expect("msg", seq=2)  # type: ignore[union-attr]
     assert msg["text"] == "Hej! Vad undrar du?" and msg["client_msg_id"] == "s1"
+    assert msg["from"] == "staff" and msg["author"] == "Anna"
 
 
-async def test_ack_comes_before_the_echo_and_means_stored(server: Running, visitor: Visitor) -> None:
+async def test_ack_means_stored_and_carries_the_time(server: Running, visitor: Visitor) -> None:
     await visitor.ws.send(type="msg", client_msg_id="m1", text="första")  # type: ignore[union-attr]
     first = await visitor.ws._next(5)  # type: ignore[union-attr]
-    assert first["type"] == "ack" and first["seq"] == 1
+    assert first["type"] == "ack" and first["seq"] == 1 and first["ts"].endswith("Z")
     from chat.service import conversations
 
     stored = await conversations.replay(server.ctx, visitor.id, 0)
@@ -139,20 +141,33 @@ async def test_ping_is_answered(visitor: Visitor) -> None:
     assert await visitor.ws.expect("pong") == {"type": "pong"}  # type: ignore[union-attr]
 
 
-async def test_ack_precedes_the_echo_even_when_sent_right_behind_hello(server: Running) -> None:
+async def test_the_sender_gets_the_ack_and_no_echo_while_its_other_tab_gets_the_msg(server: Running) -> None:
+    """The ack stands for the message on the socket that sent it, even sent right behind hello (when the
+    replay may meet the message before its ack is queued); another socket of the same person gets the msg."""
     v = await Visitor.start(server.base)
     from tests.client import WS
 
+    other_tab = await WS.open(server.ws + "/ws/visitor")
+    await other_tab.send(type="hello", token=v.token, last_seq=0)
+    await other_tab.expect("welcome")
     ws = await WS.open(server.ws + "/ws/visitor")
     await ws.send(type="hello", token=v.token, last_seq=0)
     await ws.send(type="msg", client_msg_id="fast", text="direkt")
-    await ws.expect("msg", client_msg_id="fast")
+    ack = await ws.expect("ack", client_msg_id="fast")
     await ws.send(type="ping")
     await ws.expect("pong")  # a barrier: everything for the msg has been sent before the pong
     kinds = [f["type"] for f in ws.received]
-    assert kinds.index("welcome") < kinds.index("ack") < kinds.index("msg")
-    assert kinds.count("ack") == 1 and kinds.count("msg") == 1
+    assert kinds.index("welcome") < kinds.index("ack")
+    assert kinds.count("ack") == 1 and kinds.count("msg") == 0
+    echo = await other_tab.expect("msg", client_msg_id="fast")
+    assert (echo["seq"], echo["ts"], echo["text"]) == (ack["seq"], ack["ts"], "direkt")
+    # A reload (a new socket from 0) replays it like any other message.
     await ws.close()
+    again = await WS.open(server.ws + "/ws/visitor")
+    await again.send(type="hello", token=v.token, last_seq=0)
+    assert (await again.expect("msg", seq=1))["client_msg_id"] == "fast"
+    await again.close()
+    await other_tab.close()
 
 
 async def test_read_marks_only_move_forward(server: Running, visitor: Visitor, make_staff: StaffFactory) -> None:

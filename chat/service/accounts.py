@@ -17,6 +17,7 @@ from chat.service import access, events, login_guard
 from chat.service.access import Principal, StaffRole
 from chat.service.context import Context
 from chat.store import staff as store
+from chat.wire import Logout
 
 PRODUCTION = PasswordHasher()  # argon2id with the library's current recommended parameters (RFC 9106)
 _hasher = PRODUCTION  # tests/conftest.py swaps in a cheap one
@@ -153,9 +154,24 @@ async def authenticate(ctx: Context, session_token: str | None) -> Principal:
     return principal(rec, expires)
 
 
+def check_alive(ctx: Context, p: Principal) -> None:
+    """Raise when the session a socket was opened with has run out (checked on each of its frames)."""
+    if p.session_expires is not None and ctx.clock() >= p.session_expires:
+        raise Unauthorized(Code.SESSION_EXPIRED, "Your session has expired; log in again.")
+
+
+def csrf_token(session_token: str) -> str:
+    """The CSRF token that goes with a session (``me`` gives it to the page)."""
+    return tokens.csrf_for(session_token)
+
+
+def csrf_ok(session_token: str, sent: str) -> bool:
+    """Whether a state-changing request carries the session's CSRF token (compared in constant time)."""
+    return tokens.same(sent, tokens.csrf_for(session_token))
+
+
 async def logout(ctx: Context, session_token: str, p: Principal) -> None:
     await store.close_session(ctx.engine, tokens.token_hash(session_token))
     # Every socket of this session, on every instance, closes.
-    signal = {"type": "logout", "session": tokens.token_hash(session_token)}
-    await ctx.bus.publish(events.staff_channel(p.id), events.encode(signal))
+    await events.to_staff(ctx, p.id, Logout(session=tokens.token_hash(session_token)))
     logs.event("staff_logout", staff_id=p.id)

@@ -15,6 +15,7 @@ from chat.crypto.keyring import KeyProvider
 from chat.metrics import Metrics
 from chat.service.limits import ClientKeys
 from chat.service.login_guard import Gate
+from chat.service.rendering import Renderer
 from chat.settings import Settings
 from chat.store.writer import MessageWriter
 from triage import Region
@@ -51,6 +52,7 @@ class Context:
     limits: ClientKeys = field(default_factory=ClientKeys)  # the day's client-key secret, in memory only
     login_gate: Gate = field(default_factory=Gate)  # this instance's argon2 slots
     metrics: Metrics = field(default_factory=Metrics)  # this app's families (app.py passes the configured one)
+    renderer: Renderer = field(default_factory=Renderer)  # each bus message rendered once for this instance's sockets
 
     @property
     def region(self) -> Region:

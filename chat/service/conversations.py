@@ -16,13 +16,15 @@ from typing import Any
 from chat import logs
 from chat.crypto import envelope, tokens
 from chat.errors import BadInput, ChatError, Code, Conflict, Forbidden, Gone, NotFound, Unauthorized
-from chat.service import access, audit, events, health, keys, limits, routing
+from chat.service import access, audit, events, health, keys, limits, routing, signals
 from chat.service.access import Action, Principal
 from chat.service.context import Context
+from chat.service.rendering import Rendered
 from chat.store import conversations as store
 from chat.store import queue as queue_store
 from chat.store import staff as staff_store
 from chat.store.conversations import ConversationRecord, MessageRecord, PostRefused
+from chat.wire import Crisis, Left, OfferWithdrawn, Read, Sender, State, StateChanged, Typing, dumps
 from triage.router import Decision, Intake
 
 
@@ -69,7 +71,7 @@ async def start(ctx: Context, req: StartRequest, client: str | None = None) -> S
     kek_id, wrapped = await keys.new_conversation_key(ctx, cid)
     sealed = health.initial(await keys.dek_for(ctx, cid), cid, routing.reasons_json(decision.reasons))
     await store.create(
-        ctx.engine, id=cid, state="queued", role=req.role, municipality=req.municipality, topic=req.topic,
+        ctx.engine, id=cid, state=State.QUEUED, role=req.role, municipality=req.municipality, topic=req.topic,
         age_band=req.age_band, gender=req.gender, language=req.language, team=decision.team,
         priority=int(decision.priority), visitor_token_hash=tokens.token_hash(token),
         token_expires_at=now + timedelta(hours=ctx.settings.visitor_token_hours),
@@ -78,7 +80,7 @@ async def start(ctx: Context, req: StartRequest, client: str | None = None) -> S
         after_hours=not decision.open, **sealed,
         visitor_away_since=now,  # until the page's socket says hello: the grace runs from the start
     )
-    await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+    await events.queue_changed(ctx)
     record = await store.get(ctx.engine, cid)
     assert record is not None
     logs.event("conversation_started", conversation_id=cid, team=decision.team, priority=int(decision.priority))
@@ -123,26 +125,24 @@ async def forget(ctx: Context, token: str | None) -> None:
     if record is None or record.token_expires_at <= now:
         return
     seal = None
-    if record.state != "closed":
+    if record.state != State.CLOSED:
         with contextlib.suppress(ChatError):  # a shredded key: closed without the line
             dek = await keys.dek_for(ctx, record.id)
             text = LEFT.get(record.language, LEFT["sv"])
-            seal = keys.message_sealer(dek, record.id, "system", text)
+            seal = keys.message_sealer(dek, record.id, Sender.SYSTEM, text)
     left = await queue_store.leave(ctx.engine, record.id, token_hash, now, seal)
     if left is None:
         return
     logs.event("visitor_token_forgotten", conversation_id=record.id)
-    channel = events.conversation_channel(record.id)
-    if left.state != "closed":
+    if left.state != State.CLOSED:
         if left.message is not None:
-            await ctx.bus.publish(channel, events.encode(keys.bus_event(left.message)))
-        await publish_state(ctx, record.id, "closed", None)
+            await events.to_conversation(ctx, record.id, keys.bus_event(left.message))
+        await publish_state(ctx, record.id, State.CLOSED, None)
         if left.offered_to is not None:
-            withdrawn = {"type": "offer_withdrawn", "conversation_id": record.id, "reason": "left"}
-            await ctx.bus.publish(events.staff_channel(left.offered_to), events.encode(withdrawn))
-        await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+            await events.to_staff(ctx, left.offered_to, OfferWithdrawn(record.id, "left"))
+        await events.queue_changed(ctx)
         logs.event("conversation_closed", conversation_id=record.id, reason="left")
-    await ctx.bus.publish(channel, events.encode({"type": "left", "conversation_id": record.id}))
+    await events.to_conversation(ctx, record.id, Left(record.id))
 
 
 async def accessible(ctx: Context, p: Principal, action: Action, conversation_id: str) -> ConversationRecord:
@@ -166,7 +166,7 @@ async def post(
 
     Returns (message, created); a resend returns the first copy and publishes nothing.
     """
-    sender = "staff" if staff else "visitor"
+    sender = Sender.STAFF if staff else Sender.VISITOR
     dek = await keys.dek_for(ctx, conversation_id)
     try:
         record, created = await ctx.writer.append(
@@ -179,8 +179,19 @@ async def post(
     if on_stored is not None:
         on_stored(record)
     if created:
-        await ctx.bus.publish(events.conversation_channel(conversation_id), events.encode(keys.bus_event(record)))
+        await events.to_conversation(ctx, conversation_id, keys.bus_event(record))
     return record, created
+
+
+async def visitor_post(
+    ctx: Context, conversation_id: str, text: str, client_msg_id: str, on_stored: Callable[[MessageRecord], None]
+) -> Crisis | None:
+    """A visitor's message: ``post``, then the risk scan (after the ack: it never delays it). Returns the
+    ``crisis`` frame for the visitor when the text carries a risk signal (service/signals.py)."""
+    stored, created = await post(ctx, conversation_id, text, client_msg_id, on_stored=on_stored)
+    if not created:
+        return None
+    return await signals.on_visitor_text(ctx, conversation_id, text, stored.seq)
 
 
 async def post_system(ctx: Context, conversation_id: str, text: str) -> MessageRecord | None:
@@ -189,12 +200,12 @@ async def post_system(ctx: Context, conversation_id: str, text: str) -> MessageR
     dek = await keys.dek_for(ctx, conversation_id)
     try:
         record, _ = await ctx.writer.append(
-            conversation_id=conversation_id, sender="system", client_msg_id=None, now=ctx.clock(),
-            seal=keys.message_sealer(dek, conversation_id, "system", text), staff_id=None, author=None,
+            conversation_id=conversation_id, sender=Sender.SYSTEM, client_msg_id=None, now=ctx.clock(),
+            seal=keys.message_sealer(dek, conversation_id, Sender.SYSTEM, text), staff_id=None, author=None,
         )
     except PostRefused:
         return None
-    await ctx.bus.publish(events.conversation_channel(conversation_id), events.encode(keys.bus_event(record)))
+    await events.to_conversation(ctx, conversation_id, keys.bus_event(record))
     return record
 
 
@@ -202,7 +213,7 @@ async def _refusal(ctx: Context, conversation_id: str, staff: Principal | None) 
     conv = await store.get(ctx.engine, conversation_id)
     if conv is None:
         return NotFound()
-    if conv.state == "closed":
+    if conv.state == State.CLOSED:
         return Conflict(Code.CONVERSATION_CLOSED, "The conversation is closed.")
     if staff is not None and not access.allowed(staff, Action.WRITE, conv):
         return Forbidden(Code.NOT_CLAIMED, "You do not hold this conversation; claim it first.")
@@ -214,20 +225,42 @@ async def replay(ctx: Context, conversation_id: str, after_seq: int) -> list[dic
     return await keys.message_frames(ctx, await store.after(ctx.engine, conversation_id, after_seq))
 
 
+# The messages as this instance's sockets are sent them: ready-written frames (service/rendering.py).
+
+
+def _rendered(frame: dict[str, Any]) -> Rendered:
+    return Rendered(frame["conversation_id"], frame["seq"], frame["from"], frame["client_msg_id"], frame["ts"],
+                    dumps(frame))
+
+
+async def render(ctx: Context, event: dict[str, Any]) -> Rendered:
+    """A ``msg`` event from the bus as its frame: decrypted and written once per instance, not per socket."""
+    found = ctx.renderer.get(event["conversation_id"], event["seq"])
+    if found is not None:
+        return found
+    dek = await keys.dek_for(ctx, event["conversation_id"])
+    return ctx.renderer.keep(_rendered(keys.message_frame(dek, keys.record_from_bus(event)).to_json()))
+
+
+async def rendered_after(ctx: Context, conversation_id: str, after_seq: int) -> list[Rendered]:
+    """``replay`` as frames ready to send (a socket's catch-up)."""
+    return [_rendered(f) for f in await replay(ctx, conversation_id, after_seq)]
+
+
 async def typing(ctx: Context, conversation_id: str, side: str, on: bool) -> None:
-    event = {"type": "typing", "conversation_id": conversation_id, "from": side, "on": on}
-    await ctx.bus.publish(events.conversation_channel(conversation_id), events.encode(event))
+    await events.to_conversation(ctx, conversation_id, Typing(conversation_id, side, on))
 
 
-async def read(ctx: Context, conversation: ConversationRecord, side: str, seq: int) -> None:
-    if seq > conversation.last_seq:
-        current = await store.get(ctx.engine, conversation.id)
+async def read(ctx: Context, conversation_id: str, side: str, seq: int, seen: int) -> None:
+    """A read receipt up to ``seq``. ``seen``: a seq known to exist (the last one the reader's socket was
+    sent), so only a receipt past it needs the store to say whether that message exists yet."""
+    if seq > seen:
+        current = await store.get(ctx.engine, conversation_id)
         if current is None or seq > current.last_seq:
             raise BadInput(Code.BAD_LAST_SEQ, "That sequence number has not been sent yet.")
-    if not await store.mark_read(ctx.engine, conversation.id, side, seq):
+    if not await store.mark_read(ctx.engine, conversation_id, side, seq):
         return  # not newer than the mark already given: nothing to tell
-    event = {"type": "read", "conversation_id": conversation.id, "from": side, "seq": seq}
-    await ctx.bus.publish(events.conversation_channel(conversation.id), events.encode(event))
+    await events.to_conversation(ctx, conversation_id, Read(conversation_id, side, seq))
 
 
 async def holder_name(ctx: Context, conversation: ConversationRecord) -> str | None:
@@ -243,8 +276,8 @@ async def close(ctx: Context, p: Principal, conversation_id: str, outcome: str) 
     if not await store.close(ctx.engine, conversation_id, outcome, ctx.clock(), None):
         raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is already closed.")
     await audit.record(ctx, p.id, "closed", conversation_id, target=outcome)
-    await publish_state(ctx, conversation_id, "closed", None)
-    await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+    await publish_state(ctx, conversation_id, State.CLOSED, None)
+    await events.queue_changed(ctx)
     logs.event("conversation_closed", conversation_id=conversation_id, staff_id=p.id)
 
 
@@ -256,14 +289,13 @@ async def visitor_close(ctx: Context, token: str, conversation_id: str) -> None:
     if not await store.close(ctx.engine, conversation_id, "ended_by_visitor", ctx.clock(), None):
         raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is already closed.")
     await audit.record(ctx, None, "closed", conversation_id, target="ended_by_visitor")
-    await publish_state(ctx, conversation_id, "closed", None)
-    await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+    await publish_state(ctx, conversation_id, State.CLOSED, None)
+    await events.queue_changed(ctx)
     logs.event("conversation_closed", conversation_id=conversation_id, reason="visitor")
 
 
 async def publish_state(ctx: Context, conversation_id: str, state: str, staff_name: str | None) -> None:
-    event = {"type": "state", "conversation_id": conversation_id, "state": state, "staff": staff_name}
-    await ctx.bus.publish(events.conversation_channel(conversation_id), events.encode(event))
+    await events.to_conversation(ctx, conversation_id, StateChanged(conversation_id, state, staff_name))
 
 
 async def feedback(ctx: Context, token: str, conversation_id: str, rating: int, comment: str | None) -> None:

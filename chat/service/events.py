@@ -1,16 +1,20 @@
-"""Events on the bus and the channels they go on.
+"""The bus channels, and publishing on them.
 
-Conversation events are shaped like the server→client frames of the same name, so a socket forwards
-them without building them again. ``queue``, ``s:<staff id>`` and ``t:<team>`` carry signals for staff
-sockets and the instance's own jobs (queue changes, claims, offers, alerts).
+What travels is typed in ``chat/wire.py`` (conversation events are shaped like the frames of the same name,
+so a socket forwards them without building them again). ``c:<conversation>`` carries a conversation's
+events; ``queue``, ``s:<staff id>`` and ``t:<team>`` carry signals for staff sockets and the instance's own
+jobs (queue changes, claims, offers, alerts).
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import TYPE_CHECKING
 
-from chat.store.conversations import MessageRecord
+from chat.wire import QueueChanged, Wire
+from chat.wire import encode as encode  # publishers of plain dicts still use events.encode
+
+if TYPE_CHECKING:
+    from chat.service.context import Context
 
 QUEUE = "queue"
 # An admin changed an opening-hours override: every instance reloads them (service/hours_overrides.py).
@@ -30,18 +34,18 @@ def team_channel(team: str) -> str:
     return "t:" + team
 
 
-def encode(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+async def publish(ctx: Context, channel: str, event: Wire) -> None:
+    await ctx.bus.publish(channel, encode(event))
 
 
-def message_event(m: MessageRecord) -> dict[str, Any]:
-    return {
-        "type": "msg",
-        "conversation_id": m.conversation_id,
-        "seq": m.seq,
-        "from": m.sender,
-        "author": m.author,
-        "text": m.body,
-        "ts": m.created_at.isoformat().replace("+00:00", "Z"),
-        "client_msg_id": m.client_msg_id,
-    }
+async def to_conversation(ctx: Context, conversation_id: str, event: Wire) -> None:
+    await ctx.bus.publish(conversation_channel(conversation_id), encode(event))
+
+
+async def to_staff(ctx: Context, staff_id: int, event: Wire) -> None:
+    await ctx.bus.publish(staff_channel(staff_id), encode(event))
+
+
+async def queue_changed(ctx: Context) -> None:
+    """Every instance's queue watcher reads the queue again (waiting places, staff queues)."""
+    await ctx.bus.publish(QUEUE, encode(QueueChanged()))

@@ -16,6 +16,7 @@ from chat.store import conversations as store
 from chat.store import queue as queue_store
 from chat.store import staff as staff_store
 from chat.store.conversations import ConversationRecord
+from chat.wire import Claimed, NoteAdded, OfferWithdrawn, Released, State, TokenReplaced
 from triage.region import Priority
 from triage.router import Reason, Signals
 
@@ -61,7 +62,7 @@ async def _hand_on(
     conv = await store.get(ctx.engine, conversation_id)
     if conv is None:
         raise NotFound()
-    if conv.state != "active" and not (action is Action.REASSIGN and conv.state == "queued"):
+    if conv.state != State.ACTIVE and not (action is Action.REASSIGN and conv.state == State.QUEUED):
         raise Conflict(Code.NOT_CLAIMED, "Only a conversation someone holds can be transferred; claim it first.")
     access.require(p, action, conv, Forbidden(Code.NOT_CLAIMED, "You do not hold this conversation."))
     target_id: int | None = None
@@ -98,24 +99,20 @@ async def _hand_on(
         raise Conflict(Code.CONFLICT, "The conversation changed hands meanwhile; look again.")
     # To whom: a username or a team id (ids, never the note).
     await audit.record(ctx, p.id, "transferred", conversation_id, target=staff if staff is not None else to_team)
-    if conv.state == "queued" and conv.offered_to is not None:
-        withdrawn = {"type": "offer_withdrawn", "conversation_id": conversation_id, "reason": "reassigned"}
-        await ctx.bus.publish(events.staff_channel(conv.offered_to), events.encode(withdrawn))
+    if conv.state == State.QUEUED and conv.offered_to is not None:
+        await events.to_staff(ctx, conv.offered_to, OfferWithdrawn(conversation_id, "reassigned"))
     if conv.assigned_staff_id is not None:
-        released = {"type": "released", "conversation_id": conversation_id, "reason": "transferred"}
-        await ctx.bus.publish(events.staff_channel(conv.assigned_staff_id), events.encode(released))
+        await events.to_staff(ctx, conv.assigned_staff_id, Released(conversation_id, "transferred"))
     if target_id is not None:
         await conversations.post_system(ctx, conversation_id, _say(JOINED, conv.language, name=target_name))
-        await conversations.publish_state(ctx, conversation_id, "active", target_name)
-        claimed = {"type": "claimed", "conversation_id": conversation_id, "transferred": True}
-        await ctx.bus.publish(events.staff_channel(target_id), events.encode(claimed))
+        await conversations.publish_state(ctx, conversation_id, State.ACTIVE, target_name)
+        await events.to_staff(ctx, target_id, Claimed(conversation_id, transferred=True))
     else:
         team_name = to_label
         await conversations.post_system(ctx, conversation_id, _say(MOVED, conv.language, team=team_name))
-        await conversations.publish_state(ctx, conversation_id, "queued", None)
-    await ctx.bus.publish(events.conversation_channel(conversation_id),
-                          events.encode({"type": "note", "conversation_id": conversation_id}))
-    await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+        await conversations.publish_state(ctx, conversation_id, State.QUEUED, None)
+    await events.to_conversation(ctx, conversation_id, NoteAdded(conversation_id))
+    await events.queue_changed(ctx)
     logs.event("conversation_transferred", conversation_id=conversation_id, staff_id=p.id, team=conv.team, to_team=to_team)
     fresh = await health.get(ctx, conversation_id)
     assert fresh is not None
@@ -139,7 +136,7 @@ async def resume(ctx: Context, code: str, client: str | None = None) -> conversa
     requeue = None
     offered_to: int | None = None
     offer_expires = None
-    if conv.state == "closed":
+    if conv.state == State.CLOSED:
         conv = await health.opened(ctx, conv)
         assert conv.health is not None
         risk = frozenset(conv.health.risk)
@@ -169,14 +166,12 @@ async def resume(ctx: Context, code: str, client: str | None = None) -> conversa
     fresh = await store.get(ctx.engine, conv.id)
     assert fresh is not None
     # The old token no longer opens it: sockets opened with it close, on whichever instance holds them.
-    replaced = {"type": "token_replaced", "conversation_id": conv.id}
-    await ctx.bus.publish(events.conversation_channel(conv.id), events.encode(replaced))
+    await events.to_conversation(ctx, conv.id, TokenReplaced(conv.id))
     if requeue is not None:
         if conv.assigned_staff_id is not None:  # whoever had it stops following: the new part is read afresh
-            released = {"type": "released", "conversation_id": conv.id, "reason": "reopened"}
-            await ctx.bus.publish(events.staff_channel(conv.assigned_staff_id), events.encode(released))
-        await conversations.publish_state(ctx, conv.id, "queued", None)
-        await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+            await events.to_staff(ctx, conv.assigned_staff_id, Released(conv.id, "reopened"))
+        await conversations.publish_state(ctx, conv.id, State.QUEUED, None)
+        await events.queue_changed(ctx)
         if offered_to is not None and offer_expires is not None:
             await dispatch.announce_offer(ctx, fresh, offered_to, offer_expires)
         logs.event("conversation_reopened", conversation_id=conv.id, team=fresh.team)

@@ -25,13 +25,14 @@ from chat.service import keys
 from chat.service.context import Context
 from chat.store import conversations as store
 from chat.store.conversations import ConversationRecord, Health
+from chat.wire import Sender
 
 PAD = 128
 EMPTY = Health([], [], None, {})
 
 
 def aad(conversation_id: str, field: str) -> bytes:
-    return envelope.aad(conversation_id, "health", field, "system")
+    return envelope.aad(conversation_id, "health", field, Sender.SYSTEM)
 
 
 def seal(dek: bytes, conversation_id: str, field: str, value: Any) -> bytes:

@@ -22,6 +22,7 @@ from chat.service.context import Context
 from chat.service.woken import Woken
 from chat.store import hours_overrides as store
 from chat.store import staff as staff_store
+from chat.wire import HoursChanged
 from triage import hours
 
 
@@ -120,7 +121,7 @@ async def remove(ctx: Context, p: Principal, override_id: int) -> None:
 
 async def _changed(ctx: Context) -> None:
     await refresh(ctx)  # this instance at once, before the answer goes out
-    await ctx.bus.publish(events.HOURS, events.encode({"type": "hours_changed"}))
+    await ctx.bus.publish(events.HOURS, events.encode(HoursChanged()))
 
 
 class OverridesWatcher(Woken):

@@ -25,6 +25,7 @@ from chat.store import conversations as store
 from chat.store import keys as keys_store
 from chat.store.conversations import MessageRecord, Seal
 from chat.store.keys import Rewrapped, WrappedKey
+from chat.wire import Msg, MsgEvent, Sender, iso, parse_iso
 
 
 async def new_conversation_key(ctx: Context, conversation_id: str) -> tuple[str, bytes]:
@@ -65,19 +66,19 @@ def message_aad(conversation_id: str, seq: int, sender: str) -> bytes:
 def note_aad(conversation_id: str, at: datetime) -> bytes:
     # Not the author's id: notes.staff_id becomes NULL if a staff row is ever deleted, and the note
     # must stay readable. The conversation and the time pin it in place.
-    return envelope.aad(conversation_id, "note", at.isoformat(), "staff")
+    return envelope.aad(conversation_id, "note", at.isoformat(), Sender.STAFF)
 
 
 def screening_aad(conversation_id: str, instrument: str, at: datetime) -> bytes:
-    return envelope.aad(conversation_id, "screening", f"{instrument}@{at.isoformat()}", "visitor")
+    return envelope.aad(conversation_id, "screening", f"{instrument}@{at.isoformat()}", Sender.VISITOR)
 
 
 def concern_aad(conversation_id: str, at: datetime) -> bytes:
-    return envelope.aad(conversation_id, "concern", at.isoformat(), "staff")
+    return envelope.aad(conversation_id, "concern", at.isoformat(), Sender.STAFF)
 
 
 def feedback_aad(conversation_id: str) -> bytes:
-    return envelope.aad(conversation_id, "feedback", "0", "visitor")
+    return envelope.aad(conversation_id, "feedback", "0", Sender.VISITOR)
 
 
 def message_sealer(dek: bytes, conversation_id: str, sender: str, text: str) -> Seal:
@@ -105,38 +106,32 @@ def open_message(dek: bytes, m: MessageRecord) -> str | None:
         return None
 
 
-def bus_event(m: MessageRecord) -> dict[str, Any]:
+def bus_event(m: MessageRecord) -> MsgEvent:
     """The message as it travels the bus: ciphertext only; each instance decrypts for its sockets."""
-    return {
-        "type": "msg", "conversation_id": m.conversation_id, "seq": m.seq, "from": m.sender, "author": m.author,
-        "ct": base64.b64encode(m.body).decode(), "ts": m.created_at.isoformat().replace("+00:00", "Z"),
-        "client_msg_id": m.client_msg_id,
-    }
+    return MsgEvent(m.conversation_id, m.seq, m.sender, m.author, base64.b64encode(m.body).decode(), iso(m.created_at),
+                    m.client_msg_id)
 
 
 def record_from_bus(event: dict[str, Any]) -> MessageRecord:
     return MessageRecord(
         event["conversation_id"], event["seq"], event["from"], event["author"], event["client_msg_id"],
-        base64.b64decode(event["ct"]), datetime.fromisoformat(event["ts"].replace("Z", "+00:00")),
+        base64.b64decode(event["ct"]), parse_iso(event["ts"]),
     )
 
 
+def message_frame(dek: bytes, m: MessageRecord) -> Msg:
+    """The ``msg`` frame of a stored message; an unreadable one says so instead of showing text."""
+    text = open_message(dek, m)
+    return Msg(m.conversation_id, m.seq, m.sender, m.author, text, iso(m.created_at), m.client_msg_id,
+               True if text is None else None)
+
+
 async def message_frames(ctx: Context, records: list[MessageRecord]) -> list[dict[str, Any]]:
-    """``msg`` frames for a socket or transcript; an unreadable record says so instead of showing text."""
+    """``msg`` frames for a socket or transcript (one conversation's records)."""
     if not records:
         return []
     dek = await dek_for(ctx, records[0].conversation_id)
-    frames = []
-    for m in records:
-        text = open_message(dek, m)
-        frame: dict[str, Any] = {
-            "type": "msg", "conversation_id": m.conversation_id, "seq": m.seq, "from": m.sender, "author": m.author,
-            "text": text, "ts": m.created_at.isoformat().replace("+00:00", "Z"), "client_msg_id": m.client_msg_id,
-        }
-        if text is None:
-            frame["unreadable"] = True
-        frames.append(frame)
-    return frames
+    return [message_frame(dek, m).to_json() for m in records]
 
 
 # Key management.

@@ -22,6 +22,8 @@ from chat.service import events
 from chat.service.context import Context
 from chat.store import queue as queue_store
 from chat.store import staff as staff_store
+from chat.wire import Presence as PresenceEvent
+from chat.wire import PresenceChanged
 from triage.router import Counsellor
 
 NAMESPACE = "presence"
@@ -86,8 +88,7 @@ async def set_availability(ctx: Context, staff_id: int, status: Availability) ->
     """A person's availability, kept in the store (a reload or another device keeps it) and told to all
     their sockets on every instance, whose trackers then write it to presence."""
     await staff_store.set_availability(ctx.engine, staff_id, str(status))
-    event = {"type": "presence", "status": str(status)}
-    await ctx.bus.publish(events.staff_channel(staff_id), events.encode(event))
+    await events.to_staff(ctx, staff_id, PresenceEvent(str(status)))
 
 
 class Tracker:
@@ -164,7 +165,7 @@ class Tracker:
 
     async def _changed(self) -> None:
         # Who can take conversations changed: places in line, offers and overflow are worth a new look.
-        await self.ctx.bus.publish(events.QUEUE, events.encode({"type": "presence_changed"}))
+        await events.publish(self.ctx, events.QUEUE, PresenceChanged())
 
     async def _refresh(self) -> None:
         while True:

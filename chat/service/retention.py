@@ -20,6 +20,7 @@ from chat.store import conversations as conv_store
 from chat.store import queue as queue_store
 from chat.store import retention as store
 from chat.store.db import flush_deleted
+from chat.wire import State, StateChanged
 
 
 async def run(
@@ -68,9 +69,8 @@ async def close_idle(ctx: Context, days: int) -> int:
             if await conv_store.close(ctx.engine, cid, "no_contact", now, None):
                 total += 1
                 await audit.record(ctx, None, "closed", cid, target="no_contact")
-                event = {"type": "state", "conversation_id": cid, "state": "closed", "staff": None}
-                await ctx.bus.publish(events.conversation_channel(cid), events.encode(event))
+                await events.to_conversation(ctx, cid, StateChanged(cid, State.CLOSED, None))
     if total:
-        await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+        await events.queue_changed(ctx)
     logs.event("idle_closed", count=total)
     return total

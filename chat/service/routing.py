@@ -11,6 +11,7 @@ from typing import Any
 
 from chat.service import presence
 from chat.service.context import Context
+from chat.wire import iso as iso  # dispatch.py and intake.py write times through here
 from triage import hours
 from triage.region import CrisisResource, Region
 from triage.router import Counsellor, Decision, Intake, Reason, Signals, decide
@@ -24,8 +25,6 @@ def reasons_json(rs: tuple[Reason, ...] | list[Reason]) -> list[dict[str, str]]:
     return [reason_json(r) for r in rs]
 
 
-def iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t is not None else None
 
 
 async def route(

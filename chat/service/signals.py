@@ -6,17 +6,16 @@ The matching is triage's (pure, compiled once); only the categories are kept, ne
 
 from __future__ import annotations
 
-from typing import Any
-
 from chat import logs
 from chat.service import events, health, keys, routing
 from chat.service.context import Context
 from chat.store import queue as queue_store
+from chat.wire import Alert, Crisis
 from triage.region import Priority
 from triage.router import Signals, escalate
 
 
-async def on_visitor_text(ctx: Context, conversation_id: str, text: str, seq: int | None = None) -> dict[str, Any] | None:
+async def on_visitor_text(ctx: Context, conversation_id: str, text: str, seq: int | None = None) -> Crisis | None:
     """Called after a visitor's message (number ``seq``) is stored. Returns the ``crisis`` frame for the visitor
     when the text carries a risk signal, else None. Staff are alerted once per new category; the alert names
     the message, so the console can bring it into view."""
@@ -38,16 +37,12 @@ async def on_visitor_text(ctx: Context, conversation_id: str, text: str, seq: in
             health.seal_risk(dek, conv.id, sorted(every), seq if seq is not None else conv.health.risk_seq),
         )
         # The categories travel sealed (health data); each instance opens them for its staff sockets.
-        alert = {
-            "type": "alert", "conversation_id": conv.id, "team": conv.team, "state": conv.state,
-            "priority": priority, "seq": seq,
-            "sealed": health.seal_event(dek, conv.id, "alert", {"categories": sorted(every - known)}),
-        }
-        payload = events.encode(alert)
+        sealed = health.seal_event(dek, conv.id, "alert", {"categories": sorted(every - known)})
+        payload = events.encode(Alert(conv.id, conv.team, conv.state, priority, seq, sealed))
         for team in dict.fromkeys([conv.team, *ctx.region.alert_teams]):
             await ctx.bus.publish(events.team_channel(team), payload)
         if conv.assigned_staff_id is not None:
             await ctx.bus.publish(events.staff_channel(conv.assigned_staff_id), payload)
-        await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+        await events.queue_changed(ctx)
         logs.event("risk_signal", conversation_id=conv.id, team=conv.team)
-    return {"type": "crisis", "reason": "risk", "resources": routing.crisis(ctx.region, ctx.clock(), conv.municipality)}
+    return Crisis("risk", routing.crisis(ctx.region, ctx.clock(), conv.municipality))

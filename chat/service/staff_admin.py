@@ -20,6 +20,7 @@ from chat.store import admin as store
 from chat.store import canned as canned_store
 from chat.store import conversations as conv_store
 from chat.store import staff as staff_store
+from chat.wire import AccessChanged, Logout, OfferWithdrawn, Released, State
 from triage.router import Reason
 
 BACK_IN_QUEUE = {
@@ -102,7 +103,7 @@ async def change(
         logs.event("staff_updated", staff_id=found.id)
         if "roles" in values or "teams" in values or "display_name" in values:
             # Open sockets hold the person as they were: they reconnect (1013) and follow the new teams.
-            await ctx.bus.publish(events.staff_channel(found.id), events.encode({"type": "access_changed"}))
+            await events.to_staff(ctx, found.id, AccessChanged())
     if active is False and found.active:
         await _deactivate(ctx, p, found)
     return await _one(ctx, username)
@@ -117,23 +118,21 @@ async def _deactivate(ctx: Context, p: Principal, who: store.Account) -> None:
     released = await store.deactivate(
         ctx.engine, who.id, now, health.reasons_appender(deks, routing.reason_json(DEACTIVATED))
     )
-    mine = events.staff_channel(who.id)
     for cid, language in released.requeued:
-        await ctx.bus.publish(mine, events.encode({"type": "released", "conversation_id": cid, "reason": "deactivated"}))
+        await events.to_staff(ctx, who.id, Released(cid, "deactivated"))
         await conversations.post_system(ctx, cid, BACK_IN_QUEUE.get(language, BACK_IN_QUEUE["sv"]))
-        await conversations.publish_state(ctx, cid, "queued", None)
+        await conversations.publish_state(ctx, cid, State.QUEUED, None)
     for cid in released.unoffered:
-        withdrawn = {"type": "offer_withdrawn", "conversation_id": cid, "reason": "deactivated"}
-        await ctx.bus.publish(mine, events.encode(withdrawn))
+        await events.to_staff(ctx, who.id, OfferWithdrawn(cid, "deactivated"))
     await _end_sockets(ctx, who.id)
-    await ctx.bus.publish(events.QUEUE, events.encode({"type": "queue_changed"}))
+    await events.queue_changed(ctx)
     await staff_store.audit(ctx.engine, p.id, "staff_deactivated", None, now, target=who.username)
     logs.event("staff_deactivated", staff_id=who.id, count=len(released.requeued))
 
 
 async def _end_sockets(ctx: Context, staff_id: int) -> None:
     """Every socket of every session of this person, on every instance, closes (their sessions are gone)."""
-    await ctx.bus.publish(events.staff_channel(staff_id), events.encode({"type": "logout", "all": True}))
+    await events.to_staff(ctx, staff_id, Logout(all=True))
 
 
 async def reset_password(ctx: Context, p: Principal, username: str, password: str) -> None:

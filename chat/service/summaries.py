@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat.store.conversations import ConversationRecord
-
-
-def iso(t: Any) -> str | None:
-    """A UTC time as the frames write it (…Z)."""
-    return t.isoformat().replace("+00:00", "Z") if t is not None else None
+from chat.store.conversations import ConversationRecord as ConversationRecord  # what a summary is of
+from chat.wire import iso as iso  # visitors.py writes times through here
 
 
 def summary(c: ConversationRecord, viewer: int | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from chat.service.context import Context
 from chat.store import conversations as store
 from chat.store import parts as parts_store
 from chat.store.conversations import ConversationRecord
+from chat.wire import NoteAdded, iso
 
 
 async def read(ctx: Context, p: Principal, conversation_id: str) -> dict[str, Any]:
@@ -44,7 +45,7 @@ async def decrypted_notes(
             continue
         text = keys.open_or_none(dek, n.body, keys.note_aad(conversation_id, n.created_at), conversation_id, "note")
         out.append({"staff_id": n.staff_id, "author": n.author, "kind": n.kind, "text": text,
-                    "ts": n.created_at.isoformat().replace("+00:00", "Z")})
+                    "ts": iso(n.created_at)})
     return out
 
 
@@ -73,18 +74,14 @@ async def check_holder(ctx: Context, p: Principal, action: Action, conversation_
     return conv
 
 
-def _z(t: datetime | None) -> str | None:
-    return t.isoformat().replace("+00:00", "Z") if t is not None else None
-
-
 async def earlier_parts(ctx: Context, p: Principal, conversation_id: str) -> list[dict[str, Any]]:
     """What a returning young person's earlier parts were (when, where, who, how it ended): no texts, so
     for the holder not a transcript read; audited when someone else lists them."""
     conv = await check_holder(ctx, p, Action.EARLIER_LIST, conversation_id)
     await audit.record_read(ctx, p, conv, "earlier_listed")
     return [
-        {"part": r.part, "from_seq": r.from_seq, "to_seq": r.to_seq, "started_at": _z(r.started_at),
-         "closed_at": _z(r.closed_at), "outcome": r.outcome, "team": r.team, "staff": r.staff}
+        {"part": r.part, "from_seq": r.from_seq, "to_seq": r.to_seq, "started_at": iso(r.started_at),
+         "closed_at": iso(r.closed_at), "outcome": r.outcome, "team": r.team, "staff": r.staff}
         for r in await parts_store.earlier(ctx.engine, conversation_id)
     ]
 
@@ -117,5 +114,4 @@ async def add_note(ctx: Context, p: Principal, conversation_id: str, text: str) 
     now = ctx.clock()
     sealed = envelope.seal(await keys.dek_for(ctx, conversation_id), text, keys.note_aad(conversation_id, now))
     await store.add_note(ctx.engine, conversation_id, p.id, sealed, now)
-    await ctx.bus.publish(events.conversation_channel(conversation_id),
-                          events.encode({"type": "note", "conversation_id": conversation_id}))
+    await events.to_conversation(ctx, conversation_id, NoteAdded(conversation_id))

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat.store.conversations import C
 from chat.store.models import AuditEntry, Offer, Staff, StaffSession
+from chat.wire import State
 
 S = Staff.__table__  # type: ignore[attr-defined]
 SS = StaffSession.__table__  # type: ignore[attr-defined]
@@ -94,17 +95,17 @@ async def deactivate(
         await conn.execute(update(S).where(S.c.id == staff_id).values(active=False))
         await conn.execute(delete(SS).where(SS.c.staff_id == staff_id))
         held = (await conn.execute(
-            select(C.c.id, C.c.language, C.c.reasons_sealed).where(C.c.state == "active", C.c.assigned_staff_id == staff_id)
+            select(C.c.id, C.c.language, C.c.reasons_sealed).where(C.c.state == State.ACTIVE, C.c.assigned_staff_id == staff_id)
         )).all()
         requeued = []
         for cid, language, sealed in held:
-            values: dict[str, Any] = {"state": "queued", "assigned_staff_id": None, "claimed_at": None,
+            values: dict[str, Any] = {"state": State.QUEUED, "assigned_staff_id": None, "claimed_at": None,
                                       "queued_at": now, "offered_to": None, "offer_expires_at": None}
             reasons = append_reason(str(cid), sealed)
             if reasons is not None:
                 values["reasons_sealed"] = reasons
             res = await conn.execute(
-                update(C).where(C.c.id == cid, C.c.state == "active", C.c.assigned_staff_id == staff_id).values(**values)
+                update(C).where(C.c.id == cid, C.c.state == State.ACTIVE, C.c.assigned_staff_id == staff_id).values(**values)
             )
             if res.rowcount == 1:
                 requeued.append((str(cid), str(language)))

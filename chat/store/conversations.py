@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chat.store.models import Conversation, Feedback, Message, Note, Staff, UTCDateTime
+from chat.wire import Sender, State
 
 C = Conversation.__table__  # type: ignore[attr-defined]
 M = Message.__table__  # type: ignore[attr-defined]
@@ -101,13 +102,13 @@ def _msg(row: Any) -> MessageRecord:
 # matches while that staff member holds the conversation.
 BUMP_VISITOR = (
     update(C)
-    .where(C.c.id == bindparam("cid"), C.c.state != "closed")
+    .where(C.c.id == bindparam("cid"), C.c.state != State.CLOSED)
     .values(last_seq=C.c.last_seq + bindparam("n"), last_activity_at=bindparam("now"))
     .returning(C.c.last_seq)
 )
 BUMP_STAFF = (
     update(C)
-    .where(C.c.id == bindparam("cid"), C.c.state == "active", C.c.assigned_staff_id == bindparam("sid"))
+    .where(C.c.id == bindparam("cid"), C.c.state == State.ACTIVE, C.c.assigned_staff_id == bindparam("sid"))
     .values(last_seq=C.c.last_seq + bindparam("n"), last_activity_at=bindparam("now"))
     .returning(C.c.last_seq)
 )
@@ -207,7 +208,7 @@ async def held_by(engine: AsyncEngine, staff_id: int) -> list[ConversationRecord
     async with engine.connect() as conn:
         rows = await conn.execute(
             select(*_CONV_COLS)
-            .where(C.c.assigned_staff_id == staff_id, C.c.state == "active")
+            .where(C.c.assigned_staff_id == staff_id, C.c.state == State.ACTIVE)
             .order_by(C.c.claimed_at)
         )
     return [_conv(r) for r in rows]
@@ -236,7 +237,7 @@ async def append(
     A staff message is only accepted while that staff member holds the conversation, checked in the
     same UPDATE that takes the sequence number.
     """
-    if sender == "staff":
+    if sender == Sender.STAFF:
         next_seq, params = BUMP_STAFF, {"cid": conversation_id, "sid": staff_id, "n": 1, "now": now}
     else:
         next_seq, params = BUMP_VISITOR, {"cid": conversation_id, "n": 1, "now": now}
@@ -292,17 +293,17 @@ async def after(engine: AsyncEngine, conversation_id: str, after_seq: int, limit
 async def close(
     engine: AsyncEngine, conversation_id: str, outcome: str, now: datetime, staff_id: int | None
 ) -> bool:
-    cond = [C.c.id == conversation_id, C.c.state != "closed"]
+    cond = [C.c.id == conversation_id, C.c.state != State.CLOSED]
     if staff_id is not None:
         cond.append(C.c.assigned_staff_id == staff_id)
     async with engine.begin() as conn:
-        res = await conn.execute(update(C).where(and_(*cond)).values(state="closed", outcome=outcome, closed_at=now))
+        res = await conn.execute(update(C).where(and_(*cond)).values(state=State.CLOSED, outcome=outcome, closed_at=now))
     return bool(res.rowcount == 1)
 
 
 async def mark_read(engine: AsyncEngine, conversation_id: str, side: str, seq: int) -> bool:
     """Move the side's read mark forward; False when it was already at or past ``seq``."""
-    col = C.c.visitor_read_seq if side == "visitor" else C.c.staff_read_seq
+    col = C.c.visitor_read_seq if side == Sender.VISITOR else C.c.staff_read_seq
     async with engine.begin() as conn:
         res = await conn.execute(
             update(C)

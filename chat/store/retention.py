@@ -17,12 +17,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from chat.store.conversations import C, F, M, N
 from chat.store.models import Screening
+from chat.wire import State
 
 SC = Screening.__table__  # type: ignore[attr-defined]
 
 
 def _due(closed_before: datetime) -> tuple[ColumnElement[bool], ...]:
-    return (C.c.state == "closed", C.c.closed_at < closed_before, C.c.shredded_at.is_(None))
+    return (C.c.state == State.CLOSED, C.c.closed_at < closed_before, C.c.shredded_at.is_(None))
 
 
 async def due(engine: AsyncEngine, closed_before: datetime, limit: int) -> list[str]:

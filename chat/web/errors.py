@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from chat import logs
 from chat.errors import ChatError, Code
+from chat.service import faults
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -53,9 +53,6 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 HANDLERS = {
     ChatError: chat_error,
     HTTPException: http_error,
-    OperationalError: unavailable,
-    InterfaceError: unavailable,
-    ConnectionError: unavailable,
-    TimeoutError: unavailable,
+    **dict.fromkeys(faults.UNAVAILABLE, unavailable),
     Exception: internal_error,
 }

@@ -6,7 +6,7 @@ Strict types: a number sent as a string is an error, not coerced. Unknown fields
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -21,8 +21,8 @@ from pydantic import (
 
 from chat.errors import BadInput, Code
 from chat.service.access import Action
-from chat.service.summaries import iso as iso
 from chat.service.summaries import summary as summary  # handlers render conversations with it
+from chat.wire import Error
 
 ClientMsgId = Annotated[StrictStr, Field(min_length=1, max_length=64)]
 ConversationId = Annotated[StrictStr, Field(min_length=1, max_length=64)]
@@ -139,11 +139,8 @@ def check_text(frame: Msg, max_chars: int) -> str:
     return frame.text
 
 
-def error_frame(code: str, message: str, client_msg_id: str | None = None) -> dict[str, Any]:
-    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
-    if client_msg_id is not None:
-        frame["client_msg_id"] = client_msg_id
-    return frame
+def error_frame(code: str, message: str, client_msg_id: str | None = None, reason: str | None = None) -> Error:
+    return Error(code, message, client_msg_id, reason)
 
 
 # HTTP bodies.

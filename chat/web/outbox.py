@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,8 +19,10 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from chat import logs
-from chat.service import conversations, keys
+from chat.service import conversations
 from chat.service.context import Context
+from chat.service.rendering import Rendered
+from chat.wire import Ack, Sender, Wire, dumps
 
 CLOSE_INTERNAL = 1011
 CLOSE_TRY_AGAIN = 1013
@@ -32,6 +33,7 @@ CLOSE_GONE = 4410  # the conversation was deleted under the retention rules: rec
 
 Item = tuple[str, Any]
 Hook = Callable[[dict[str, Any] | None, str], Awaitable[bool]]
+Observer = Callable[[str, dict[str, Any] | None], None]
 
 
 class Outbox:
@@ -47,22 +49,32 @@ class Outbox:
         self._overflowed = False
         self._held = False
         self._wake: asyncio.Future[None] | None = None  # the writer, waiting for an item (or a release)
-        self._first: list[dict[str, Any]] = []
+        self._first: list[Wire] = []
         self._done = False
         self._room: asyncio.Future[None] | None = None  # the reader, waiting for room
         # Called for bus events that are not conversation frames (queue changes, staff signals);
         # returns True when it handled the event.
         self.hook: Hook | None = None
+        # Told of every bus event as it arrives, before it is queued (what the socket knows must not lag
+        # behind a frame the reader handles meanwhile): service/live.py's StaffSession.observe.
+        self.observer: Observer | None = None
         self.own_side: str | None = None
         # (conversation_id, client_msg_id) this socket sent and has not acked yet: if its own message comes back
         # (from the bus or a catch-up) before the ack was queued, the ack goes out first, since the message is
         # stored. Keyed by conversation too: a client_msg_id is unique only within its conversation.
         # Each with when its frame was received (monotonic): the ack latency is measured when the ack is sent.
         self.unacked: dict[tuple[str, str], float] = {}
+        # Acks queued and not yet sent; and acks sent whose message has not come by yet. The socket that sent
+        # a message gets no msg frame of it (no echo): its ack carries the seq and the time, which is all the
+        # page needs, and the message, when it comes by in seq order, is passed over (after the ack, if that
+        # is still queued: an ack is never sent after a later message). Other sockets of the same person
+        # (another tab) get the msg frame as usual.
+        self._acks: dict[tuple[str, str], tuple[Ack, float]] = {}
+        self._acked: dict[tuple[str, str], int] = {}
 
     # Producers: never block, never raise.
 
-    def frame(self, frame: dict[str, Any]) -> None:
+    def frame(self, frame: Wire | dict[str, Any]) -> None:
         self._put(("frame", frame))
 
     def close(self, code: int) -> None:
@@ -76,36 +88,69 @@ class Outbox:
         self._held = False
         self._poke()
 
-    def release_with(self, frame: dict[str, Any]) -> None:
+    def release_with(self, frame: Wire) -> None:
         self._first.append(frame)
         self._held = False
         self._put(("noop", None))
 
-    def ack(self, conversation_id: str, client_msg_id: str, seq: int) -> None:
-        received = self.unacked.pop((conversation_id, client_msg_id), None)
+    def ack(self, conversation_id: str, client_msg_id: str, seq: int, ts: str | None) -> None:
+        """The message is stored (called right after its commit): its ack goes out next."""
+        key = (conversation_id, client_msg_id)
+        received = self.unacked.pop(key, None)
         if received is not None:
-            self._put(("ack", (self._ack_frame(conversation_id, client_msg_id, seq), received)))
+            self._acks[key] = (self._ack_frame(conversation_id, client_msg_id, seq, ts), received)
+            self._put(("ack", key))
 
-    def _ack_frame(self, conversation_id: str, client_msg_id: str, seq: int) -> dict[str, Any]:
-        frame: dict[str, Any] = {"type": "ack", "client_msg_id": client_msg_id, "seq": seq}
-        if self.own_side == "staff":  # staff write in several conversations: the ack names which
-            frame["conversation_id"] = conversation_id
-        return frame
+    def _ack_frame(self, conversation_id: str, client_msg_id: str, seq: int, ts: str | None) -> Ack:
+        # Staff write in several conversations: their ack names which.
+        return Ack(client_msg_id, seq, conversation_id if self.own_side == Sender.STAFF else None, ts)
 
-    async def _send_msg(self, frame: dict[str, Any]) -> None:
-        key = (frame.get("conversation_id"), frame.get("client_msg_id"))
-        if frame.get("from") == self.own_side and key in self.unacked:
-            received = self.unacked.pop(key)
-            await self.ws.send_text(_dump(self._ack_frame(frame["conversation_id"], frame["client_msg_id"], frame["seq"])))
-            self.ctx.metrics.ack_latency.observe(time.monotonic() - received)
-        await self.ws.send_text(_dump(frame))
+    async def _send_ack(self, key: tuple[str, str]) -> None:
+        queued = self._acks.pop(key, None)
+        if queued is None:
+            return  # already sent, in front of its message
+        frame, received = queued
+        last = self.last_seq.get(key[0])
+        if last is not None and frame.seq > last:
+            self._acked[key] = frame.seq  # its message is still to come by: pass it over then
+            if len(self._acked) > 64:  # one whose conversation this socket stopped following never comes by
+                self._acked = {k: q for k, q in self._acked.items() if q > self.last_seq.get(k[0], q)}
+        await self.ws.send_text(dumps(frame))
+        self.ctx.metrics.ack_latency.observe(time.monotonic() - received)
+
+    async def _send_msg(self, m: Rendered) -> None:
+        if m.client_msg_id is not None and m.sender == self.own_side:
+            key = (m.conversation_id, m.client_msg_id)
+            if self._acked.pop(key, None) is not None:
+                return  # sent from this socket and acked: the ack stood for it
+            if key in self._acks:  # acked, the ack still queued: it goes now, before anything later
+                await self._send_ack(key)
+                self._acked.pop(key, None)
+                return
+            if key in self.unacked:  # stored, not acked yet (it came by first): this is its ack
+                received = self.unacked.pop(key)
+                await self.ws.send_text(dumps(self._ack_frame(key[0], m.client_msg_id, m.seq, m.ts)))
+                self.ctx.metrics.ack_latency.observe(time.monotonic() - received)
+                return
+        await self.ws.send_text(m.text)
 
     def catch_up(self, conversation_id: str) -> None:
         self._put(("catchup", conversation_id))
 
     def on_bus(self, channel: str, payload: bytes | None) -> None:
-        """The bus handler for every channel this socket follows."""
-        self._put(("bus", (channel, payload)))
+        """The bus handler for every channel this socket follows: decoded once per instance (the renderer
+        keeps the last payload), shown to the observer, queued for the writer. Never raises: the bus calls
+        every local handler in turn."""
+        event = None
+        if payload is not None:
+            try:
+                event = self.ctx.renderer.decode(payload)
+            except ValueError:
+                logs.event("bus_event_unreadable", level=40)
+                payload = None  # as if missed: the writer catches up from the store
+        if self.observer is not None:
+            self.observer(channel, event)
+        self._put(("bus", (channel, payload, event)))
 
     def _put(self, item: Item, force: bool = False) -> None:
         if self._overflowed:
@@ -170,18 +215,16 @@ class Outbox:
             if self._room is not None and len(self._items) <= self._size // 4:
                 self._make_room()
             while self._first and self.ws.application_state == WebSocketState.CONNECTED:
-                await self.ws.send_text(_dump(self._first.pop(0)))
+                await self.ws.send_text(dumps(self._first.pop(0)))
             if kind == "close":
                 await self._close(value)
                 return
             if self.ws.application_state != WebSocketState.CONNECTED:
                 return
             if kind == "frame":
-                await self.ws.send_text(_dump(value))
+                await self.ws.send_text(dumps(value))
             elif kind == "ack":
-                frame, received = value
-                await self.ws.send_text(_dump(frame))
-                self.ctx.metrics.ack_latency.observe(time.monotonic() - received)
+                await self._send_ack(value)
             elif kind == "catchup":
                 await self._catch_up(value)
             elif kind == "bus":
@@ -193,18 +236,17 @@ class Outbox:
         with contextlib.suppress(Exception):
             await self.ws.close(code)
 
-    async def _bus(self, channel: str, payload: bytes | None) -> None:
-        if payload is None:
+    async def _bus(self, channel: str, payload: bytes | None, event: dict[str, Any] | None) -> None:
+        if payload is None or event is None:
             # The bus may have missed events: catch up every conversation, let the hook refresh the rest.
             if channel.startswith("c:"):
                 await self._catch_up(channel[2:])
             elif self.hook is not None:
                 await self.hook(None, channel)
             return
-        event = json.loads(payload)
         kind = event.get("type")
         if kind == "msg":
-            await self._deliver(event, payload)
+            await self._deliver(event)
         elif kind in {"typing", "read"}:
             if event.get("from") != self.own_side:
                 await self.ws.send_text(payload.decode())
@@ -213,15 +255,14 @@ class Outbox:
         elif self.hook is not None:
             await self.hook(event, channel)
 
-    async def _deliver(self, event: dict[str, Any], payload: bytes) -> None:
+    async def _deliver(self, event: dict[str, Any]) -> None:
         cid, seq = event["conversation_id"], event["seq"]
         last = self.last_seq.get(cid)
         if last is None or seq <= last:
             return  # not followed by this socket, or already sent
         if seq == last + 1:
             self.last_seq[cid] = seq
-            for frame in await keys.message_frames(self.ctx, [keys.record_from_bus(event)]):
-                await self._send_msg(frame)
+            await self._send_msg(await conversations.render(self.ctx, event))
         else:
             await self._catch_up(cid)
 
@@ -230,17 +271,13 @@ class Outbox:
         if last is None:
             return
         while True:
-            batch = await conversations.replay(self.ctx, conversation_id, last)
-            for frame in batch:
-                await self._send_msg(frame)
-                last = frame["seq"]
+            batch = await conversations.rendered_after(self.ctx, conversation_id, last)
+            for m in batch:
+                await self._send_msg(m)
+                last = m.seq
             self.last_seq[conversation_id] = last
             if len(batch) < 1000:
                 return
-
-
-def _dump(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
 
 
 class Throttle:

@@ -12,34 +12,16 @@ import contextlib
 import time
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocket
 
-from chat import logs
-from chat.crypto import tokens
-from chat.errors import ChatError, Code, Conflict, Forbidden, NotFound, Unauthorized
-from chat.service import (
-    access,
-    accounts,
-    conversations,
-    dispatch,
-    events,
-    health,
-    keys,
-    presence,
-    queue,
-    routing,
-    selftest,
-    signals,
-    transcripts,
-)
+from chat import logs, wire
+from chat.errors import ChatError, Code, Forbidden
+from chat.service import access, accounts, conversations, events, faults, health, live, presence, queue
 from chat.service.access import Action, Principal
 from chat.service.context import Context
+from chat.service.live import Close, Reaction
 from chat.service.presence import Availability, Tracker
 from chat.service.visitors import VisitorTracker
-from chat.store import conversations as conv_store
-from chat.store import staff as staff_store
-from chat.store.conversations import MessageRecord
 from chat.web import frames
 from chat.web.auth import COOKIE
 from chat.web.frames import FrameError
@@ -53,8 +35,8 @@ from chat.web.outbox import (
     Throttle,
 )
 from chat.web.watch import QueueWatcher
+from chat.wire import Sender, State
 
-TRANSIENT = (SQLAlchemyError, OSError, TimeoutError, ConnectionError)
 # Refusals after which the socket is closed, and with what: the credentials or the conversation are gone.
 CLOSING_CODES = {
     Code.UNAUTHORIZED: CLOSE_UNAUTHORIZED,
@@ -63,6 +45,7 @@ CLOSING_CODES = {
     Code.DELETED_BY_RETENTION: CLOSE_GONE,
     Code.KEY_UNAVAILABLE: CLOSE_GONE,
 }
+CLOSE_CODES = {Close.UNAUTHORIZED: CLOSE_UNAUTHORIZED, Close.TRY_AGAIN: CLOSE_TRY_AGAIN}
 
 
 class Connection:
@@ -153,7 +136,7 @@ class Connection:
                 return
             self.check_alive()
             if isinstance(frame, frames.Ping):
-                self.outbox.frame({"type": "pong"})
+                self.outbox.frame(wire.Pong())
             elif isinstance(frame, frames.Hello):
                 if self.greeted:
                     raise FrameError(Code.ALREADY_HELLO, "This connection has already said hello.")
@@ -169,7 +152,7 @@ class Connection:
             self.refuse(err.code, err.message, cmid)
             if err.code in CLOSING_CODES:
                 self.close(CLOSING_CODES[err.code])
-        except TRANSIENT as err:
+        except faults.TRANSIENT as err:
             logs.event("ws_frame_unavailable", route=self.route, error=type(err).__name__)
             self.refuse(Code.UNAVAILABLE, "The service could not store that right now; send it again.", cmid)
         except Exception as err:
@@ -179,9 +162,9 @@ class Connection:
     def refuse(self, code: str, message: str, client_msg_id: str | None = None) -> None:
         self.send_error(frames.error_frame(code, message, client_msg_id))
 
-    def send_error(self, frame: dict[str, Any]) -> None:
+    def send_error(self, frame: wire.Error) -> None:
         """Every error frame of an open socket goes out here, counted by its code."""
-        self.ctx.metrics.error_frame(frame["code"])
+        self.ctx.metrics.error_frame(frame.code)
         self.outbox.frame(frame)
 
     def close(self, code: int) -> None:
@@ -196,9 +179,9 @@ class Connection:
         self.channels.append(channel)
         self.outbox.last_seq.setdefault(conversation_id, after_seq)
 
-    def ack(self, stored: MessageRecord) -> None:
+    def ack(self, stored: live.MessageRecord) -> None:
         assert stored.client_msg_id is not None
-        self.outbox.ack(stored.conversation_id, stored.client_msg_id, stored.seq)
+        self.outbox.ack(stored.conversation_id, stored.client_msg_id, stored.seq, wire.iso(stored.created_at))
 
     def check_alive(self) -> None:
         """Raise when the credentials this socket was opened with have run out."""
@@ -219,12 +202,51 @@ class Connection:
     async def on_signal(self, event: dict[str, Any] | None, channel: str) -> bool:
         return False
 
+    async def act(self, r: Reaction) -> None:
+        """Do what the service said about a signal, in the order ``Reaction`` names."""
+        if r.status is not None:
+            await self.set_status(r.status)
+        if r.release is not None:
+            await self.release(r.release)
+        for cid in r.adopt:
+            await self.adopt(cid)
+        for frame in r.send:
+            if isinstance(frame, wire.Error):
+                self.send_error(frame)
+            else:
+                self.outbox.frame(frame)
+        if r.notes is not None:
+            await self.send_notes(r.notes)
+        if r.close is not None:
+            self.close(CLOSE_CODES[r.close])
+
+    async def set_status(self, status: Availability) -> None:
+        raise NotImplementedError
+
+    def follows(self, conversation_id: str) -> bool:
+        return events.conversation_channel(conversation_id) in self.channels
+
+    async def release(self, conversation_id: str) -> None:
+        """Stop following a conversation this person no longer holds (it was transferred away)."""
+        channel = events.conversation_channel(conversation_id)
+        if channel in self.channels:
+            self.channels.remove(channel)
+            with contextlib.suppress(Exception):
+                await self.ctx.bus.unsubscribe(channel, self.outbox.on_bus)
+        self.outbox.last_seq.pop(conversation_id, None)
+
+    async def adopt(self, conversation_id: str) -> None:
+        raise NotImplementedError
+
+    async def send_notes(self, conversation_id: str) -> None:
+        raise NotImplementedError
+
 
 class VisitorConnection(Connection):
     route = "/ws/visitor"
-    side = "visitor"
+    side = Sender.VISITOR
     conversation_id = ""
-    token_hash = ""  # of the token this socket opened with: a return code may replace it
+    session: live.VisitorSession
     _place: queue.Place | None = None  # the last place this visitor was told
 
     def __init__(self, ws: WebSocket, ctx: Context, watcher: QueueWatcher, tracker: VisitorTracker) -> None:
@@ -237,18 +259,10 @@ class VisitorConnection(Connection):
             await self.tracker.disconnect(id(self), self.conversation_id)
 
     async def hello(self, frame: frames.Hello) -> None:
-        if not frame.token:
-            raise Unauthorized(Code.UNAUTHORIZED, "hello needs the visitor token.")
-        conv = await conversations.visitor_conversation(self.ctx, frame.token)
-        self.token_hash = tokens.token_hash(frame.token)
-        # Unwrap the data key now (it is needed for the replay anyway): a key that cannot be unwrapped
-        # is a final answer (key_unavailable, close 4410), not a socket that fails and reconnects forever.
-        await keys.dek_for(self.ctx, conv.id)
         if isinstance(frame.last_seq, dict):
             raise FrameError(Code.INVALID, "A visitor's last_seq is one number.")
         last = frame.last_seq or 0
-        if last < 0 or last > conv.last_seq:
-            raise FrameError(Code.BAD_LAST_SEQ, "last_seq must be between 0 and the last message's seq.")
+        self.session, conv = await live.open_visitor(self.ctx, frame.token, last)
         self.conversation_id = conv.id
         self.log_fields["conversation_id"] = conv.id
         self.outbox.hold()
@@ -261,26 +275,14 @@ class VisitorConnection(Connection):
             fresh = await health.get(self.ctx, conv.id)
             assert fresh is not None
             assert fresh.health is not None
-            place = await queue.place(self.ctx, conv.id) if fresh.state == "queued" else None
-            staff_name = await conversations.holder_name(self.ctx, fresh) if fresh.state == "active" else None
+            place = await queue.place(self.ctx, conv.id) if fresh.state == State.QUEUED else None
+            staff_name = await conversations.holder_name(self.ctx, fresh) if fresh.state == State.ACTIVE else None
         except BaseException:
             await self.unfollow_all()
             self.outbox.release()
             raise
         self._place = place
-        now = self.ctx.clock()
-        is_open = fresh.state != "queued" or routing.team_open(self.ctx.region, fresh.team, now)
-        opens_at = None if is_open else routing.team_opens_at(self.ctx.region, fresh.team, now)
-        welcome = {
-            "type": "welcome", "conversation_id": conv.id, "state": fresh.state, "staff": staff_name,
-            "queue": {"position": place.position, "estimated_wait_s": place.estimated_wait_s} if place else None,
-            "last_seq": fresh.last_seq, "open": is_open, "opens_at": routing.iso(opens_at),
-            "hours": routing.weekly_hours(self.ctx.region, fresh.team),
-            # Shown at once when the chat is closed or the conversation carried a risk signal.
-            "crisis": routing.crisis(self.ctx.region, now, fresh.municipality) if (fresh.health.risk or not is_open) else None,
-            "self_tests": selftest.offered(self.ctx, fresh),
-        }
-        self.outbox.release_with(welcome)
+        self.outbox.release_with(live.visitor_welcome(self.ctx, fresh, place, staff_name))
         self.outbox.catch_up(conv.id)
         self.watcher.listeners.add(self)
 
@@ -294,41 +296,24 @@ class VisitorConnection(Connection):
             key = (self.conversation_id, frame.client_msg_id)
             self.outbox.unacked[key] = self.received_at
             try:
-                stored, created = await conversations.post(
-                    self.ctx, self.conversation_id, text, frame.client_msg_id, on_stored=self.ack
-                )
+                crisis = await conversations.visitor_post(self.ctx, self.conversation_id, text, frame.client_msg_id, self.ack)
             finally:
                 self.outbox.unacked.pop(key, None)
-            if created:
-                crisis = await signals.on_visitor_text(self.ctx, self.conversation_id, text, stored.seq)
-                if crisis is not None:
-                    self.outbox.frame(crisis)
+            if crisis is not None:
+                self.outbox.frame(crisis)
         elif isinstance(frame, frames.Typing):
-            await conversations.typing(self.ctx, self.conversation_id, "visitor", frame.on)
+            await self.session.typing(self.ctx, frame.on)
         elif isinstance(frame, frames.Read):
-            conv = await conv_store.get(self.ctx.engine, self.conversation_id)
-            assert conv is not None
-            await conversations.read(self.ctx, conv, "visitor", frame.seq)
+            await self.session.read(self.ctx, frame.seq, self.outbox.last_seq.get(self.conversation_id, 0))
         elif isinstance(frame, frames.Screening):
-            conv = await conv_store.get(self.ctx.engine, self.conversation_id)
-            assert conv is not None
-            self.outbox.frame(await selftest.submit(self.ctx, conv, frame.instrument, list(frame.answers)))
+            self.outbox.frame(await self.session.screening(self.ctx, frame.instrument, list(frame.answers)))
 
     async def on_signal(self, event: dict[str, Any] | None, channel: str) -> bool:
-        if event is not None and event.get("type") == "left":
-            # Quick exit (from this page or another of the same token): the token has ended.
-            self.send_error(frames.error_frame(Code.TOKEN_EXPIRED, "The visitor token has ended."))
-            self.close(CLOSE_UNAUTHORIZED)
-            return True
-        if event is not None and event.get("type") == "token_replaced":
-            # A return code gave the conversation a new token (on this instance or another): a socket
-            # opened with the old one ends now. The one that opened with the new token stays.
-            if not await conversations.token_opens(self.ctx, self.token_hash, self.conversation_id):
-                self.send_error({**frames.error_frame(Code.TOKEN_EXPIRED, "The visitor token was replaced by a "
-                                                      "return code."), "reason": "token_replaced"})
-                self.close(CLOSE_UNAUTHORIZED)
-            return True
-        return False
+        reaction = await self.session.on_event(self.ctx, event)
+        if reaction is None:
+            return False
+        await self.act(reaction)
+        return True
 
     def on_snapshot(self, snapshot: queue.Snapshot) -> None:
         place = snapshot.place(self.conversation_id)
@@ -339,12 +324,12 @@ class VisitorConnection(Connection):
             return
         if place != self._place:
             self._place = place
-            self.outbox.frame({"type": "queue", "position": place.position, "estimated_wait_s": place.estimated_wait_s})
+            self.outbox.frame(wire.QueuePlace(place.position, place.estimated_wait_s))
 
 
 class StaffConnection(Connection):
     route = "/ws/staff"
-    side = "staff"
+    side = Sender.STAFF
 
     def __init__(
         self, ws: WebSocket, ctx: Context, watcher: QueueWatcher, tracker: Tracker, p: Principal, session: str
@@ -352,10 +337,10 @@ class StaffConnection(Connection):
         super().__init__(ws, ctx, watcher)
         self.p = p
         self.tracker = tracker
-        self.session_hash = tokens.token_hash(session)
+        self.session = live.StaffSession(p, session)
+        self.outbox.observer = self.session.observe
         self.log_fields["staff_id"] = p.id
         self._queue_ids: list[tuple[Any, ...]] | None = None
-        self._alerted: set[tuple[str, str]] = set()
         self._present = False
 
     async def departed(self) -> None:
@@ -366,21 +351,13 @@ class StaffConnection(Connection):
         if frame.token is not None or isinstance(frame.last_seq, int):
             raise FrameError(Code.INVALID, "Staff say hello with last_seq as {conversation_id: seq} and no token.")
         wanted = dict(frame.last_seq or {})
-        for cid, seq in wanted.items():
-            conv = await conv_store.get(self.ctx.engine, cid)
-            if conv is None or not access.allowed(self.p, Action.FOLLOW, conv):
-                raise FrameError(Code.FORBIDDEN, "last_seq names a conversation you do not hold.")
-            if seq < 0 or seq > conv.last_seq:
-                raise FrameError(Code.BAD_LAST_SEQ, "last_seq must be between 0 and the last message's seq.")
-        await transcripts.audit_replay(self.ctx, self.p, wanted)  # before anything is replayed
+        await self.session.check_hello(self.ctx, wanted)  # before anything is replayed
         self.outbox.hold()
         try:
-            teams = access.teams_for(self.p, Action.QUEUE_READ)
-            teams = [t.id for t in self.ctx.region.teams] if teams is None else list(teams)
-            for channel in [events.staff_channel(self.p.id), *(events.team_channel(t) for t in teams)]:
+            for channel in self.session.channels(self.ctx):
                 await self.ctx.bus.subscribe(channel, self.outbox.on_bus)
                 self.channels.append(channel)
-            held = await health.opened_all(self.ctx, await conv_store.held_by(self.ctx.engine, self.p.id))
+            held = await self.session.held(self.ctx)
             for conv in held:  # the part a return code opened; earlier parts are read on purpose (audited)
                 await self.follow(conv.id, max(wanted.get(conv.id, 0), conv.part_start_seq))
             for cid, seq in wanted.items():
@@ -390,26 +367,18 @@ class StaffConnection(Connection):
             await self.unfollow_all()
             self.outbox.release()
             raise
-        me = await staff_store.by_id(self.ctx.engine, self.p.id)
-        status = Availability(me.availability) if me is not None else Availability.AVAILABLE
-        welcome = {
-            "type": "welcome",
-            "staff": {"username": self.p.username, "display_name": self.p.display_name,
-                      "roles": list(self.p.roles), "teams": list(self.p.teams), "status": str(status)},
-            "conversations": [frames.summary(c) for c in held],
-        }
+        welcome, status = await self.session.welcome(self.ctx, held)
         self.outbox.release_with(welcome)
         self._send_queue(waiting)
         for cid in self.outbox.last_seq:
             self.outbox.catch_up(cid)
-            await self._send_notes(cid)
+            await self.send_notes(cid)
         self.watcher.listeners.add(self)
         await self.tracker.connect(id(self), self.p.id, self.p.display_name, tuple(self.p.teams), status)
         self._present = True
 
     def check_alive(self) -> None:
-        if self.p.session_expires is not None and self.ctx.clock() >= self.p.session_expires:
-            raise Unauthorized(Code.SESSION_EXPIRED, "Your session has expired; log in again.")
+        accounts.check_alive(self.ctx, self.p)
 
     async def handle(self, frame: Any) -> None:
         cid = getattr(frame, "conversation_id", None)
@@ -430,100 +399,36 @@ class StaffConnection(Connection):
                 await conversations.post(self.ctx, cid, text, frame.client_msg_id, staff=self.p, on_stored=self.ack)
             finally:
                 self.outbox.unacked.pop((cid, frame.client_msg_id), None)
-            return
-        conv = await conv_store.get(self.ctx.engine, cid)
-        if conv is None:
-            raise NotFound()
-        if conv.state == "closed":
-            raise Conflict(Code.CONVERSATION_CLOSED, "The conversation is closed.")
-        access.require(self.p, action, conv, Forbidden(Code.NOT_CLAIMED, "You do not hold this conversation; claim it first."))
-        if isinstance(frame, frames.Typing):
-            await conversations.typing(self.ctx, cid, "staff", frame.on)
+        elif isinstance(frame, frames.Typing):
+            await self.session.typing(self.ctx, cid, frame.on, self.follows(cid))
         elif isinstance(frame, frames.Read):
-            await conversations.read(self.ctx, conv, "staff", frame.seq)
+            await self.session.read(self.ctx, cid, frame.seq, self.outbox.last_seq.get(cid, 0), self.follows(cid))
 
     async def on_signal(self, event: dict[str, Any] | None, channel: str) -> bool:
-        if event is None:  # the staff channel may have missed a claim: look again
-            for conv in await conv_store.held_by(self.ctx.engine, self.p.id):
-                await self._adopt(conv.id)
-            return True
-        kind = event.get("type")
-        if kind == "claimed":
-            await self._adopt(event["conversation_id"])
-            return True
-        if kind == "logout" and event.get("session") == self.session_hash:
-            self.send_error({**frames.error_frame(Code.UNAUTHORIZED, "You have logged out."), "reason": "logged_out"})
-            self.close(CLOSE_UNAUTHORIZED)
-            return True
-        if kind == "logout" and event.get("all") is True:  # an admin deactivated the account or reset its password
-            self.send_error({**frames.error_frame(Code.UNAUTHORIZED, "Your session has ended; log in again."),
-                             "reason": "ended_by_admin"})
-            self.close(CLOSE_UNAUTHORIZED)
-            return True
-        if kind == "access_changed":  # roles, teams or name changed: reconnecting picks them up
-            self.close(CLOSE_TRY_AGAIN)
-            return True
-        if kind == "presence":
-            await self.tracker.set_status(id(self), self.p.id, Availability(event["status"]))
-            self.outbox.frame(event)
-            return True
-        if kind in {"offer_withdrawn", "visitor_presence"}:
-            self.outbox.frame(event)
-            return True
-        if kind == "offer":  # the summary is added here: health data does not travel the bus in clear
-            offer = await dispatch.offer_frame(self.ctx, event)
-            if offer is not None:
-                self.outbox.frame(offer)
-            return True
-        if kind in {"alert", "screening"}:  # sealed on the bus: opened here, for this socket
-            shown = await health.open_event(self.ctx, event)
-            if shown is None:
-                return True
-            if kind == "alert":
-                key = (shown["conversation_id"], ",".join(shown.get("categories", [])))
-                if key in self._alerted:  # the same alert arrives once per team channel this person is in
-                    return True
-                self._alerted.add(key)
-            self.outbox.frame(shown)
-            return True
-        if kind == "released":
-            await self._release(event["conversation_id"])
-            self.outbox.frame(event)
-            return True
-        if kind == "note":
-            if events.conversation_channel(event["conversation_id"]) in self.channels:
-                await self._send_notes(event["conversation_id"])
-            return True
-        return False
+        following = {c[2:] for c in self.channels if c.startswith("c:")}
+        reaction = await self.session.on_event(self.ctx, event, following)
+        if reaction is None:
+            return False
+        await self.act(reaction)
+        return True
 
-    async def _release(self, conversation_id: str) -> None:
-        """Stop following a conversation this person no longer holds (it was transferred away)."""
-        channel = events.conversation_channel(conversation_id)
-        if channel in self.channels:
-            self.channels.remove(channel)
-            with contextlib.suppress(Exception):
-                await self.ctx.bus.unsubscribe(channel, self.outbox.on_bus)
-        self.outbox.last_seq.pop(conversation_id, None)
+    async def set_status(self, status: Availability) -> None:
+        await self.tracker.set_status(id(self), self.p.id, status)
 
-    async def _send_notes(self, conversation_id: str) -> None:
-        try:
-            notes = await transcripts.notes_for_holder(self.ctx, self.p, conversation_id)
-        except ChatError:
+    async def send_notes(self, conversation_id: str) -> None:
+        notes = await self.session.notes(self.ctx, conversation_id)
+        if notes is not None:
+            self.outbox.frame(notes)
+
+    async def adopt(self, conversation_id: str) -> None:
+        if events.conversation_channel(conversation_id) in self.channels:
             return
-        if notes:
-            self.outbox.frame({"type": "notes", "conversation_id": conversation_id, "notes": notes})
-
-    async def _adopt(self, conversation_id: str) -> None:
-        channel = events.conversation_channel(conversation_id)
-        if channel in self.channels:
-            return
-        conv = await health.get(self.ctx, conversation_id)
-        await self.follow(conversation_id, conv.part_start_seq if conv is not None else 0)
-        if conv is not None:  # with the summary: a conversation handed over from another queue is new to the page
-            self.outbox.frame({"type": "state", "conversation_id": conversation_id, "state": conv.state,
-                               "staff": self.p.display_name, "summary": frames.summary(conv)})
+        from_seq, state = await self.session.adoption(self.ctx, conversation_id)
+        await self.follow(conversation_id, from_seq)
+        if state is not None:
+            self.outbox.frame(state)
         self.outbox.catch_up(conversation_id)
-        await self._send_notes(conversation_id)
+        await self.send_notes(conversation_id)
 
     def on_snapshot(self, snapshot: queue.Snapshot) -> None:
         self._send_queue(snapshot.for_staff(self.p))
@@ -533,8 +438,7 @@ class StaffConnection(Connection):
                 c.visitor_away_since) for c in waiting]
         if ids != self._queue_ids:
             self._queue_ids = ids
-            self.outbox.frame({"type": "queue_update", "queue": [frames.summary(c, self.p.id) for c in waiting],
-                               "now": frames.iso(self.ctx.clock())})
+            self.outbox.frame(wire.QueueUpdate([frames.summary(c, self.p.id) for c in waiting], wire.iso(self.ctx.clock())))
 
 
 async def visitor_endpoint(ws: WebSocket) -> None:
@@ -555,13 +459,13 @@ async def staff_endpoint(ws: WebSocket) -> None:
         p = await accounts.authenticate(ctx, session)
     except ChatError as err:
         ctx.metrics.error_frame(err.code)
-        await ws.send_json(frames.error_frame(err.code, err.message))
+        await ws.send_text(wire.dumps(frames.error_frame(err.code, err.message)))
         await ws.close(CLOSE_UNAUTHORIZED)
         logs.event("ws_refused", route="/ws/staff", code=err.code)
         return
     if not access.allowed(p, Action.CONSOLE):  # an auditor: no conversations, so no console
         ctx.metrics.error_frame(Code.FORBIDDEN)
-        await ws.send_json(frames.error_frame(Code.FORBIDDEN, "This account does not work conversations."))
+        await ws.send_text(wire.dumps(frames.error_frame(Code.FORBIDDEN, "This account does not work conversations.")))
         await ws.close(CLOSE_FORBIDDEN, reason=Code.FORBIDDEN)
         logs.event("ws_refused", route="/ws/staff", code=Code.FORBIDDEN)
         return

@@ -9,7 +9,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from chat.crypto import tokens
 from chat.errors import BadInput, Code
 from chat.service import (
     access,
@@ -24,7 +23,7 @@ from chat.service import (
     transcripts,
 )
 from chat.service.access import Principal
-from chat.store.conversations import ConversationRecord
+from chat.service.summaries import ConversationRecord
 from chat.web import frames
 from chat.web.auth import COOKIE, check_origin, context, session_token
 from chat.web.errors import NO_STORE, error_response
@@ -65,7 +64,7 @@ async def logout(request: Request, p: Principal) -> Response:
 async def me(request: Request, p: Principal) -> Response:
     token = session_token(request)
     assert token is not None
-    return JSONResponse(_me(p, tokens.csrf_for(token)), headers=NO_STORE)
+    return JSONResponse(_me(p, accounts.csrf_token(token)), headers=NO_STORE)
 
 
 async def get_queue(request: Request, p: Principal) -> Response:

@@ -28,13 +28,34 @@ from tests.fault.procs import (
 Sent = tuple[int, str, str, str]  # (seq, from, text, client_msg_id)
 
 
+def shown(*sockets: WS | None) -> list[dict[str, Any]]:
+    """What the page behind these sockets (old socket first) shows, by seq: the msg frames, which each socket
+    must have got in seq order, and its own messages from their acks (the sending socket gets no msg frame of
+    its own message; its ack can come before the other side's earlier messages; a resend's ack repeats a
+    message already shown and is not counted again). A msg frame delivered twice is counted twice."""
+    out: list[dict[str, Any]] = []
+    keys: set[tuple[str, int]] = set()
+    for ws in sockets:
+        if ws is None:
+            continue
+        delivered = [m["seq"] for m in ws.messages() if not m.get("from_ack")]
+        assert delivered == sorted(delivered), f"msg frames out of seq order on one socket: {delivered}"
+        for m in ws.messages():
+            key = (m["conversation_id"], m["seq"])
+            if m.get("from_ack") and key in keys:
+                continue
+            keys.add(key)
+            out.append(m)
+    return sorted(out, key=lambda m: int(m["seq"]))
+
+
 def seqs(*sockets: WS | None) -> list[int]:
-    """The seqs of every msg frame these sockets received, in the order received (old socket first)."""
-    return [m["seq"] for ws in sockets if ws is not None for m in ws.messages()]
+    """The seqs these sockets' page shows (``shown``)."""
+    return [m["seq"] for m in shown(*sockets)]
 
 
 def seen(*sockets: WS | None) -> list[Sent]:
-    return [(m["seq"], m["from"], m["text"], m["client_msg_id"]) for ws in sockets if ws is not None for m in ws.messages()]
+    return [(m["seq"], m["from"], m["text"], m["client_msg_id"]) for m in shown(*sockets)]
 
 
 async def until_seq(ws: WS, seq: int, timeout: float = 5.0) -> None:

@@ -1,8 +1,9 @@
-// messages.js — one conversation's message list: each message once (by seq), in the order the
-// server sent them, text only via textContent. A message of one's own shows "sending …" from the
-// moment it is typed until the server acks it ("sent", later "read"), and takes its place when its msg
-// frame arrives; without a connection it says it goes when the connection is back (state "unsent"),
-// and one the server refused says so, with "try again" (state "failed").
+// messages.js — one conversation's message list: each message once (by seq), in seq order, text
+// only via textContent. A message of one's own shows "sending …" from the moment it is typed until
+// the server acks it ("sent", later "read"), and takes its place by seq then: the socket that sent it
+// gets only the ack (seq and time), never the msg frame; other tabs get the msg frame. Without a
+// connection it says it goes when the connection is back (state "unsent"), and one the server refused
+// says so, with "try again" (state "failed").
 
 import * as i18n from "./i18n.js";
 
@@ -74,15 +75,14 @@ export class MessageList {
   }
 
   // A msg frame; true when it is new and from the other side (worth an unread mark).
+  // lastSeq follows msg frames only (the server sends them in seq order): it is where a resume starts.
   add(frame) {
+    this.lastSeq = Math.max(this.lastSeq, frame.seq);
     if (this.seqs.has(frame.seq)) return false;
     this.seqs.add(frame.seq);
-    this.lastSeq = Math.max(this.lastSeq, frame.seq);
     const li = this.own.get(frame.client_msg_id);
     if (li) {
-      this.#settle(li, frame.seq);
-      if (frame.ts && !li.querySelector("time")) li.querySelector(".msg__head").append(" ", this.#time(frame.ts));
-      this.el.insertBefore(li, this.#firstSending(li));
+      this.#placeOwn(li, frame.seq, frame.ts);
       return false;
     }
     const follow = this.follow.atEnd();
@@ -93,16 +93,25 @@ export class MessageList {
       this.#settle(item, frame.seq);
       if (frame.seq <= this.readSeq) this.#markRead(item);
     }
-    this.el.insertBefore(item, this.#firstSending());
+    this.el.insertBefore(item, this.#before(frame.seq));
     if (follow) this.follow.toEnd(this.el);
     return frame.from !== this.mine;
   }
 
-  acked(clientMsgId, seq) {
+  // The ack of one's own message (seq, and ts: when it was stored); it stands for the msg frame, which
+  // this socket is not sent. It does not move lastSeq: messages before it may still be on their way.
+  acked(clientMsgId, seq, ts) {
     const li = this.own.get(clientMsgId);
     if (!li) return;
-    this.#settle(li, seq);
+    this.seqs.add(seq);
+    this.#placeOwn(li, seq, ts);
     if (seq <= this.readSeq) this.#markRead(li);
+  }
+
+  #placeOwn(li, seq, ts) {
+    this.#settle(li, seq);
+    if (ts && !li.querySelector("time")) li.querySelector(".msg__head").append(" ", this.#time(ts));
+    this.el.insertBefore(li, this.#before(seq, li));
   }
 
   failed(clientMsgId, code) {
@@ -136,6 +145,15 @@ export class MessageList {
     li.dataset.state = "sent";
     li.dataset.seq = String(seq);
     li.querySelector(".msg__status").replaceChildren(i18n.text(document.createElement("span"), "msg.sent"));
+  }
+
+  // Where the message with this seq goes: before the first one shown with a higher seq, else above
+  // one's own still unsent ones (an ack can arrive before the other side's earlier messages).
+  #before(seq, except = null) {
+    for (const li of this.el.querySelectorAll("li[data-seq]")) {
+      if (li !== except && li.dataset.state !== "sending" && li.dataset.state !== "unsent" && Number(li.dataset.seq) > seq) return li;
+    }
+    return this.#firstSending(except);
   }
 
   // Messages from others go above one's own still unsent ones.

@@ -127,7 +127,7 @@ function onFrame(f) {
       }
       return H.markRead();
     }
-    case "ack": for (const conv of H.all()) conv.list.acked(f.client_msg_id, f.seq); return undefined;
+    case "ack": H.get(f.conversation_id)?.list.acked(f.client_msg_id, f.seq, f.ts); return undefined;
     case "typing": return onTyping(f);
     case "read": if (f.from === "visitor") H.get(f.conversation_id)?.list.readUpTo(f.seq); return undefined;
     case "state": return onState(f);

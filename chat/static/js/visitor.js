@@ -330,7 +330,7 @@ function onFrame(f) {
       showTyping(false);
       markRead();
     }
-  } else if (f.type === "ack") list.acked(f.client_msg_id, f.seq);
+  } else if (f.type === "ack") list.acked(f.client_msg_id, f.seq, f.ts);
   else if (f.type === "typing" && f.from === "staff") showTyping(f.on);
   else if (f.type === "read" && f.from === "staff") list.readUpTo(f.seq);
   else if (f.type === "error") onError(f);
