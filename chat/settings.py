@@ -128,6 +128,9 @@ class Settings:
     frames_per_second: float = 5.0
     frame_burst: int = 20
     hello_timeout_s: float = 10.0
+    # Hellos served at once per instance, and how long one may wait for its turn (service/admission.py).
+    hello_concurrency: int = 8
+    hello_wait_s: float = 8.0
     send_queue_size: int = 256
     # Lifetimes.
     visitor_token_hours: int = 24
@@ -182,6 +185,8 @@ class Settings:
             max_text_chars=_int(env, "MAX_TEXT_CHARS", cls.max_text_chars),
             frames_per_second=_float(env, "FRAMES_PER_SECOND", cls.frames_per_second),
             frame_burst=_int(env, "FRAME_BURST", cls.frame_burst),
+            hello_concurrency=max(1, _int(env, "HELLO_CONCURRENCY", cls.hello_concurrency)),
+            hello_wait_s=_positive(env, "HELLO_WAIT_S", cls.hello_wait_s),
             visitor_token_hours=_int(env, "VISITOR_TOKEN_HOURS", cls.visitor_token_hours),
             return_code_attempts_per_minute=_int(env, "RETURN_CODE_ATTEMPTS_PER_MINUTE", cls.return_code_attempts_per_minute),
             return_code_attempts_per_client_per_minute=_int(

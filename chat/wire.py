@@ -301,6 +301,7 @@ class Error(Wire):
     message: str
     client_msg_id: str | None = field(default=None, metadata=OMIT)
     reason: str | None = field(default=None, metadata=OMIT)  # why a socket is being closed (``logged_out``, ``token_replaced`` …)
+    retry_after: int | None = field(default=None, metadata=OMIT)  # seconds, when the refusal is "not now" (a hello storm)
 
 
 @dataclass(frozen=True, slots=True)

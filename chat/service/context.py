@@ -13,6 +13,7 @@ from chat.bus.base import Bus
 from chat.crypto.envelope import DekCache
 from chat.crypto.keyring import KeyProvider
 from chat.metrics import Metrics
+from chat.service.admission import Admission
 from chat.service.limits import ClientKeys
 from chat.service.login_guard import Gate
 from chat.service.rendering import Renderer
@@ -51,6 +52,7 @@ class Context:
     risk: RiskMatcher = field(default_factory=RiskMatcher.bundled)  # compiled once per process
     limits: ClientKeys = field(default_factory=ClientKeys)  # the day's client-key secret, in memory only
     login_gate: Gate = field(default_factory=Gate)  # this instance's argon2 slots
+    admission: Admission = field(default_factory=Admission)  # this instance's hello slots
     metrics: Metrics = field(default_factory=Metrics)  # this app's families (app.py passes the configured one)
     renderer: Renderer = field(default_factory=Renderer)  # each bus message rendered once for this instance's sockets
 

@@ -16,7 +16,7 @@ from starlette.websockets import WebSocket
 
 from chat import logs, wire
 from chat.errors import ChatError, Code, Forbidden
-from chat.service import access, accounts, conversations, events, faults, health, live, presence, queue
+from chat.service import access, accounts, admission, conversations, events, faults, health, live, presence, queue
 from chat.service.access import Action, Principal
 from chat.service.context import Context
 from chat.service.live import Close, Reaction
@@ -140,7 +140,8 @@ class Connection:
             elif isinstance(frame, frames.Hello):
                 if self.greeted:
                     raise FrameError(Code.ALREADY_HELLO, "This connection has already said hello.")
-                await self.hello(frame)
+                async with self.ctx.admission.hello(self.ctx.settings.hello_concurrency, self.ctx.settings.hello_wait_s):
+                    await self.hello(frame)
                 self.greeted = True
             elif not self.greeted:
                 raise FrameError(Code.HELLO_REQUIRED, "Send hello first.", cmid)
@@ -148,6 +149,9 @@ class Connection:
                 await self.handle(frame)
         except FrameError as err:
             self.refuse(err.code, err.message, err.client_msg_id)
+        except admission.Busy as err:  # too many hellos waiting: come back shortly (the page backs off)
+            self.send_error(wire.Error(err.code, err.message, reason="busy", retry_after=err.retry_after_s))
+            self.close(CLOSE_TRY_AGAIN)
         except ChatError as err:
             self.refuse(err.code, err.message, cmid)
             if err.code in CLOSING_CODES:

@@ -145,6 +145,8 @@ export class ChatSocket {
       return;
     }
     if (frame.type === "ack") this.pending.delete(frame.client_msg_id);
+    // "Not now" (many reconnecting at once): the server closes next; come back no sooner than it says.
+    if (frame.type === "error" && frame.retry_after) this.notBefore = Date.now() + 1000 * frame.retry_after;
     if (frame.type === "error" && this.pending.has(frame.client_msg_id)) {
       // A staff session ran out under this message: it was not stored; it goes again after a new login.
       if (frame.code === "session_expired") return this.onFrame(frame);
@@ -188,7 +190,9 @@ export class ChatSocket {
       return;
     }
     this.onStatus(navigator.onLine === false ? "offline" : "waiting", code);
-    const delay = Math.min(MAX_DELAY_MS, 500 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+    const backoff = Math.min(MAX_DELAY_MS, 500 * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+    const delay = Math.max(backoff, (this.notBefore || 0) - Date.now());
+    this.notBefore = 0;
     this.attempt += 1;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.#open(), delay);
