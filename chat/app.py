@@ -57,6 +57,7 @@ def uvicorn_config(app: Starlette, settings: Settings, host: str, port: int) -> 
         # The client address the visitor limits hash is the real one behind these proxies (X-Forwarded-For).
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
+        loop="auto",  # uvloop (a dependency) where it installs, else asyncio's own: docs/performance.md
         ws="websockets-sansio",
         ws_max_size=settings.max_frame_bytes,  # a larger frame closes the socket with 1009
         ws_per_message_deflate=False,  # CPU and memory per socket, and compression leaks what was typed
