@@ -83,9 +83,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], tries: int = 200) -> None:
+    """Until ``url`` answers (every 50 ms, ``tries`` times), or the process has exited."""
     async with httpx.AsyncClient() as http:
-        for _ in range(200):
+        for _ in range(tries):
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited with {proc.returncode}")
             try:

@@ -26,7 +26,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,11 +37,7 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from bench.message_path import free_port
 
 
 def _rss_kib(pid: int) -> int:
@@ -164,7 +159,7 @@ def _positions_ok(visitors: list[Visitor]) -> bool:
 
 async def run(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="queue-scale-"))
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "MINIMARIA_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/chat.db",

@@ -11,11 +11,9 @@ stopped.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import resource
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +25,8 @@ from pathlib import Path
 
 import httpx
 import websockets
+
+from bench.message_path import free_port, wait_ready
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -61,12 +61,6 @@ def _server_preexec() -> None:  # runs in the child between fork and exec
     raise_nofile()
     if two_cores():
         os.sched_setaffinity(0, {SERVER_CORE})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_kib(pid: int) -> int:
@@ -135,26 +129,13 @@ class Server:
         return []
 
 
-async def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    async with httpx.AsyncClient() as http:
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}")
-            try:
-                await http.get(url)
-                return
-            except httpx.TransportError:
-                await asyncio.sleep(0.05)
-    raise RuntimeError("server did not start")
-
-
 @asynccontextmanager
 async def _process(args: list[str], env: dict[str, str], ready_url: str, cwd: Path) -> AsyncIterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
         args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_server_preexec
     )
     try:
-        await _wait_ready(ready_url, proc)
+        await wait_ready(ready_url, proc, tries=600)
         yield proc
     finally:
         proc.terminate()
